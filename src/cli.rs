@@ -1,0 +1,92 @@
+//! The command line, as ../shared/cli.md specifies it. Each subcommand's work lives in its own module;
+//! this file only parses and dispatches. A subcommand appears here once it works.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Exit codes of the contract.
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const FAILED: u8 = 1;
+    pub const INPUT: u8 = 2;
+    pub const REFUSED: u8 = 3;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    #[default]
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Global {
+    /// Where files are written and read as "/".
+    #[arg(long, global = true, default_value = "/")]
+    pub root: PathBuf,
+    /// Where host facts are read from (default: same as --root).
+    #[arg(long, global = true)]
+    pub sysroot: Option<PathBuf>,
+    /// More output.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Append the log to this file.
+    #[arg(long, global = true)]
+    pub log_file: Option<PathBuf>,
+    /// Report format, where a command reports.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+impl Global {
+    pub fn sysroot(&self) -> crate::host::Sysroot {
+        crate::host::Sysroot::new(self.sysroot.clone().unwrap_or_else(|| self.root.clone()))
+    }
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "cloudstrap", version, about = "Turn bare-metal Linux hosts into an Apache CloudStack cloud")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate a profile, or print its JSON Schema.
+    #[command(subcommand)]
+    Profile(ProfileCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfileCmd {
+    /// Check a profile and report every problem with its file, line and column.
+    Check { file: PathBuf },
+}
+
+/// Parse the command line and run; returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { exit::INPUT } else { exit::OK };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    crate::log::set_file(cli.global.log_file.clone());
+    let code = match cli.command {
+        Command::Profile(ProfileCmd::Check { file }) => match crate::profile::Profile::load(&file) {
+            Ok(_) => exit::OK,
+            Err(e) => {
+                eprintln!("{}: {e}", file.display());
+                exit::INPUT
+            }
+        },
+    };
+    ExitCode::from(code)
+}

@@ -1,0 +1,60 @@
+//! Every host fact is read through a `Sysroot`: `/` on a live system, a fixture tree in tests.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sysroot {
+    root: PathBuf,
+}
+
+impl Sysroot {
+    pub fn new(root: impl Into<PathBuf>) -> Sysroot {
+        Sysroot { root: root.into() }
+    }
+
+    pub fn live() -> Sysroot {
+        Sysroot::new("/")
+    }
+
+    /// True when this is the running system's own root (then live probes such as the resolver may be used).
+    pub fn is_live(&self) -> bool {
+        self.root == Path::new("/")
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The path of an absolute in-system path (`/etc/hosts`) below this root.
+    pub fn path(&self, abs: impl AsRef<Path>) -> PathBuf {
+        let rel = abs.as_ref().strip_prefix("/").unwrap_or(abs.as_ref());
+        self.root.join(rel)
+    }
+
+    pub fn read(&self, abs: impl AsRef<Path>) -> io::Result<String> {
+        std::fs::read_to_string(self.path(abs))
+    }
+
+    /// Read a file that may be absent: Ok(None) when it does not exist.
+    pub fn read_opt(&self, abs: impl AsRef<Path>) -> io::Result<Option<String>> {
+        match self.read(abs) {
+            Ok(s) => Ok(Some(s)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn exists(&self, abs: impl AsRef<Path>) -> bool {
+        self.path(abs).exists()
+    }
+
+    /// Entries of a directory (full sysroot paths), sorted; empty when it does not exist.
+    pub fn list(&self, abs: impl AsRef<Path>) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(self.path(abs))
+            .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+}

@@ -1,0 +1,23 @@
+//! cloudstrap: turns bare-metal Linux hosts into an Apache CloudStack cloud.
+//!
+//! One pipeline (see README.md for the operator's view):
+//! ```text
+//! profile.toml ─┐                     ┌─ preflight report (table | json)
+//!  (or the TUI) ├─> Profile ──┐       │
+//! host (sysroot)┴─> HostFacts ┴─> Plan ─> [Action, ...] ─> Executor ─> receipt.json
+//!                                          │                   │
+//!                                 render (templates)    Runner, Progress
+//!                                                              │
+//!                                          hand-off: CloudStack API (signed) ─> zone
+//! ```
+//! - [`profile`]: the TOML profile, its validation with located errors, its JSON Schema.
+//! - [`host`]: facts about the machine, read through a [`host::Sysroot`].
+//! - [`platform`]: distributions as data.
+//! - [`run`]: the one way to run a command.
+
+pub mod cli;
+pub mod host;
+pub mod log;
+pub mod platform;
+pub mod profile;
+pub mod run;

@@ -1,0 +1,395 @@
+//! The profile (v1): the TOML an operator writes for an unattended install, or the guided install saves.
+//! Keys are kebab-case, unknown keys are rejected, and defaults follow the upstream install guide.
+//! A secret is given inline (`x`), from a file (`x-file`) or from an environment variable (`x-env`).
+
+use std::path::PathBuf;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The whole profile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Profile {
+    /// Profile format version; only 1 exists.
+    #[serde(default = "one")]
+    pub version: u32,
+    pub cloudstack: CloudStack,
+    pub host: Host,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<Database>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nfs: Option<Nfs>,
+    #[serde(default)]
+    pub ntp: Ntp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<Template>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub management: Option<Management>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<Agent>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<Zone>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// CloudStack release line and where its packages come from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CloudStack {
+    /// Release line: "3.0.2", "4.19", "4.20" or "4.22".
+    pub release: String,
+    /// Package repository URL (yum baseurl or apt URL). Default: download.cloudstack.org for platform and release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+    /// A local mirror (absolute path or file:// URL) for an offline install; replaces `repository`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<String>,
+    /// URL or path of the repository signing key. Default: the release key of the default repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpg_key: Option<String>,
+    /// Allow plain http:// for the repository and the template (default false: https only).
+    #[serde(default)]
+    pub allow_http: bool,
+}
+
+/// A role this host takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    Management,
+    Database,
+    Nfs,
+    KvmAgent,
+    /// All four roles on one host.
+    AllInOne,
+}
+
+impl Role {
+    pub const CONCRETE: [Role; 4] = [Role::Database, Role::Nfs, Role::Management, Role::KvmAgent];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Management => "management",
+            Role::Database => "database",
+            Role::Nfs => "nfs",
+            Role::KvmAgent => "kvm-agent",
+            Role::AllInOne => "all-in-one",
+        }
+    }
+}
+
+/// This host: its roles and its network identity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Host {
+    pub roles: Vec<Role>,
+    /// Platform the profile is written for ("el6", "el8", "el9", "ubuntu-22.04", "ubuntu-24.04", "debian-12").
+    /// Default: detected from the host. When given, preflight checks that the host matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    /// Short host name, e.g. "cloud-server".
+    pub hostname: String,
+    /// Fully qualified name, e.g. "cloud-server.squirrel.org"; must contain a domain.
+    pub fqdn: String,
+    /// Static address with prefix length, e.g. "192.168.1.4/24".
+    pub address: String,
+    pub gateway: String,
+    #[serde(default)]
+    pub dns: Vec<String>,
+    /// Network interface that carries the address (default: detected).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+}
+
+/// The CloudStack database (MySQL 8 or MariaDB).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Database {
+    /// Database server address; "localhost" when this host has the database role.
+    #[serde(default = "localhost")]
+    pub host: String,
+    #[serde(default = "mysql_port")]
+    pub port: u16,
+    /// Server flavour to install for the database role: "mysql" or "mariadb" (default: the platform's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_password: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_password_file: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_password_env: Option<String>,
+    #[serde(default = "cloud_user")]
+    pub cloud_user: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_password: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_password_file: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_password_env: Option<String>,
+    /// `cloudstack-setup-databases -m`: the management server key (default: generated and kept 0600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub management_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub management_key_file: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub management_key_env: Option<String>,
+    /// `cloudstack-setup-databases -k`: the database encryption key (default: generated and kept 0600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_key_file: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_key_env: Option<String>,
+    /// `max_connections` (350 per management server).
+    #[serde(default = "max_connections")]
+    pub max_connections: u32,
+    /// `server_id`, an integer.
+    #[serde(default = "one")]
+    pub server_id: u32,
+}
+
+fn localhost() -> String {
+    "localhost".into()
+}
+fn mysql_port() -> u16 {
+    3306
+}
+fn cloud_user() -> String {
+    "cloud".into()
+}
+fn max_connections() -> u32 {
+    350
+}
+
+/// NFS primary and secondary storage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Nfs {
+    /// NFS server address (this host's address when it has the nfs role).
+    pub server: String,
+    #[serde(default = "primary_path")]
+    pub primary: String,
+    #[serde(default = "secondary_path")]
+    pub secondary: String,
+    /// Client network allowed to mount the exports, e.g. "192.168.1.0/24".
+    pub clients: String,
+    /// NFSv4 idmapd Domain (default: the domain of host.fqdn).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idmap_domain: Option<String>,
+    /// Where the management role mounts secondary storage to seed the template (default /mnt/secondary).
+    #[serde(default = "secondary_mount")]
+    pub secondary_mount: String,
+}
+
+fn primary_path() -> String {
+    "/export/primary".into()
+}
+fn secondary_path() -> String {
+    "/export/secondary".into()
+}
+fn secondary_mount() -> String {
+    "/mnt/secondary".into()
+}
+
+/// Time service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Ntp {
+    #[serde(default = "ntp_servers")]
+    pub servers: Vec<String>,
+}
+
+impl Default for Ntp {
+    fn default() -> Self {
+        Ntp { servers: ntp_servers() }
+    }
+}
+
+fn ntp_servers() -> Vec<String> {
+    (0..4).map(|i| format!("{i}.pool.ntp.org")).collect()
+}
+
+/// The system VM template to seed into secondary storage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Template {
+    /// Template URL (default: the release's KVM template).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// "md5:HEX", "sha256:HEX" or "sha512:HEX" of the compressed file (default: the release's checksum file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
+    /// Template id in secondary storage (default: looked up in the cloud database as upstream does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u32>,
+}
+
+/// The management server, as seen by API clients and agents.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Management {
+    /// API endpoint, e.g. "http://192.168.1.4:8080/client/api" (default: this host's address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Address agents connect to on port 8250 (default: the endpoint's host).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// The admin password to set in place of the default "password".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_password: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_password_file: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_password_env: Option<String>,
+    /// API key and secret for `cloudstrap api` and `zone deploy` (default: the keys the hand-off created).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_key_file: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_key_env: Option<String>,
+    /// Serve the UI and API over HTTPS as well (`cloudstack-setup-management --https`).
+    #[serde(default)]
+    pub https: bool,
+}
+
+/// The KVM agent on this host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Agent {
+    /// Management bridge carrying the host address.
+    #[serde(default = "cloudbr0")]
+    pub private_bridge: String,
+    /// Guest traffic bridge.
+    #[serde(default = "cloudbr1")]
+    pub guest_bridge: String,
+    /// Public traffic bridge (default: the guest bridge).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_bridge: Option<String>,
+    /// Write bridge configuration (cloudbr0/cloudbr1) for the host network; off by default because
+    /// changing the network of a remote host can cut the installer off.
+    #[serde(default)]
+    pub configure_bridges: bool,
+    /// Register this host with the management server (`addHost`) once the agent runs.
+    #[serde(default)]
+    pub register: bool,
+    /// Root password the management server uses to SSH into this host during addHost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_password: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_password_file: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_password_env: Option<String>,
+}
+
+fn cloudbr0() -> String {
+    "cloudbr0".into()
+}
+fn cloudbr1() -> String {
+    "cloudbr1".into()
+}
+
+/// Zone type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ZoneType {
+    Basic,
+    Advanced,
+}
+
+/// A zone to deploy through the API once the management server answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Zone {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub zone_type: ZoneType,
+    /// Public DNS servers for guests.
+    pub dns: Vec<String>,
+    /// DNS servers for system VMs.
+    pub internal_dns: Vec<String>,
+    /// Guest CIDR of an advanced zone (default 10.1.1.0/24).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guest_cidr: Option<String>,
+    /// VLAN range for guest networks of an advanced zone, e.g. "100-200".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vlan_range: Option<String>,
+    pub pod: Pod,
+    /// Basic zone: guest addresses in the pod's network. Advanced zone: public addresses.
+    pub guest: IpRange,
+    /// Advanced zone: the public range (VLAN optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public: Option<IpRange>,
+    pub cluster: Cluster,
+    /// KVM hosts to add (addresses of kvm-agent hosts).
+    #[serde(default)]
+    pub hosts: Vec<ZoneHost>,
+    /// Primary storage pools (default: the profile's NFS primary export).
+    #[serde(default)]
+    pub primary: Vec<Storage>,
+    /// Secondary storage (default: the profile's NFS secondary export).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secondary: Option<Storage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Pod {
+    pub name: String,
+    pub gateway: String,
+    pub netmask: String,
+    /// First and last address reserved for system VMs in this pod.
+    pub start_ip: String,
+    pub end_ip: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct IpRange {
+    pub gateway: String,
+    pub netmask: String,
+    pub start_ip: String,
+    pub end_ip: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vlan: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Cluster {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ZoneHost {
+    /// Host address (as in addHost url=http://ADDRESS).
+    pub address: String,
+    #[serde(default = "root_user")]
+    pub username: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_env: Option<String>,
+}
+
+fn root_user() -> String {
+    "root".into()
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Storage {
+    pub name: String,
+    /// "nfs://SERVER/PATH".
+    pub url: String,
+}

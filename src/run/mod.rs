@@ -1,0 +1,147 @@
+//! The one way to run an external command: stdin closed, output captured, timed, logged with secrets redacted.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Words that must never reach a log line, an error or a receipt.
+#[derive(Debug, Clone, Default)]
+pub struct Redactor {
+    secrets: Vec<String>,
+}
+
+impl Redactor {
+    pub fn add(&mut self, secret: impl Into<String>) {
+        let s = secret.into();
+        if !s.is_empty() && !self.secrets.contains(&s) {
+            self.secrets.push(s);
+            // Longest first so a secret containing another is replaced whole.
+            self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        }
+    }
+
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for s in &self.secrets {
+            out = out.replace(s.as_str(), "********");
+        }
+        out
+    }
+}
+
+/// What a finished command left behind.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("could not start {program}: {source}")]
+    Spawn { program: String, source: std::io::Error },
+    #[error("{command} timed out after {seconds} s")]
+    Timeout { command: String, seconds: u64 },
+    #[error("{command} exited with status {status}: {tail}")]
+    Failed { command: String, status: i32, tail: String },
+}
+
+/// A command to run; build it, then `run`.
+#[derive(Debug, Clone)]
+pub struct Cmd {
+    pub program: String,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub dir: Option<PathBuf>,
+    pub timeout: Duration,
+    pub stdin: Option<Vec<u8>>,
+}
+
+impl Cmd {
+    pub fn new(program: impl Into<String>) -> Cmd {
+        Cmd { program: program.into(), args: vec![], env: vec![], dir: None, timeout: Duration::from_secs(600), stdin: None }
+    }
+    pub fn arg(mut self, a: impl Into<String>) -> Cmd {
+        self.args.push(a.into());
+        self
+    }
+    pub fn args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, it: I) -> Cmd {
+        self.args.extend(it.into_iter().map(Into::into));
+        self
+    }
+    pub fn env(mut self, k: impl Into<String>, v: impl Into<String>) -> Cmd {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+    pub fn dir(mut self, d: impl Into<PathBuf>) -> Cmd {
+        self.dir = Some(d.into());
+        self
+    }
+    pub fn timeout(mut self, t: Duration) -> Cmd {
+        self.timeout = t;
+        self
+    }
+    /// Bytes fed on stdin (otherwise stdin is closed).
+    pub fn stdin_bytes(mut self, b: impl Into<Vec<u8>>) -> Cmd {
+        self.stdin = Some(b.into());
+        self
+    }
+
+    /// The command line as shown in logs (secrets redacted by the caller's redactor).
+    pub fn display(&self) -> String {
+        std::iter::once(self.program.as_str()).chain(self.args.iter().map(String::as_str)).collect::<Vec<_>>().join(" ")
+    }
+
+    /// Run to completion; a non-zero exit is returned as `Ok` with its status (see `run_ok`).
+    pub fn run(&self, redactor: &Redactor) -> Result<Output, RunError> {
+        let start = Instant::now();
+        let mut expr = duct::cmd(&self.program, &self.args).stdout_capture().stderr_capture().unchecked();
+        expr = match &self.stdin {
+            Some(b) => expr.stdin_bytes(b.clone()),
+            None => expr.stdin_null(),
+        };
+        for (k, v) in &self.env {
+            expr = expr.env(k, v);
+        }
+        if let Some(d) = &self.dir {
+            expr = expr.dir(d);
+        }
+        let handle = expr.start().map_err(|source| RunError::Spawn { program: self.program.clone(), source })?;
+        let out = loop {
+            match handle.try_wait() {
+                Ok(Some(o)) => break o.clone(),
+                Ok(None) if start.elapsed() > self.timeout => {
+                    let _ = handle.kill();
+                    return Err(RunError::Timeout { command: redactor.redact(&self.display()), seconds: self.timeout.as_secs() });
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+                Err(source) => return Err(RunError::Spawn { program: self.program.clone(), source }),
+            }
+        };
+        let output = Output {
+            status: out.status.code().unwrap_or(-1),
+            stdout: redactor.redact(&String::from_utf8_lossy(&out.stdout)),
+            stderr: redactor.redact(&String::from_utf8_lossy(&out.stderr)),
+            elapsed: start.elapsed(),
+        };
+        crate::log::line(&format!(
+            "ran `{}` -> {} in {:.2}s",
+            redactor.redact(&self.display()),
+            output.status,
+            output.elapsed.as_secs_f64()
+        ));
+        Ok(output)
+    }
+
+    /// Run and require exit status 0; the error carries the last lines of output.
+    pub fn run_ok(&self, redactor: &Redactor) -> Result<Output, RunError> {
+        let out = self.run(redactor)?;
+        if out.status != 0 {
+            let both = format!("{}{}", out.stdout, out.stderr);
+            let tail: Vec<&str> = both.lines().rev().take(10).collect::<Vec<_>>().into_iter().rev().collect();
+            return Err(RunError::Failed { command: redactor.redact(&self.display()), status: out.status, tail: tail.join("\n") });
+        }
+        Ok(out)
+    }
+}
