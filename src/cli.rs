@@ -66,6 +66,8 @@ pub enum Command {
 pub enum ProfileCmd {
     /// Check a profile and report every problem with its file, line and column.
     Check { file: PathBuf },
+    /// Print the JSON Schema of profiles (for editors).
+    Schema,
 }
 
 /// Parse the command line and run; returns the process exit code.
@@ -80,13 +82,8 @@ pub fn main() -> ExitCode {
     };
     crate::log::set_file(cli.global.log_file.clone());
     let code = match cli.command {
-        Command::Profile(ProfileCmd::Check { file }) => match crate::profile::Profile::load(&file) {
-            Ok(_) => exit::OK,
-            Err(e) => {
-                eprintln!("{}: {e}", file.display());
-                exit::INPUT
-            }
-        },
+        Command::Profile(ProfileCmd::Check { file }) => crate::profile::cmd::check(&file),
+        Command::Profile(ProfileCmd::Schema) => crate::profile::cmd::schema(),
     };
     ExitCode::from(code)
 }
