@@ -60,6 +60,8 @@ pub enum Command {
     /// Validate a profile, or print its JSON Schema.
     #[command(subcommand)]
     Profile(ProfileCmd),
+    /// Check whether this host can take its roles, and what to do when it cannot.
+    Preflight(crate::preflight::cmd::PreflightArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -87,6 +89,7 @@ pub fn main() -> ExitCode {
                 exit::INPUT
             }
         },
+        Command::Preflight(args) => crate::preflight::cmd::run(&cli.global, &args),
     };
     ExitCode::from(code)
 }
