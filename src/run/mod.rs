@@ -1,5 +1,8 @@
 //! The one way to run an external command: stdin closed, output captured, timed, logged with secrets redacted.
 
+mod python;
+pub use python::{python_script_cmd, PY_LAUNCHER};
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
