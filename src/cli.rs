@@ -62,6 +62,9 @@ pub enum Command {
     Profile(ProfileCmd),
     /// Check whether this host can take its roles, and what to do when it cannot.
     Preflight(crate::preflight::cmd::PreflightArgs),
+    /// Seed the system VM template into secondary storage.
+    #[command(subcommand)]
+    Template(crate::template::cli::TemplateCmd),
 }
 
 #[derive(Debug, Subcommand)]
@@ -90,6 +93,7 @@ pub fn main() -> ExitCode {
             }
         },
         Command::Preflight(args) => crate::preflight::cmd::run(&cli.global, &args),
+        Command::Template(cmd) => crate::template::cli::run(cmd, &cli.global),
     };
     ExitCode::from(code)
 }

@@ -23,3 +23,4 @@ pub mod platform;
 pub mod preflight;
 pub mod profile;
 pub mod run;
+pub mod template;
