@@ -21,3 +21,4 @@ pub mod log;
 pub mod platform;
 pub mod profile;
 pub mod run;
+pub mod action;
