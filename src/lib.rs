@@ -24,3 +24,4 @@ pub mod preflight;
 pub mod profile;
 pub mod run;
 pub mod template;
+pub mod action;
