@@ -6,25 +6,19 @@ use std::net::{IpAddr, Ipv4Addr};
 
 pub type Rule = Result<(), String>;
 
-pub const RELEASES: [&str; 4] = ["3.0.2", "4.19", "4.20", "4.22"];
-
-/// Which platforms each release line supports (from the release notes' compatibility lists).
-pub const SUPPORTED: [(&str, &[&str]); 4] = [
-    ("3.0.2", &["el6"]),
-    ("4.19", &["el8", "el9", "ubuntu-22.04", "ubuntu-24.04"]),
-    ("4.20", &["el8", "el9", "ubuntu-22.04", "ubuntu-24.04"]),
-    ("4.22", &["el8", "el9", "ubuntu-22.04", "ubuntu-24.04", "debian-12"]),
-];
+/// Release lines and the platforms each supports come from preflight's table (one source of truth).
+use crate::preflight::support::{release_platforms, RELEASES};
 
 /// Characters `cloudstack-setup-databases` rejects in passwords (`:` breaks its user:password parsing).
 pub const PASSWORD_FORBIDDEN: [(char, &str); 5] =
     [('\'', "a single quote"), (' ', "a space"), ('\\', "a backslash"), ('`', "a backtick"), (':', "a colon")];
 
 pub fn release(s: &str) -> Rule {
-    if RELEASES.contains(&s) {
+    if release_platforms(s).is_some() {
         Ok(())
     } else {
-        Err(format!("{s:?} is not a supported release (expected one of {})", RELEASES.join(", ")))
+        let all: Vec<&str> = RELEASES.iter().map(|(r, _)| *r).collect();
+        Err(format!("{s:?} is not a supported release (expected one of {})", all.join(", ")))
     }
 }
 
@@ -33,13 +27,14 @@ pub fn platform(s: &str) -> Rule {
 }
 
 pub fn release_on_platform(release: &str, platform: &str) -> Rule {
-    match SUPPORTED.iter().find(|(r, _)| *r == release) {
-        Some((_, ps)) if !ps.contains(&platform) => Err(format!(
-            "CloudStack {release} does not support {platform} (expected one of {})",
-            ps.join(", ")
-        )),
-        _ => Ok(()),
+    let (Some(ps), Ok(id)) = (release_platforms(release), platform.parse::<crate::platform::PlatformId>()) else {
+        return Ok(());
+    };
+    if ps.contains(&id) {
+        return Ok(());
     }
+    let names: Vec<&str> = ps.iter().map(|p| p.as_str()).collect();
+    Err(format!("CloudStack {release} does not support {platform} (expected one of {})", names.join(", ")))
 }
 
 /// A short host name: one DNS label.
