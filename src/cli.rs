@@ -65,6 +65,8 @@ pub enum Command {
     /// Seed the system VM template into secondary storage.
     #[command(subcommand)]
     Template(crate::template::cli::TemplateCmd),
+    /// Install from a profile; without --profile, on a terminal, a guided install asks and saves one.
+    Install(crate::tui::InstallArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -91,6 +93,7 @@ pub fn main() -> ExitCode {
         Command::Profile(ProfileCmd::Schema) => crate::profile::cmd::schema(),
         Command::Preflight(args) => crate::preflight::cmd::run(&cli.global, &args),
         Command::Template(cmd) => crate::template::cli::run(cmd, &cli.global),
+        Command::Install(args) => crate::tui::run(&cli.global, &args),
     };
     ExitCode::from(code)
 }

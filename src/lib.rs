@@ -25,3 +25,4 @@ pub mod profile;
 pub mod run;
 pub mod template;
 pub mod action;
+pub mod tui;
