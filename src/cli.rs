@@ -60,6 +60,10 @@ pub enum Command {
     /// Validate a profile, or print its JSON Schema.
     #[command(subcommand)]
     Profile(ProfileCmd),
+    /// Write every file the install would write under a directory, for review.
+    Render(crate::render::RenderArgs),
+    /// Show which files the install would change, with a diff against the current ones.
+    Plan(crate::render::PlanArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -87,6 +91,8 @@ pub fn main() -> ExitCode {
                 exit::INPUT
             }
         },
+        Command::Render(a) => crate::render::render_main(&cli.global, &a),
+        Command::Plan(a) => crate::render::plan_main(&cli.global, &a),
     };
     ExitCode::from(code)
 }

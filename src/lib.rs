@@ -13,6 +13,7 @@
 //! - [`profile`]: the TOML profile, its validation with located errors, its JSON Schema.
 //! - [`host`]: facts about the machine, read through a [`host::Sysroot`].
 //! - [`platform`]: distributions as data.
+//! - [`render`]: every configuration file, from templates, merged with the user's own lines.
 //! - [`run`]: the one way to run a command.
 
 pub mod cli;
@@ -20,4 +21,5 @@ pub mod host;
 pub mod log;
 pub mod platform;
 pub mod profile;
+pub mod render;
 pub mod run;
