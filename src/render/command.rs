@@ -99,6 +99,11 @@ fn load(global: &Global, path: &Path) -> Result<(Profile, PlatformId), String> {
     Ok((profile, platform))
 }
 
+/// Standard output that tolerates a closed pipe (`cloudstrap plan | head`).
+fn print_out(text: &str) {
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
 fn input_error(msg: impl std::fmt::Display) -> u8 {
     eprintln!("error: {msg}");
     exit::INPUT
@@ -141,15 +146,17 @@ pub fn render_main(global: &Global, args: &RenderArgs) -> u8 {
             return exit::FAILED;
         }
     };
+    let mut report = String::new();
     for (f, c) in files.iter().zip(&changes) {
         let dest = Sysroot::new(&args.out).path(&f.path);
         if let Err(e) = write_file(&dest, &c.new, f.mode) {
             eprintln!("error: cannot write {}: {e}", dest.display());
             return exit::FAILED;
         }
-        println!("{:<10} {}  ({})", format!("{:?}", c.status).to_lowercase(), f.path.display(), f.what);
+        report += &format!("{:<10} {}  ({})\n", format!("{:?}", c.status).to_lowercase(), f.path.display(), f.what);
     }
-    println!("{} files for {platform} written under {}", files.len(), args.out.display());
+    report += &format!("{} files for {platform} written under {}\n", files.len(), args.out.display());
+    print_out(&report);
     exit::OK
 }
 
@@ -186,28 +193,30 @@ pub fn plan_main(global: &Global, args: &PlanArgs) -> u8 {
         changes: n,
         files: &changes,
     };
+    let mut text = String::new();
     match global.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&report).expect("plan serializes")),
+        Format::Json => text = serde_json::to_string_pretty(&report).expect("plan serializes") + "\n",
         Format::Human => {
-            println!(
-                "plan for {} ({platform}, CloudStack {}, roles: {})",
+            text += &format!(
+                "plan for {} ({platform}, CloudStack {}, roles: {})\n",
                 profile.host.fqdn,
                 report.release,
                 report.roles.join(", ")
             );
             if n == 0 {
-                println!("no changes: all {} files are already configured", changes.len());
-                return exit::OK;
+                text += &format!("no changes: all {} files are already configured\n", changes.len());
+            } else {
+                for c in &changes {
+                    text += &format!("  {:<10} {}  ({})\n", format!("{:?}", c.status).to_lowercase(), c.path.display(), c.what);
+                }
+                for c in changes.iter().filter(|c| c.status != ChangeStatus::Unchanged) {
+                    text += "\n";
+                    text += &c.diff;
+                }
+                text += &format!("\n{n} of {} files would change\n", changes.len());
             }
-            for c in &changes {
-                println!("  {:<10} {}  ({})", format!("{:?}", c.status).to_lowercase(), c.path.display(), c.what);
-            }
-            for c in changes.iter().filter(|c| c.status != ChangeStatus::Unchanged) {
-                println!();
-                print!("{}", c.diff);
-            }
-            println!("\n{n} of {} files would change", changes.len());
         }
     }
+    print_out(&text);
     exit::OK
 }
