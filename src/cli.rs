@@ -64,6 +64,11 @@ pub enum Command {
     Render(crate::render::RenderArgs),
     /// Show which files the install would change, with a diff against the current ones.
     Plan(crate::render::PlanArgs),
+    /// Check whether this host can take its roles, and what to do when it cannot.
+    Preflight(crate::preflight::cmd::PreflightArgs),
+    /// Seed the system VM template into secondary storage.
+    #[command(subcommand)]
+    Template(crate::template::cli::TemplateCmd),
 }
 
 #[derive(Debug, Subcommand)]
@@ -93,6 +98,8 @@ pub fn main() -> ExitCode {
         },
         Command::Render(a) => crate::render::render_main(&cli.global, &a),
         Command::Plan(a) => crate::render::plan_main(&cli.global, &a),
+        Command::Preflight(args) => crate::preflight::cmd::run(&cli.global, &args),
+        Command::Template(cmd) => crate::template::cli::run(cmd, &cli.global),
     };
     ExitCode::from(code)
 }

@@ -94,7 +94,8 @@ fn load(global: &Global, path: &Path) -> Result<(Profile, PlatformId), String> {
     let profile = Profile::load(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let platform = match &profile.host.platform {
         Some(s) => s.parse::<PlatformId>().map_err(|e| format!("{}: host.platform: {e}", path.display()))?,
-        None => super::detect_platform(&global.sysroot())?,
+        None => crate::host::detect_platform(&global.sysroot())
+            .map_err(|e| format!("{}: host.platform not given and {e}", path.display()))?,
     };
     Ok((profile, platform))
 }

@@ -18,7 +18,6 @@
 //! NFS client network and the pod network; NFS ports are open to the NFS client network only.
 
 mod command;
-mod detect;
 mod merge;
 mod vars;
 
@@ -26,7 +25,6 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 pub use command::{file_changes, plan_main, render_main, FileChange, PlanArgs, RenderArgs};
-pub use detect::detect_platform;
 pub use merge::{merge, BEGIN, END, KEY_MARK};
 pub use vars::{database_is_remote, Rule, Vars, ROLE_PORTS};
 
