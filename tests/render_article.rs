@@ -144,8 +144,10 @@ fn hosts_resolve_the_fqdn_first() {
     let t = server();
     let lines = active_lines(&t["etc/hosts"]);
     assert_eq!(lines[0], "192.168.1.4 cloud-server.squirrel.org cloud-server");
+    assert!(active_lines(&t["etc/sysconfig/network"]).contains(&"HOSTNAME=cloud-server.squirrel.org"));
     let t = agent();
     assert_eq!(active_lines(&t["etc/hosts"])[0], "192.168.1.5 cloud-agent.squirrel.org cloud-agent");
+    assert!(active_lines(&t["etc/sysconfig/network"]).contains(&"HOSTNAME=cloud-agent.squirrel.org"));
 }
 
 #[test]

@@ -49,7 +49,7 @@ fn render_writes_every_file_and_plan_then_says_no_changes() {
     assert!(plan.contains("--- /etc/sysconfig/iptables\n+++ /etc/sysconfig/iptables (cloudstrap)\n"), "{plan}");
     assert!(plan.contains("\n+-A INPUT -s 192.168.1.0/24 -m state --state NEW -p tcp --dport 2049 -j ACCEPT\n"), "{plan}");
     assert!(plan.contains("create     /etc/yum.repos.d/cloudstack.repo"), "{plan}");
-    assert!(plan.contains("9 of 9 files would change"), "{plan}");
+    assert!(plan.contains("10 of 10 files would change"), "{plan}");
 
     // Render into the root itself: what the install writes.
     let o = cloudstrap(&["render", "--profile", s(&profile), "--out", s(root.path()), "--root", s(root.path())]);
@@ -75,7 +75,7 @@ fn render_writes_every_file_and_plan_then_says_no_changes() {
     let v: serde_json::Value = serde_json::from_str(&out(&o)).expect("plan json");
     assert_eq!(v["changes"], 0);
     assert_eq!(v["platform"], "el6");
-    assert_eq!(v["files"].as_array().unwrap().len(), 9);
+    assert_eq!(v["files"].as_array().unwrap().len(), 10);
     assert!(v["files"].as_array().unwrap().iter().all(|f| f["status"] == "unchanged"));
 }
 

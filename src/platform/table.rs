@@ -309,6 +309,9 @@ pub struct Platform {
     /// Drop-in directory for sudoers (`#includedir` in the stock sudoers on every supported platform).
     pub sudoers_dir: &'static str,
     pub hosts: &'static str,
+    /// Shell-style file whose `HOSTNAME=` key holds the persistent host name (EL6's /etc/sysconfig/network);
+    /// `None` where systemd keeps it and the installer runs `hostnamectl set-hostname`.
+    pub hostname_file: Option<&'static str>,
     /// CloudStack release lines with packages for this platform.
     pub releases: &'static [&'static str],
 }
@@ -520,6 +523,7 @@ pub static PLATFORMS: [Platform; 6] = [
         repo: RepoForm::Yum { path: "/etc/yum.repos.d/cloudstack.repo", el_major: 6 },
         sudoers_dir: SUDOERS_DIR,
         hosts: HOSTS,
+        hostname_file: Some("/etc/sysconfig/network"),
         releases: &["3.0.2"],
     },
     Platform {
@@ -542,6 +546,7 @@ pub static PLATFORMS: [Platform; 6] = [
         repo: RepoForm::Yum { path: "/etc/yum.repos.d/cloudstack.repo", el_major: 8 },
         sudoers_dir: SUDOERS_DIR,
         hosts: HOSTS,
+        hostname_file: None,
         releases: &["4.19", "4.20", "4.22"],
     },
     Platform {
@@ -564,6 +569,7 @@ pub static PLATFORMS: [Platform; 6] = [
         repo: RepoForm::Yum { path: "/etc/yum.repos.d/cloudstack.repo", el_major: 9 },
         sudoers_dir: SUDOERS_DIR,
         hosts: HOSTS,
+        hostname_file: None,
         releases: &["4.19", "4.20", "4.22"],
     },
     Platform {
@@ -598,6 +604,7 @@ pub static PLATFORMS: [Platform; 6] = [
         },
         sudoers_dir: SUDOERS_DIR,
         hosts: HOSTS,
+        hostname_file: None,
         releases: &["4.19", "4.20", "4.22"],
     },
     Platform {
@@ -629,6 +636,7 @@ pub static PLATFORMS: [Platform; 6] = [
         },
         sudoers_dir: SUDOERS_DIR,
         hosts: HOSTS,
+        hostname_file: None,
         releases: &["4.19", "4.20", "4.22"],
     },
     Platform {
@@ -678,6 +686,7 @@ pub static PLATFORMS: [Platform; 6] = [
         },
         sudoers_dir: SUDOERS_DIR,
         hosts: HOSTS,
+        hostname_file: None,
         releases: &["4.22"],
     },
 ];

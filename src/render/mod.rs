@@ -80,6 +80,7 @@ pub enum RenderError {
 const TEMPLATES: &[(&str, &str)] = &[
     ("selinux-config", include_str!("../../templates/selinux-config.tera")),
     ("hosts", include_str!("../../templates/hosts.tera")),
+    ("hostname", include_str!("../../templates/hostname.tera")),
     ("firewall-iptables", include_str!("../../templates/firewall/iptables.tera")),
     ("firewall-firewalld", include_str!("../../templates/firewall/firewalld-policy.xml.tera")),
     ("ntp.conf", include_str!("../../templates/time/ntp.conf.tera")),
@@ -190,6 +191,9 @@ fn render_host(profile: &Profile, id: PlatformId) -> Result<Vec<RenderedFile>, R
 
     // Host-wide.
     r.add("hosts", pf.hosts, 0o644, block(Placement::Top), None, "FQDN resolves to the host address", &[])?;
+    if let Some(path) = pf.hostname_file {
+        r.add("hostname", path, 0o644, FileKind::Keys, None, "persistent host name", &[])?;
+    }
     if let AccessControl::Selinux { config } = pf.access_control {
         r.add("selinux-config", config, 0o644, FileKind::Keys, None, "SELinux permissive", &[])?;
     }
