@@ -50,9 +50,17 @@ fn iptables_has_every_nfs_rule_of_the_article_at_the_top_of_input() {
     }
     // The management ports too, and nothing opened to the world.
     for port in ["8080", "8250", "8443", "9090"] {
-        assert!(rules.contains(&format!("-A INPUT -s 192.168.1.0/24 -m state --state NEW -p tcp --dport {port} -j ACCEPT").as_str()));
+        assert!(rules.contains(
+            &format!("-A INPUT -s 192.168.1.0/24 -m state --state NEW -p tcp --dport {port} -j ACCEPT").as_str()
+        ));
     }
-    assert!(rules.iter().filter(|l| l.starts_with("-A INPUT") && l.ends_with("-j ACCEPT") && l.contains("--dport") && !l.contains("--dport 22 ")).all(|l| l.contains(" -s ")));
+    assert!(rules
+        .iter()
+        .filter(|l| l.starts_with("-A INPUT")
+            && l.ends_with("-j ACCEPT")
+            && l.contains("--dport")
+            && !l.contains("--dport 22 "))
+        .all(|l| l.contains(" -s ")));
     // The database is local to the management server: 3306 stays closed.
     assert!(!rules.iter().any(|l| l.contains("--dport 3306")));
 }
@@ -61,7 +69,14 @@ fn iptables_has_every_nfs_rule_of_the_article_at_the_top_of_input() {
 fn sysconfig_nfs_sets_every_fixed_port() {
     let t = server();
     let lines = active_lines(&t["etc/sysconfig/nfs"]);
-    for l in ["LOCKD_TCPPORT=32803", "LOCKD_UDPPORT=32769", "MOUNTD_PORT=892", "RQUOTAD_PORT=875", "STATD_PORT=662", "STATD_OUTGOING_PORT=2020"] {
+    for l in [
+        "LOCKD_TCPPORT=32803",
+        "LOCKD_UDPPORT=32769",
+        "MOUNTD_PORT=892",
+        "RQUOTAD_PORT=875",
+        "STATD_PORT=662",
+        "STATD_OUTGOING_PORT=2020",
+    ] {
         assert_eq!(lines.iter().filter(|x| **x == l).count(), 1, "{l}");
     }
 }

@@ -47,7 +47,10 @@ fn render_writes_every_file_and_plan_then_says_no_changes() {
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));
     let plan = out(&o);
     assert!(plan.contains("--- /etc/sysconfig/iptables\n+++ /etc/sysconfig/iptables (cloudstrap)\n"), "{plan}");
-    assert!(plan.contains("\n+-A INPUT -s 192.168.1.0/24 -m state --state NEW -p tcp --dport 2049 -j ACCEPT\n"), "{plan}");
+    assert!(
+        plan.contains("\n+-A INPUT -s 192.168.1.0/24 -m state --state NEW -p tcp --dport 2049 -j ACCEPT\n"),
+        "{plan}"
+    );
     assert!(plan.contains("create     /etc/yum.repos.d/cloudstack.repo"), "{plan}");
     assert!(plan.contains("10 of 10 files would change"), "{plan}");
 
@@ -88,10 +91,14 @@ fn a_changed_profile_updates_only_the_managed_block() {
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));
     // The user adds a rule after ours; then the storage network changes.
     let rules = root.path().join("etc/sysconfig/iptables");
-    let text = std::fs::read_to_string(&rules).unwrap().replace("COMMIT\n", "-A INPUT -p tcp --dport 10000 -j ACCEPT\nCOMMIT\n");
+    let text = std::fs::read_to_string(&rules)
+        .unwrap()
+        .replace("COMMIT\n", "-A INPUT -p tcp --dport 10000 -j ACCEPT\nCOMMIT\n");
     std::fs::write(&rules, &text).unwrap();
     let changed = root.path().join("changed.toml");
-    let p = std::fs::read_to_string(&profile).unwrap().replace("clients = \"192.168.1.0/24\"", "clients = \"192.168.2.0/24\"");
+    let p = std::fs::read_to_string(&profile)
+        .unwrap()
+        .replace("clients = \"192.168.1.0/24\"", "clients = \"192.168.2.0/24\"");
     std::fs::write(&changed, p).unwrap();
     let o = cloudstrap(&["render", "--profile", s(&changed), "--out", s(root.path()), "--root", s(root.path())]);
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));
@@ -115,7 +122,8 @@ fn platform_is_detected_from_the_sysroot_when_the_profile_does_not_say() {
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));
     assert!(out(&o).contains("(el6, CloudStack 3.0.2, roles: kvm-agent)"), "{}", out(&o));
     // Bridges are off by default but can be rendered for review.
-    let text = std::fs::read_to_string(&profile).unwrap().replace("configure-bridges = true", "configure-bridges = false");
+    let text =
+        std::fs::read_to_string(&profile).unwrap().replace("configure-bridges = true", "configure-bridges = false");
     std::fs::write(&profile, text).unwrap();
     let dest = root.path().join("out");
     let o = cloudstrap(&["render", "--profile", s(&profile), "--out", s(&dest), "--root", s(root.path())]);

@@ -14,7 +14,11 @@ use render_common::*;
 
 fn need(tool: &str, package: &str) {
     let found = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")]).any(|d| d.join(tool).is_file()))
+        .map(|p| {
+            std::env::split_paths(&p)
+                .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
+                .any(|d| d.join(tool).is_file())
+        })
         .unwrap_or(false);
     assert!(found, "`{tool}` is missing: install the Debian package {package} (scripts/test-env/packages/render.list)");
 }
@@ -129,7 +133,12 @@ fn db_cases() -> Vec<(String, String, Option<&'static str>, &'static str)> {
     // (name, final my.cnf text, expected bind-address, expected server-id)
     let mut v = vec![];
     let el6 = load_fixture("squirrel-server.toml");
-    v.push(("el6-squirrel-server".into(), final_content(&render(&el6, PlatformId::El6), PlatformId::El6, "/etc/my.cnf"), None, "1"));
+    v.push((
+        "el6-squirrel-server".into(),
+        final_content(&render(&el6, PlatformId::El6), PlatformId::El6, "/etc/my.cnf"),
+        None,
+        "1",
+    ));
     for pid in PlatformId::ALL {
         let files = render(&role_profile("database", pid), pid);
         let db = Platform::get(pid).database(None).unwrap();
@@ -144,7 +153,8 @@ fn mysql_settings_are_read_by_mariadb() {
     let tmp = tempfile::tempdir().unwrap();
     for (name, cnf, bind, server_id) in db_cases() {
         let p = write_temp(tmp.path(), &format!("{name}.cnf"), &cnf);
-        let o = run(Command::new("mariadbd").arg(format!("--defaults-file={}", p.display())).args(["--help", "--verbose"]));
+        let o =
+            run(Command::new("mariadbd").arg(format!("--defaults-file={}", p.display())).args(["--help", "--verbose"]));
         assert!(o.status.success(), "{name}: mariadbd rejected the settings: {}", text(&o));
         let help = String::from_utf8_lossy(&o.stdout);
         let want = [
@@ -225,7 +235,10 @@ fn exportfs_check(name: &str, exports: &str, tmp: &Path) -> String {
 fn exports_are_accepted_by_exportfs() {
     need("exportfs", "nfs-kernel-server");
     need_root();
-    assert!(Path::new("/etc/exports").exists() && Path::new("/var/lib/nfs").is_dir(), "nfs-kernel-server is not installed");
+    assert!(
+        Path::new("/etc/exports").exists() && Path::new("/var/lib/nfs").is_dir(),
+        "nfs-kernel-server is not installed"
+    );
     let tmp = tempfile::tempdir().unwrap();
     let el6 = render(&load_fixture("squirrel-server.toml"), PlatformId::El6);
     let deb = render(&role_profile("nfs", PlatformId::Debian12), PlatformId::Debian12);
@@ -250,7 +263,13 @@ fn exports_are_accepted_by_exportfs() {
 fn nfs_ports_are_read_by_nfsconf() {
     need("nfsconf", "nfs-common");
     let tmp = tempfile::tempdir().unwrap();
-    let want = [("lockd", "port", "32803"), ("lockd", "udp-port", "32769"), ("mountd", "port", "892"), ("statd", "port", "662"), ("statd", "outgoing-port", "2020")];
+    let want = [
+        ("lockd", "port", "32803"),
+        ("lockd", "udp-port", "32769"),
+        ("mountd", "port", "892"),
+        ("statd", "port", "662"),
+        ("statd", "outgoing-port", "2020"),
+    ];
     // Debian/Ubuntu: our drop-in beside the distribution's nfs.conf; EL8/EL9: keys set in nfs.conf itself.
     let deb = render(&role_profile("nfs", PlatformId::Ubuntu2404), PlatformId::Ubuntu2404);
     let dropin = final_content(&deb, PlatformId::Ubuntu2404, "/etc/nfs.conf.d/cloudstrap.conf");
@@ -291,7 +310,8 @@ fn firewalld_policy_is_accepted_by_firewalld() {
             );
             let out = text(&o);
             assert!(o.status.success() && !out.contains("WARNING") && !out.contains("ERROR"), "{name}: {out}");
-            let rich = out.lines().filter(|l| l.trim_start().starts_with("rule family=\"ipv4\" source address=")).count();
+            let rich =
+                out.lines().filter(|l| l.trim_start().starts_with("rule family=\"ipv4\" source address=")).count();
             assert_eq!(rich, f.content.matches("<rule ").count(), "{name}: firewalld did not load every rule: {out}");
             assert!(out.contains("target: CONTINUE") && out.contains("egress-zones: HOST"), "{name}: {out}");
         }
@@ -310,7 +330,10 @@ fn bridge_configuration_is_parsed() {
     let o = run(Command::new("ifquery").arg("-i").arg(&p).arg("cloudbr0"));
     assert!(o.status.success(), "ifquery: {}", text(&o));
     let q = String::from_utf8_lossy(&o.stdout);
-    assert!(q.contains("address: 10.20.0.21") && q.contains("bridge_ports: ens3") && q.contains("gateway: 10.20.0.1"), "{q}");
+    assert!(
+        q.contains("address: 10.20.0.21") && q.contains("bridge_ports: ens3") && q.contains("gateway: 10.20.0.1"),
+        "{q}"
+    );
     // Ubuntu: netplan YAML, structure checked with a YAML parser.
     for pid in [PlatformId::Ubuntu2204, PlatformId::Ubuntu2404] {
         let files = render(&role_profile("kvm-agent", pid), pid);

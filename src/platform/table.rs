@@ -412,8 +412,13 @@ const UFW: Firewall = Firewall::IptablesFile {
     reload: &["ufw", "reload"],
 };
 
-const CHRONY_EL: TimeService =
-    TimeService { kind: TimeKind::Chrony, package: "chrony", service: "chronyd", path: "/etc/chrony.conf", dropin: false };
+const CHRONY_EL: TimeService = TimeService {
+    kind: TimeKind::Chrony,
+    package: "chrony",
+    service: "chronyd",
+    path: "/etc/chrony.conf",
+    dropin: false,
+};
 // Debian and Ubuntu's chrony.conf reads `sourcedir /etc/chrony/sources.d`.
 const CHRONY_DEB: TimeService = TimeService {
     kind: TimeKind::Chrony,
@@ -492,7 +497,13 @@ pub static PLATFORMS: [Platform; 6] = [
         },
         access_control: AccessControl::Selinux { config: "/etc/selinux/config" },
         network: NetworkConfig::Ifcfg { dir: IFCFG_DIR },
-        time: TimeService { kind: TimeKind::Ntpd, package: "ntp", service: "ntpd", path: "/etc/ntp.conf", dropin: false },
+        time: TimeService {
+            kind: TimeKind::Ntpd,
+            package: "ntp",
+            service: "ntpd",
+            path: "/etc/ntp.conf",
+            dropin: false,
+        },
         nfs: NfsLayout {
             exports: EXPORTS,
             // EL6's nfs-utils 1.2.3 predates /etc/exports.d.

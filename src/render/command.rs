@@ -208,7 +208,12 @@ pub fn plan_main(global: &Global, args: &PlanArgs) -> u8 {
                 text += &format!("no changes: all {} files are already configured\n", changes.len());
             } else {
                 for c in &changes {
-                    text += &format!("  {:<10} {}  ({})\n", format!("{:?}", c.status).to_lowercase(), c.path.display(), c.what);
+                    text += &format!(
+                        "  {:<10} {}  ({})\n",
+                        format!("{:?}", c.status).to_lowercase(),
+                        c.path.display(),
+                        c.what
+                    );
                 }
                 for c in changes.iter().filter(|c| c.status != ChangeStatus::Unchanged) {
                     text += "\n";

@@ -121,7 +121,8 @@ fn filter_table(chain: &str, block: Vec<String>) -> Vec<String> {
 fn fresh_block_file(block: Vec<String>, placement: &Placement) -> String {
     match placement {
         Placement::IptablesChain(chain) => {
-            let mut v = vec!["# managed by cloudstrap: rules between the markers are replaced on every run".to_string()];
+            let mut v =
+                vec!["# managed by cloudstrap: rules between the markers are replaced on every run".to_string()];
             v.extend(filter_table(chain, block));
             join(&v)
         }
@@ -207,7 +208,8 @@ fn merge_keys(existing: &str, content: &str) -> String {
             continue;
         }
         let new = [KEY_MARK.to_string(), w.line.clone()];
-        let commented = (0..lines.len()).rev().find(|&i| in_section(i) && commented_key(&lines[i]).as_deref() == Some(&w.key));
+        let commented =
+            (0..lines.len()).rev().find(|&i| in_section(i) && commented_key(&lines[i]).as_deref() == Some(&w.key));
         if let Some(i) = commented {
             lines.splice(i + 1..i + 1, new);
             continue;
@@ -285,7 +287,10 @@ mod tests {
 
     #[test]
     fn iptables_block_goes_before_the_first_rule_and_is_replaced_in_place() {
-        let f = file(FileKind::ManagedBlock(Placement::IptablesChain("INPUT")), "-A INPUT -s 10.0.0.0/8 -p tcp --dport 1 -j ACCEPT\n");
+        let f = file(
+            FileKind::ManagedBlock(Placement::IptablesChain("INPUT")),
+            "-A INPUT -s 10.0.0.0/8 -p tcp --dport 1 -j ACCEPT\n",
+        );
         let once = merge(Some(EL6_IPTABLES), &f);
         let lines: Vec<&str> = once.lines().collect();
         assert_eq!(lines[5], BEGIN);
@@ -300,7 +305,10 @@ mod tests {
 
     #[test]
     fn block_without_existing_file_or_filter_table() {
-        let f = file(FileKind::ManagedBlock(Placement::IptablesChain("ufw-before-input")), "-A ufw-before-input -j ACCEPT\n");
+        let f = file(
+            FileKind::ManagedBlock(Placement::IptablesChain("ufw-before-input")),
+            "-A ufw-before-input -j ACCEPT\n",
+        );
         let fresh = merge(None, &f);
         assert!(fresh.contains(":ufw-before-input - [0:0]\n# BEGIN"));
         assert!(fresh.ends_with("# END cloudstrap managed block\nCOMMIT\n"));
@@ -337,14 +345,20 @@ mod tests {
         let wrong = "[General]\nDomain = old.org\n[Mapping]\n";
         assert_eq!(merge(Some(wrong), &f), "[General]\n# set by cloudstrap\nDomain = squirrel.org\n[Mapping]\n");
         // Missing section: appended.
-        assert_eq!(merge(Some("[Mapping]\nx = y\n"), &f), "[Mapping]\nx = y\n\n[General]\n# set by cloudstrap\nDomain = squirrel.org\n");
+        assert_eq!(
+            merge(Some("[Mapping]\nx = y\n"), &f),
+            "[Mapping]\nx = y\n\n[General]\n# set by cloudstrap\nDomain = squirrel.org\n"
+        );
     }
 
     #[test]
     fn top_level_keys() {
         let selinux = "# comment\nSELINUX=enforcing\nSELINUXTYPE=targeted\n";
         let f = file(FileKind::Keys, "SELINUX=permissive\n");
-        assert_eq!(merge(Some(selinux), &f), "# comment\n# set by cloudstrap\nSELINUX=permissive\nSELINUXTYPE=targeted\n");
+        assert_eq!(
+            merge(Some(selinux), &f),
+            "# comment\n# set by cloudstrap\nSELINUX=permissive\nSELINUXTYPE=targeted\n"
+        );
         assert_eq!(merge(None, &f), "# set by cloudstrap\nSELINUX=permissive\n");
         let f = file(FileKind::Keys, "A=1\n");
         assert_eq!(merge(Some("B=2\n"), &f), "B=2\n# set by cloudstrap\nA=1\n");

@@ -171,7 +171,11 @@ fn setup(profile: &Profile, id: PlatformId) -> Result<(&'static Platform, &'stat
     if !platform.supports_release(line) {
         return Err(RenderError::Profile {
             key: "cloudstack.release".into(),
-            msg: format!("CloudStack {line} has no packages for {} (supported: {})", platform.name, platform.releases.join(", ")),
+            msg: format!(
+                "CloudStack {line} has no packages for {} (supported: {})",
+                platform.name,
+                platform.releases.join(", ")
+            ),
         });
     }
     let vars = Vars::new(profile, platform, release)?;
@@ -214,9 +218,15 @@ fn render_host(profile: &Profile, id: PlatformId) -> Result<Vec<RenderedFile>, R
                 "firewall rules for the roles' ports",
                 &[("chain", chain)],
             )?,
-            Firewall::FirewalldPolicy { path, .. } => {
-                r.add("firewall-firewalld", path, 0o644, FileKind::Whole, None, "firewalld policy for the roles' ports", &[])?
-            }
+            Firewall::FirewalldPolicy { path, .. } => r.add(
+                "firewall-firewalld",
+                path,
+                0o644,
+                FileKind::Whole,
+                None,
+                "firewalld policy for the roles' ports",
+                &[],
+            )?,
         }
     }
 
@@ -242,7 +252,9 @@ fn render_host(profile: &Profile, id: PlatformId) -> Result<Vec<RenderedFile>, R
     if has(Role::Nfs) {
         match pf.nfs.exports_dropin {
             Some(path) => r.add("exports", path, 0o644, FileKind::Whole, Some(Role::Nfs), "NFS exports", &[])?,
-            None => r.add("exports", pf.nfs.exports, 0o644, block(Placement::End), Some(Role::Nfs), "NFS exports", &[])?,
+            None => {
+                r.add("exports", pf.nfs.exports, 0o644, block(Placement::End), Some(Role::Nfs), "NFS exports", &[])?
+            }
         }
         match pf.nfs.ports {
             NfsPorts::Sysconfig { path } => {
@@ -264,7 +276,15 @@ fn render_host(profile: &Profile, id: PlatformId) -> Result<Vec<RenderedFile>, R
 
     if has(Role::Management) && has(Role::KvmAgent) {
         let path = format!("{}/cloudstrap", pf.sudoers_dir);
-        r.add("sudoers", &path, 0o440, FileKind::Whole, Some(Role::Management), "sudo without a tty for the cloud user", &[])?;
+        r.add(
+            "sudoers",
+            &path,
+            0o440,
+            FileKind::Whole,
+            Some(Role::Management),
+            "sudo without a tty for the cloud user",
+            &[],
+        )?;
     }
 
     if has(Role::KvmAgent) {
@@ -306,7 +326,15 @@ pub fn render_network(profile: &Profile, id: PlatformId) -> Result<Vec<RenderedF
     let k = Some(Role::KvmAgent);
     match pf.network {
         NetworkConfig::Ifcfg { dir } => {
-            r.add("ifcfg-port", &format!("{dir}/ifcfg-{iface}"), 0o644, FileKind::Whole, k, "physical port of the management bridge", &[])?;
+            r.add(
+                "ifcfg-port",
+                &format!("{dir}/ifcfg-{iface}"),
+                0o644,
+                FileKind::Whole,
+                k,
+                "physical port of the management bridge",
+                &[],
+            )?;
             r.add(
                 "ifcfg-bridge",
                 &format!("{dir}/ifcfg-{}", agent.private_bridge),
@@ -328,8 +356,12 @@ pub fn render_network(profile: &Profile, id: PlatformId) -> Result<Vec<RenderedF
                 )?;
             }
         }
-        NetworkConfig::Netplan { path } => r.add("netplan", path, 0o600, FileKind::Whole, k, "host address on bridges", &[])?,
-        NetworkConfig::Ifupdown { path } => r.add("ifupdown", path, 0o644, FileKind::Whole, k, "host address on bridges", &[])?,
+        NetworkConfig::Netplan { path } => {
+            r.add("netplan", path, 0o600, FileKind::Whole, k, "host address on bridges", &[])?
+        }
+        NetworkConfig::Ifupdown { path } => {
+            r.add("ifupdown", path, 0o644, FileKind::Whole, k, "host address on bridges", &[])?
+        }
     }
     Ok(r.files)
 }

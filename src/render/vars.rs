@@ -154,7 +154,8 @@ fn cloud_networks(p: &Profile, host_net: Ipv4Net) -> Result<Vec<Ipv4Net>, Render
     if let Some(pod) = p.zone.as_ref().map(|z| &z.pod) {
         let gw: Ipv4Addr = pod.gateway.parse().map_err(|_| bad("zone.pod.gateway", "not an IPv4 address"))?;
         let mask: Ipv4Addr = pod.netmask.parse().map_err(|_| bad("zone.pod.netmask", "not an IPv4 netmask"))?;
-        let prefix = ipnet::ipv4_mask_to_prefix(mask).map_err(|_| bad("zone.pod.netmask", "not a contiguous netmask"))?;
+        let prefix =
+            ipnet::ipv4_mask_to_prefix(mask).map_err(|_| bad("zone.pod.netmask", "not a contiguous netmask"))?;
         nets.push(Ipv4Net::new(gw, prefix).expect("prefix from a mask is valid").trunc());
     }
     let mut uniq: Vec<Ipv4Net> = vec![];
@@ -186,11 +187,12 @@ fn file_url(path_or_url: &str) -> String {
 
 impl Vars {
     pub fn new(p: &Profile, platform: &'static Platform, release: &'static Release) -> Result<Vars, RenderError> {
-        let addr: Ipv4Net = p
-            .host
-            .address
-            .parse()
-            .map_err(|_| bad("host.address", format!("{:?} is not an IPv4 address with prefix length (e.g. 192.168.1.4/24)", p.host.address)))?;
+        let addr: Ipv4Net = p.host.address.parse().map_err(|_| {
+            bad(
+                "host.address",
+                format!("{:?} is not an IPv4 address with prefix length (e.g. 192.168.1.4/24)", p.host.address),
+            )
+        })?;
         let domain = p.domain().filter(|d| !d.is_empty()).ok_or_else(|| bad("host.fqdn", "must contain a domain"))?;
         let host = HostVars {
             hostname: p.host.hostname.clone(),
@@ -228,8 +230,11 @@ impl Vars {
             };
             for (proto, lo, hi) in rp.ports {
                 for source in &sources {
-                    let (port, port_range) =
-                        if lo == hi { (lo.to_string(), lo.to_string()) } else { (format!("{lo}:{hi}"), format!("{lo}-{hi}")) };
+                    let (port, port_range) = if lo == hi {
+                        (lo.to_string(), lo.to_string())
+                    } else {
+                        (format!("{lo}:{hi}"), format!("{lo}-{hi}"))
+                    };
                     rules.push(Rule { role: rp.role.as_str(), proto, port, port_range, source: source.clone() });
                 }
             }
@@ -251,7 +256,10 @@ impl Vars {
                 .or_else(|| mgmt.and_then(|m| m.endpoint.as_deref()).and_then(url_host))
                 .or_else(|| p.has_role(Role::Management).then(|| host.ip.clone()))
                 .ok_or_else(|| {
-                    bad("management.host", "a kvm-agent host without the management role needs the management server address")
+                    bad(
+                        "management.host",
+                        "a kvm-agent host without the management role needs the management server address",
+                    )
                 })?;
             Some(AgentVars {
                 management_host,
