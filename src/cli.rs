@@ -60,6 +60,10 @@ pub enum Command {
     /// Validate a profile, or print its JSON Schema.
     #[command(subcommand)]
     Profile(ProfileCmd),
+    /// Write every file the install would write under a directory, for review.
+    Render(crate::render::RenderArgs),
+    /// Show which files the install would change, with a diff against the current ones.
+    Plan(crate::render::PlanArgs),
     /// Check whether this host can take its roles, and what to do when it cannot.
     Preflight(crate::preflight::cmd::PreflightArgs),
     /// Seed the system VM template into secondary storage.
@@ -89,6 +93,15 @@ pub fn main() -> ExitCode {
     let code = match cli.command {
         Command::Profile(ProfileCmd::Check { file }) => crate::profile::cmd::check(&file),
         Command::Profile(ProfileCmd::Schema) => crate::profile::cmd::schema(),
+        Command::Profile(ProfileCmd::Check { file }) => match crate::profile::Profile::load(&file) {
+            Ok(_) => exit::OK,
+            Err(e) => {
+                eprintln!("{}: {e}", file.display());
+                exit::INPUT
+            }
+        },
+        Command::Render(a) => crate::render::render_main(&cli.global, &a),
+        Command::Plan(a) => crate::render::plan_main(&cli.global, &a),
         Command::Preflight(args) => crate::preflight::cmd::run(&cli.global, &args),
         Command::Template(cmd) => crate::template::cli::run(cmd, &cli.global),
     };
