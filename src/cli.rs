@@ -65,6 +65,8 @@ pub enum Command {
     /// Seed the system VM template into secondary storage.
     #[command(subcommand)]
     Template(crate::template::cli::TemplateCmd),
+    /// Install this host's roles from a profile (unattended); --dry-run shows the plan.
+    Install(crate::install::InstallArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -94,6 +96,7 @@ pub fn main() -> ExitCode {
         },
         Command::Preflight(args) => crate::preflight::cmd::run(&cli.global, &args),
         Command::Template(cmd) => crate::template::cli::run(cmd, &cli.global),
+        Command::Install(args) => crate::install::run(&args, &cli.global),
     };
     ExitCode::from(code)
 }

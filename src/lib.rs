@@ -25,3 +25,5 @@ pub mod profile;
 pub mod run;
 pub mod template;
 pub mod action;
+pub mod plan;
+pub mod install;

@@ -70,7 +70,7 @@ fn firewall_rules_land_before_existing_reject_in_a_netns() {
     std::fs::write(ctx.path(RULES), FOREIGN).unwrap();
 
     let file = WriteFile::new(
-        FileSpec { path: RULES.into(), content: OURS.into(), mode: 0o640, kind: FileKind::ManagedBlock },
+        FileSpec { path: RULES.into(), content: OURS.into(), mode: 0o640, kind: FileKind::ManagedBlock, role: None },
         merge_top_of_input,
     );
     let apply = ApplyFirewall { backend: Backend::IptablesFile { file: RULES.into(), chain: "INPUT".into() } };
