@@ -115,26 +115,26 @@ impl Action for Service {
         match (&self.op, self.init) {
             (ServiceOp::Mask, _) => {
                 self.systemctl(ctx, "mask")?;
-                if (ctx.live && self.start_now) {
+                if ctx.live && self.start_now {
                     self.systemctl(ctx, "stop")?;
                 }
             }
             (ServiceOp::Run { .. }, Init::Systemd) => {
                 self.systemctl(ctx, "enable")?;
-                if (ctx.live && self.start_now) {
+                if ctx.live && self.start_now {
                     self.systemctl(ctx, if self.is_active(ctx)? { "restart" } else { "start" })?;
                 }
             }
             (ServiceOp::Run { .. }, Init::SysV) => {
                 ctx.run_ok(&ctx.cmd("chkconfig").arg(&self.name).arg("on"))?;
-                if (ctx.live && self.start_now) {
+                if ctx.live && self.start_now {
                     let verb = if self.is_active(ctx)? { "restart" } else { "start" };
                     ctx.run_ok(&ctx.cmd("service").arg(&self.name).arg(verb))?;
                 }
             }
         }
         if let ServiceOp::Run { .. } = self.op {
-            if (ctx.live && self.start_now) {
+            if ctx.live && self.start_now {
                 stamp::write(ctx, &self.stamp_name(), &self.config_digest(ctx))?;
             } else {
                 record.note = Some("enabled; starts when the system boots".into());
