@@ -69,6 +69,8 @@ pub enum Command {
     /// Seed the system VM template into secondary storage.
     #[command(subcommand)]
     Template(crate::template::cli::TemplateCmd),
+    /// Install this host's roles from a profile (unattended); --dry-run shows the plan.
+    Install(crate::install::InstallArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -104,6 +106,7 @@ pub fn main() -> ExitCode {
         Command::Plan(a) => crate::render::plan_main(&cli.global, &a),
         Command::Preflight(args) => crate::preflight::cmd::run(&cli.global, &args),
         Command::Template(cmd) => crate::template::cli::run(cmd, &cli.global),
+        Command::Install(args) => crate::install::run(&args, &cli.global),
     };
     ExitCode::from(code)
 }

@@ -27,3 +27,5 @@ pub mod render;
 pub mod run;
 pub mod template;
 pub mod action;
+pub mod plan;
+pub mod install;
