@@ -254,6 +254,7 @@ fn assert_installed(inst: &template::Installed, dest: &Path, id: u32) {
     );
     assert_eq!(props, want);
     assert_eq!((inst.size, inst.virtual_size), (size as u64, vs));
+    assert!(template::is_installed(dest, id));
     // Nothing else anywhere: no staging directory, no .partial, no backup.
     let all = tree(dest);
     assert!(all.iter().all(|p| !p.contains("partial") && !p.contains(".cloudstrap")), "left over: {all:?}");
@@ -273,8 +274,13 @@ fn single_stream_installs_upstream_layout_checksum_from_list() {
     srv.put("/systemvm/4.22/t.qcow2.bz2", f.single.clone());
     srv.put("/systemvm/4.22/sha512sum.txt", format!("{}  t.qcow2.bz2\n", sha512(&f.single)).into_bytes());
     let dest = tempfile::tempdir().unwrap();
+    assert!(!template::is_installed(dest.path(), 3));
     let inst = template::fetch(&opts(srv.url("/systemvm/4.22/t.qcow2.bz2"), dest.path(), ChecksumSpec::Probe), &Silent).unwrap();
     assert_installed(&inst, dest.path(), 3);
+    // A template whose image went missing or was cut short is not installed.
+    let f2 = std::fs::OpenOptions::new().write(true).open(&inst.file).unwrap();
+    f2.set_len(1000).unwrap();
+    assert!(!template::is_installed(dest.path(), 3));
     assert_eq!(inst.checksum.unwrap().to_string(), format!("sha512:{}", sha512(&f.single)));
     assert_eq!(inst.compressed_bytes, f.single.len() as u64);
     assert_eq!(inst.resumes, 0);
