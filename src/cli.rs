@@ -60,6 +60,11 @@ pub enum Command {
     /// Validate a profile, or print its JSON Schema.
     #[command(subcommand)]
     Profile(ProfileCmd),
+    /// Call the CloudStack API: a signed request, the JSON answer printed.
+    Api(crate::cloudstack::command::ApiArgs),
+    /// Deploy the profile's zone through the CloudStack API.
+    #[command(subcommand)]
+    Zone(crate::cloudstack::command::ZoneCmd),
 }
 
 #[derive(Debug, Subcommand)]
@@ -87,6 +92,8 @@ pub fn main() -> ExitCode {
                 exit::INPUT
             }
         },
+        Command::Api(args) => crate::cloudstack::command::run_api(&args, &cli.global),
+        Command::Zone(cmd) => crate::cloudstack::command::run_zone(&cmd, &cli.global),
     };
     ExitCode::from(code)
 }

@@ -14,8 +14,10 @@
 //! - [`host`]: facts about the machine, read through a [`host::Sysroot`].
 //! - [`platform`]: distributions as data.
 //! - [`run`]: the one way to run a command.
+//! - [`cloudstack`]: the hand-off to the management server API (signed client, keys, zone deployment).
 
 pub mod cli;
+pub mod cloudstack;
 pub mod host;
 pub mod log;
 pub mod platform;
