@@ -375,7 +375,8 @@ pub fn list_items<T: DeserializeOwned>(command: &str, inner: &Value) -> Result<V
     let Some(arr) = inner.as_object().and_then(|o| o.iter().find(|(k, v)| *k != "count" && v.is_array()).map(|(_, v)| v)) else {
         return Ok(vec![]);
     };
-    serde_json::from_value(arr.clone())
+    let items: Vec<Value> = arr.as_array().into_iter().flatten().map(without_nulls).collect();
+    serde_json::from_value(Value::Array(items))
         .map_err(|e| ApiError::Protocol { command: command.into(), status: 200, detail: format!("unexpected list items: {e}") })
 }
 
@@ -385,8 +386,16 @@ pub fn object_of<T: DeserializeOwned>(command: &str, v: Value) -> Result<T, ApiE
         Some(o) if o.len() == 1 && o.values().all(Value::is_object) => o.values().next().cloned().unwrap_or(Value::Null),
         _ => v,
     };
-    serde_json::from_value(obj)
+    serde_json::from_value(without_nulls(&obj))
         .map_err(|e| ApiError::Protocol { command: command.into(), status: 200, detail: format!("unexpected answer: {e}") })
+}
+
+/// Fields with a null value count as absent (typed fields then take their default).
+fn without_nulls(v: &Value) -> Value {
+    match v {
+        Value::Object(o) => Value::Object(o.iter().filter(|(_, x)| !x.is_null()).map(|(k, x)| (k.clone(), x.clone())).collect()),
+        other => other.clone(),
+    }
 }
 
 #[cfg(test)]

@@ -61,7 +61,16 @@ pub fn error(command: &str, code: u16, text: &str) -> Response {
 }
 
 fn ok(command: &str, inner: Value) -> Response {
-    Response::json(200, json!({ response_name(command): inner }).to_string())
+    Response::json(200, json!({ response_name(command): no_nulls(inner) }).to_string())
+}
+
+/// The server's JSON serializer leaves out fields without a value.
+fn no_nulls(v: Value) -> Value {
+    match v {
+        Value::Object(o) => Value::Object(o.into_iter().filter(|(_, x)| !x.is_null()).map(|(k, x)| (k, no_nulls(x))).collect()),
+        Value::Array(a) => Value::Array(a.into_iter().map(no_nulls).collect()),
+        other => other,
+    }
 }
 
 /// A list answer: `{"count": n, "<item>": [...]}`, or `{}` when empty.
@@ -267,7 +276,7 @@ fn async_job(state: &mut State, sim: &Simulator, call: &Call, user: &UserRec, re
             userid: user.id.clone(),
             status: if polls == 0 { 1 } else { 0 },
             polls_left: polls,
-            result,
+            result: no_nulls(result),
             resultcode: 0,
             instancetype: String::new(),
             instanceid: new_id.unwrap_or_default().to_string(),

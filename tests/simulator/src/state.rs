@@ -56,7 +56,11 @@ impl State {
         self.objects.get(kind).map(Vec::as_slice).unwrap_or(&[])
     }
 
-    pub fn push(&mut self, kind: &str, v: Value) {
+    /// Add an object; like the real server's serializer, fields without a value are left out.
+    pub fn push(&mut self, kind: &str, mut v: Value) {
+        if let Some(o) = v.as_object_mut() {
+            o.retain(|_, x| !x.is_null());
+        }
         self.objects.entry(kind.into()).or_default().push(v);
     }
 
