@@ -81,7 +81,7 @@ fn handoff_again_changes_nothing_and_reuses_keys() {
     assert!(!again.password_changed && !again.keys_created);
     assert_eq!(again.api_key, first.api_key);
     assert_eq!(walk(root.path()), files_before, "no new files, no backups");
-    assert!(!sim.sim.calls().iter().filter(|c| *c == "registerUserKeys").nth(1).is_some(), "keys registered once");
+    assert_eq!(sim.sim.calls().iter().filter(|c| *c == "registerUserKeys").count(), 1, "keys registered once");
 
     // Without the stored file, the keys the server has are fetched, not replaced.
     std::fs::remove_file(root.path().join(KEYS_FILE.trim_start_matches('/'))).unwrap();

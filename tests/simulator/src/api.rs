@@ -257,7 +257,7 @@ fn filtered(state: &State, kind: &str, call: &Call) -> Vec<Value> {
                 None => true,
                 Some(Value::String(s)) => s == v,
                 Some(Value::Bool(b)) => b.to_string() == *v,
-                Some(other) => other.to_string() == *v,
+                Some(other) => v.as_str() == other.to_string().as_str(),
             })
         })
         .cloned()
