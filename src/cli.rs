@@ -71,6 +71,11 @@ pub enum Command {
     Template(crate::template::cli::TemplateCmd),
     /// Install this host's roles from a profile (unattended); --dry-run shows the plan.
     Install(crate::install::InstallArgs),
+    /// Call the CloudStack API: a signed request, the JSON answer printed.
+    Api(crate::cloudstack::command::ApiArgs),
+    /// Deploy the profile's zone through the CloudStack API.
+    #[command(subcommand)]
+    Zone(crate::cloudstack::command::ZoneCmd),
 }
 
 #[derive(Debug, Subcommand)]
@@ -107,6 +112,8 @@ pub fn main() -> ExitCode {
         Command::Preflight(args) => crate::preflight::cmd::run(&cli.global, &args),
         Command::Template(cmd) => crate::template::cli::run(cmd, &cli.global),
         Command::Install(args) => crate::install::run(&args, &cli.global),
+        Command::Api(args) => crate::cloudstack::command::run_api(&args, &cli.global),
+        Command::Zone(cmd) => crate::cloudstack::command::run_zone(&cmd, &cli.global),
     };
     ExitCode::from(code)
 }

@@ -16,8 +16,10 @@
 //! - [`render`]: every configuration file, from templates, merged with the user's own lines.
 //! - [`preflight`]: read-only checks of the host against its roles, with remedies.
 //! - [`run`]: the one way to run a command.
+//! - [`cloudstack`]: the hand-off to the management server API (signed client, keys, zone deployment).
 
 pub mod cli;
+pub mod cloudstack;
 pub mod host;
 pub mod log;
 pub mod platform;
