@@ -209,7 +209,7 @@ net_up() {
 
 dhcp_up() {   # a DHCP server on the bridge (no DNS), for machines that configure themselves by DHCP
   [ -f "$LAB_RUN/dnsmasq.pid" ] && return
-  ip netns exec "$LAB_NS" dnsmasq --conf-file=/dev/null --port=0 --interface=br0 --bind-interfaces \
+  ip netns exec "$LAB_NS" dnsmasq --conf-file=/dev/null --user=root --port=0 --interface=br0 --bind-interfaces \
     --dhcp-range="$LAB_NET.100,$LAB_NET.150,255.255.255.0,12h" --dhcp-leasefile="$LAB_RUN/dhcp.leases" \
     --pid-file="$LAB_RUN/dnsmasq.pid" --log-facility="$LAB_RUN/dnsmasq.log" --log-dhcp
 }
@@ -407,6 +407,7 @@ has_subcommand() {   # has_subcommand WORDS...: the binary knows this subcommand
 vm_install_cloudstrap() {   # NAME: the binary under test and the lab's assertion helper
   vm_put "$1" "$LAB_RUN/cloudstrap" /usr/local/bin/cloudstrap
   vm_put "$1" "$LAB_DIR/guest/labcheck" /usr/local/bin/labcheck
+  vm_put "$1" "$LAB_DIR/guest/labsql" /usr/local/bin/labsql
 }
 
 # ---------------------------------------------------------------------------------------------------------
@@ -542,6 +543,10 @@ CLOUDSTRAP_DB_ROOT_PASSWORD=lab-db-root-1
 CLOUDSTRAP_DB_CLOUD_PASSWORD=lab-db-cloud-1
 CLOUDSTRAP_ADMIN_PASSWORD=lab-admin-1
 CLOUDSTRAP_HOST_ROOT_PASSWORD=$LAB_ROOT_PASSWORD
+SQUIRREL_DB_ROOT_PASSWORD=lab-db-root-1
+SQUIRREL_DB_CLOUD_PASSWORD=lab-db-cloud-1
+SQUIRREL_ADMIN_PASSWORD=lab-admin-1
+SQUIRREL_AGENT_ROOT_PASSWORD=$LAB_ROOT_PASSWORD
 E
   )
   vm_put "$name" "$env" /root/lab.env
@@ -604,4 +609,13 @@ assert_agent() {   # NAME MANAGEMENT_IP
   assert_services "$m" libvirtd cloudstack-agent
   check "$m" "agent.properties points at the management server" "labcheck props /etc/cloudstack/agent/agent.properties host $mgmt"
   check "$m" "libvirt answers on qemu:///system" "virsh -c qemu:///system version"
+}
+
+assert_all_in_one() {   # NAME IP
+  local m=$1 ip=$2
+  assert_services "$m" mariadb rpcbind nfs-server chrony libvirtd cloudstack-management cloudstack-agent
+  assert_storage "$m" "$ip"
+  assert_template "$m" "$ip"
+  assert_management "$m" "$ip"
+  assert_agent "$m" "$ip"
 }

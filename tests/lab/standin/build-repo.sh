@@ -15,12 +15,12 @@ trap 'rm -rf "$work"' EXIT
 
 need() { [ -e "$1" ] || { echo "stand-in input missing: $1 ($2)" >&2; exit 1; }; }
 
-control() {   # control DIR PACKAGE DEPENDS DESCRIPTION
+control() {   # control DIR PACKAGE DEPENDS DESCRIPTION [ARCH]
   mkdir -p "$1/DEBIAN"
   cat >"$1/DEBIAN/control" <<C
 Package: $2
 Version: $version
-Architecture: all
+Architecture: ${5:-all}
 Maintainer: cloudstrap lab <lab@lab.example>
 Section: admin
 Priority: optional
@@ -48,7 +48,7 @@ chmod 0755 "$d/DEBIAN/postinst"
 d=$work/cloudstack-management
 control "$d" cloudstack-management "cloudstack-common (= $version), python3, python3-paramiko, \
 mariadb-client | default-mysql-client, nfs-common, sudo, genisoimage, ipmitool, iptables, openssh-client, qemu-utils" \
-  "CloudStack management server (lab stand-in: the cloudstrap API simulator)"
+  "CloudStack management server (lab stand-in: the cloudstrap API simulator)" amd64
 need "$src/tests/standins/install" "engineer reset's setup-command stand-ins (tests/standins)"
 need "${LAB_SIMULATOR_BIN:-}" "engineer api's API simulator binary (tests/simulator), built by scripts/lab"
 mkdir -p "$d/usr/bin" "$d/usr/share/cloudstack-management" "$d/lib/systemd/system" \
@@ -87,7 +87,8 @@ rm -rf "$out"
 pool=$out/pool/main/c
 mkdir -p "$pool" "$out/dists/$suite/$component/binary-amd64"
 for p in cloudstack-common cloudstack-management cloudstack-agent; do
-  dpkg-deb --root-owner-group -Zgzip --build "$work/$p" "$pool/${p}_${version}_all.deb" >/dev/null
+  arch=$(sed -n 's/^Architecture: //p' "$work/$p/DEBIAN/control")
+  dpkg-deb --root-owner-group -Zgzip --build "$work/$p" "$pool/${p}_${version}_${arch}.deb" >/dev/null
 done
 (cd "$out" && apt-ftparchive packages pool >"dists/$suite/$component/binary-amd64/Packages" &&
   gzip -k "dists/$suite/$component/binary-amd64/Packages")
