@@ -60,6 +60,11 @@ pub enum Command {
     /// Validate a profile, or print its JSON Schema.
     #[command(subcommand)]
     Profile(ProfileCmd),
+    /// Check whether this host can take its roles, and what to do when it cannot.
+    Preflight(crate::preflight::cmd::PreflightArgs),
+    /// Seed the system VM template into secondary storage.
+    #[command(subcommand)]
+    Template(crate::template::cli::TemplateCmd),
 }
 
 #[derive(Debug, Subcommand)]
@@ -87,6 +92,8 @@ pub fn main() -> ExitCode {
                 exit::INPUT
             }
         },
+        Command::Preflight(args) => crate::preflight::cmd::run(&cli.global, &args),
+        Command::Template(cmd) => crate::template::cli::run(cmd, &cli.global),
     };
     ExitCode::from(code)
 }
