@@ -261,7 +261,7 @@ vm_start() {
     -m "${VM_MEM:-2048}" -kernel "$BASE_DIR/vmlinuz" -initrd "$BASE_DIR/initrd.img" -append "$cmdline" \
     -drive "file=$disk,if=virtio,format=qcow2,cache=unsafe,discard=unmap" \
     -netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" -device "virtio-net-pci,netdev=n0,mac=$mac" \
-    -serial "file:$LAB_RUN/$name.serial" -display none -monitor none -daemonize \
+    -serial "file:$LAB_RUN/$name.serial" -display none -monitor "unix:$LAB_RUN/$name.mon,server=on,wait=off" -daemonize \
     -pidfile "$LAB_RUN/$name.qemu.pid" || die "qemu did not start $name"
   VM_PID[$name]=$(cat "$LAB_RUN/$name.qemu.pid")
   if [[ $net == static:* ]]; then
@@ -304,11 +304,36 @@ vm_put() {   # NAME SRC DST
 }
 
 vm_stop() {   # clean shutdown, so the disk is consistent (the snapshot needs it)
-  local name=$1 pid=${VM_PID[$1]}
+  local name=$1 pid=${VM_PID[$1]} i
   vm_ssh_raw "$name" 'systemctl poweroff' >/dev/null 2>&1 || true
-  for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
-  kill -0 "$pid" 2>/dev/null && { kill "$pid"; sleep 1; }
-  rm -f "$LAB_RUN/$1.qemu.pid"
+  vm_wait_exit "$name" 60 && return
+  say "$name: no shutdown over SSH; pressing the ACPI power button"
+  vm_monitor "$name" system_powerdown
+  vm_wait_exit "$name" 180 && return
+  say "$name: still running; killing qemu"
+  kill "$pid" 2>/dev/null; sleep 2; kill -9 "$pid" 2>/dev/null || true
+  rm -f "$LAB_RUN/$name.qemu.pid"
+}
+
+vm_wait_exit() {   # NAME SECONDS
+  local pid=${VM_PID[$1]} i
+  for ((i = 0; i < $2; i++)); do
+    kill -0 "$pid" 2>/dev/null || { rm -f "$LAB_RUN/$1.qemu.pid"; return 0; }
+    sleep 1
+  done
+  return 1
+}
+
+vm_monitor() {   # NAME COMMAND: one human monitor command
+  python3 - "$LAB_RUN/$1.mon" "$2" <<'P' || true
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+time.sleep(0.5)
+s.sendall((sys.argv[2] + "\n").encode())
+time.sleep(1)
+s.close()
+P
 }
 
 vm_kill() {   # pull the plug
@@ -343,8 +368,9 @@ build_snapshot() {
     >/dev/null || die "installing the heavy packages failed (log: $LAB_RUN/snap.ssh.log)"
   phase_end install-heavy-packages "${SNAPSHOT_PACKAGES[*]}"
   # Forget this machine's identity, so every overlay configures itself at first boot.
-  vm snap 'apt-get clean; rm -f /etc/cslab-configured /etc/ssh/ssh_host_*; rm -rf /var/lib/apt/lists/*; fstrim -a || true' >/dev/null
-  vm_stop snap
+  # Host keys go in the same command as the power-off: without them sshd takes no new connection.
+  vm snap 'apt-get clean; rm -f /etc/cslab-configured /etc/ssh/ssh_host_*; rm -rf /var/lib/apt/lists/*; fstrim -a; sync; systemctl poweroff' >/dev/null || true
+  vm_wait_exit snap 120 || vm_stop snap
   mv "$disk" "$SNAPSHOT"
   phase_end build-snapshot "$(du -h "$SNAPSHOT" | cut -f1) qcow2"
 }
