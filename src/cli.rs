@@ -60,6 +60,10 @@ pub enum Command {
     /// Validate a profile, or print its JSON Schema.
     #[command(subcommand)]
     Profile(ProfileCmd),
+    /// Start over: back up and recreate the CloudStack databases, then set the management server up again.
+    Reset(crate::reset::ResetArgs),
+    /// Put back the databases and files of a backup made by `reset`.
+    Restore(crate::reset::RestoreArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -79,8 +83,10 @@ pub fn main() -> ExitCode {
         }
     };
     crate::log::set_file(cli.global.log_file.clone());
-    let code = match cli.command {
-        Command::Profile(ProfileCmd::Check { file }) => match crate::profile::Profile::load(&file) {
+    let code = match &cli.command {
+        Command::Reset(args) => crate::reset::run_reset(args, &cli.global),
+        Command::Restore(args) => crate::reset::run_restore(args, &cli.global),
+        Command::Profile(ProfileCmd::Check { file }) => match crate::profile::Profile::load(file) {
             Ok(_) => exit::OK,
             Err(e) => {
                 eprintln!("{}: {e}", file.display());

@@ -20,4 +20,5 @@ pub mod host;
 pub mod log;
 pub mod platform;
 pub mod profile;
+pub mod reset;
 pub mod run;
