@@ -64,6 +64,11 @@ pub enum Command {
     Reset(crate::reset::ResetArgs),
     /// Put back the databases and files of a backup made by `reset`.
     Restore(crate::reset::RestoreArgs),
+    /// Check whether this host can take its roles, and what to do when it cannot.
+    Preflight(crate::preflight::cmd::PreflightArgs),
+    /// Seed the system VM template into secondary storage.
+    #[command(subcommand)]
+    Template(crate::template::cli::TemplateCmd),
 }
 
 #[derive(Debug, Subcommand)]
@@ -83,16 +88,18 @@ pub fn main() -> ExitCode {
         }
     };
     crate::log::set_file(cli.global.log_file.clone());
-    let code = match &cli.command {
-        Command::Reset(args) => crate::reset::run_reset(args, &cli.global),
-        Command::Restore(args) => crate::reset::run_restore(args, &cli.global),
-        Command::Profile(ProfileCmd::Check { file }) => match crate::profile::Profile::load(file) {
+    let code = match cli.command {
+        Command::Reset(args) => crate::reset::run_reset(&args, &cli.global),
+        Command::Restore(args) => crate::reset::run_restore(&args, &cli.global),
+        Command::Profile(ProfileCmd::Check { file }) => match crate::profile::Profile::load(&file) {
             Ok(_) => exit::OK,
             Err(e) => {
                 eprintln!("{}: {e}", file.display());
                 exit::INPUT
             }
         },
+        Command::Preflight(args) => crate::preflight::cmd::run(&cli.global, &args),
+        Command::Template(cmd) => crate::template::cli::run(cmd, &cli.global),
     };
     ExitCode::from(code)
 }

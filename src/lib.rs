@@ -13,12 +13,16 @@
 //! - [`profile`]: the TOML profile, its validation with located errors, its JSON Schema.
 //! - [`host`]: facts about the machine, read through a [`host::Sysroot`].
 //! - [`platform`]: distributions as data.
+//! - [`preflight`]: read-only checks of the host against its roles, with remedies.
 //! - [`run`]: the one way to run a command.
 
 pub mod cli;
 pub mod host;
 pub mod log;
 pub mod platform;
+pub mod preflight;
 pub mod profile;
 pub mod reset;
 pub mod run;
+pub mod template;
+pub mod action;
