@@ -64,6 +64,10 @@ pub enum Command {
     Render(crate::render::RenderArgs),
     /// Show which files the install would change, with a diff against the current ones.
     Plan(crate::render::PlanArgs),
+    /// Start over: back up and recreate the CloudStack databases, then set the management server up again.
+    Reset(crate::reset::ResetArgs),
+    /// Put back the databases and files of a backup made by `reset`.
+    Restore(crate::reset::RestoreArgs),
     /// Check whether this host can take its roles, and what to do when it cannot.
     Preflight(crate::preflight::cmd::PreflightArgs),
     /// Seed the system VM template into secondary storage.
@@ -100,6 +104,8 @@ pub fn main() -> ExitCode {
     let code = match cli.command {
         Command::Profile(ProfileCmd::Check { file }) => crate::profile::cmd::check(&file),
         Command::Profile(ProfileCmd::Schema) => crate::profile::cmd::schema(),
+        Command::Reset(args) => crate::reset::run_reset(&args, &cli.global),
+        Command::Restore(args) => crate::reset::run_restore(&args, &cli.global),
         Command::Profile(ProfileCmd::Check { file }) => match crate::profile::Profile::load(&file) {
             Ok(_) => exit::OK,
             Err(e) => {

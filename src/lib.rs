@@ -26,6 +26,7 @@ pub mod platform;
 pub mod preflight;
 pub mod profile;
 pub mod render;
+pub mod reset;
 pub mod run;
 pub mod template;
 pub mod action;
