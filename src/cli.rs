@@ -73,8 +73,6 @@ pub enum Command {
     /// Seed the system VM template into secondary storage.
     #[command(subcommand)]
     Template(crate::template::cli::TemplateCmd),
-    /// Install from a profile; without --profile, on a terminal, a guided install asks and saves one.
-    Install(crate::tui::InstallArgs),
     /// Install this host's roles from a profile (unattended); --dry-run shows the plan.
     Install(crate::install::InstallArgs),
     /// Call the CloudStack API: a signed request, the JSON answer printed.
@@ -112,7 +110,6 @@ pub fn main() -> ExitCode {
         Command::Plan(a) => crate::render::plan_main(&cli.global, &a),
         Command::Preflight(args) => crate::preflight::cmd::run(&cli.global, &args),
         Command::Template(cmd) => crate::template::cli::run(cmd, &cli.global),
-        Command::Install(args) => crate::tui::run(&cli.global, &args),
         Command::Install(args) => crate::install::run(&args, &cli.global),
         Command::Api(args) => crate::cloudstack::command::run_api(&args, &cli.global),
         Command::Zone(cmd) => crate::cloudstack::command::run_zone(&cmd, &cli.global),

@@ -59,6 +59,11 @@ fn rendered_files(_profile: &Profile, _id: PlatformId) -> Result<(Vec<FileSpec>,
 /// Load, check and plan, without changing anything.
 pub fn prepare(profile_path: &Path, global: &Global) -> Result<Prepared, InputError> {
     let profile = Profile::load(profile_path).map_err(|e| InputError(format!("{}: {e}", profile_path.display())))?;
+    prepare_profile(profile, profile_path, global)
+}
+
+/// Plan an already loaded profile, as if read from `profile_path` (the guided install's review).
+pub fn prepare_profile(profile: Profile, profile_path: &Path, global: &Global) -> Result<Prepared, InputError> {
     let id = match &profile.host.platform {
         Some(p) => p.parse::<PlatformId>().map_err(|e| InputError(format!("{}: host.platform: {e}", profile_path.display())))?,
         None => crate::host::detect_platform(&global.sysroot()).map_err(|e| InputError(format!("cannot tell this host's platform: {e}")))?,
@@ -138,8 +143,7 @@ fn confirm(summary: &str) -> bool {
 
 pub fn run(args: &InstallArgs, global: &Global) -> u8 {
     let Some(profile_path) = &args.profile else {
-        eprintln!("install: the guided install is not in this build; give --profile FILE");
-        return exit::INPUT;
+        return crate::tui::run(global, args);
     };
     let mut prepared = match prepare(profile_path, global) {
         Ok(p) => p,

@@ -14,9 +14,8 @@ pub mod save;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use clap::Args;
-
 use crate::cli::{exit, Global};
+use crate::install::InstallArgs;
 use crate::host::{GatherOptions, HostFacts};
 use crate::preflight;
 use crate::profile::{rules, Agent, CloudStack, Cluster, Database, Host, IpRange, Management, Nfs, Ntp, Pod, Profile, Role, Template, Zone, ZoneHost, ZoneType};
@@ -24,27 +23,8 @@ use crate::profile::{rules, Agent, CloudStack, Cluster, Database, Host, IpRange,
 use ask::{Asked, Stop};
 use detect::Defaults;
 
-#[derive(Debug, Clone, Args)]
-pub struct InstallArgs {
-    /// Profile to install from; without it, a terminal starts the guided install.
-    #[arg(long, value_name = "FILE")]
-    pub profile: Option<PathBuf>,
-    /// Do not ask for confirmation.
-    #[arg(long)]
-    pub yes: bool,
-    /// Show what would be done, change nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// libvirt connection preflight asks for running VMs (default qemu:///system).
-    #[arg(long, value_name = "URI")]
-    pub libvirt_uri: Option<String>,
-}
-
-/// `cloudstrap install`.
+/// `cloudstrap install` without `--profile`: the guided install, on a terminal only.
 pub fn run(global: &Global, args: &InstallArgs) -> u8 {
-    if let Some(p) = &args.profile {
-        return run_engine(global, p, args);
-    }
     if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
         eprintln!("install: no profile given and no terminal to ask on: pass --profile FILE (examples in profiles/)");
         return exit::INPUT;
@@ -61,16 +41,11 @@ pub fn run(global: &Global, args: &InstallArgs) -> u8 {
     }
 }
 
-/// The unattended install of a saved profile: the install engine's part.
-fn run_engine(_global: &Global, profile: &Path, _args: &InstallArgs) -> u8 {
-    // Not wired: the install engine (plan + executor) has not landed on main in this build.
-    eprintln!(
-        "install: the install engine is not wired into this build yet; {} was not installed \
-         (check it with `cloudstrap profile check {}`)",
-        profile.display(),
-        profile.display()
-    );
-    exit::FAILED
+/// The plan for the answers, as `cloudstrap plan` shows it; read-only.
+fn review_plan(p: &Profile, path: &Path, global: &Global) -> Result<String, String> {
+    let prepared = crate::install::prepare_profile(p.clone(), path, global).map_err(|e| e.to_string())?;
+    let statuses = crate::action::executor::survey(&prepared.plan.steps, &prepared.ctx);
+    Ok(crate::install::render_plan(&prepared, &statuses))
 }
 
 fn say(s: impl AsRef<str>) {
@@ -112,7 +87,7 @@ fn guided(global: &Global, args: &InstallArgs) -> Asked<u8> {
 
     // preflight
     loop {
-        let opts = preflight::Options { roles: roles.clone(), release: Some(release.clone()), profile: None, libvirt_uri: args.libvirt_uri.clone() };
+        let opts = preflight::Options { roles: roles.clone(), release: Some(release.clone()), profile: None, libvirt_uri: None };
         let report = preflight::run(&sys, &opts);
         say(format!("\n{}", preflight::render_human(&report, facts.os.as_ref().map(|o| o.pretty_name.as_str()))));
         if !report.failed() {
@@ -161,10 +136,19 @@ fn guided(global: &Global, args: &InstallArgs) -> Asked<u8> {
     for (f, _) in &files {
         say(format!("# secret kept in {} (mode 0600)", path.with_file_name(f).display()));
     }
-    say("\nThe plan: not yet wired (the install engine's plan has not landed in this build).\n");
-    let choices = ["Save the profile and install now", "Save the profile only", "Quit without saving"].map(String::from);
-    let choice = ask::select("Go ahead?", &choices, 0)?;
-    if choice == 2 {
+    let plan = review_plan(&p, &path, global);
+    match &plan {
+        Ok(text) => say(format!("\n{text}")),
+        Err(e) => say(format!("\nThe plan cannot be made from these answers: {e}")),
+    }
+    let mut choices = vec!["Save the profile and install now", "Save the profile only", "Quit without saving"];
+    if plan.is_err() || args.dry_run {
+        // Nothing to run: without a plan, or when only asked to show it.
+        choices.remove(0);
+    }
+    let labels: Vec<String> = choices.iter().map(|c| c.to_string()).collect();
+    let choice = choices[ask::select("Go ahead?", &labels, 0)?];
+    if choice == "Quit without saving" {
         say("Quit: nothing on this host was changed and no profile was saved.");
         return Ok(exit::REFUSED);
     }
@@ -176,10 +160,12 @@ fn guided(global: &Global, args: &InstallArgs) -> Asked<u8> {
             return Ok(exit::FAILED);
         }
     }
-    if choice == 1 {
+    if choice == "Save the profile only" {
         return Ok(exit::OK);
     }
-    Ok(run_engine(global, &path, args))
+    // The operator confirmed on the review screen: the engine runs the saved profile unattended.
+    let unattended = InstallArgs { profile: Some(path), yes: true, dry_run: false, jobs: args.jobs };
+    Ok(crate::install::run(&unattended, global))
 }
 
 /// Hide inline secret values in the review (the profile file itself holds them).
