@@ -339,3 +339,70 @@ fn without_terminal_or_profile_install_says_to_pass_profile() {
     assert!(err.contains("pass --profile FILE"), "{err}");
     assert!(fs::read_dir(dir.path()).unwrap().next().is_none());
 }
+
+/// Copy a fixture tree (the sysroot a test may then change).
+fn copy_tree(from: &Path, to: &Path) {
+    for (p, content) in Run::tree(from) {
+        let dst = to.join(p.strip_prefix(from).unwrap());
+        if p.is_dir() {
+            fs::create_dir_all(&dst).unwrap();
+        } else {
+            fs::create_dir_all(dst.parent().unwrap()).unwrap();
+            fs::write(&dst, content).unwrap();
+        }
+    }
+}
+
+#[test]
+fn preflight_failures_are_shown_fixed_and_rechecked_and_dhcp_is_warned() {
+    let run = Run::new();
+    let sys = run.dir.path().join("sysroot");
+    copy_tree(&fixtures().join("dhcp-host"), &sys);
+    let cmd = format!("'{BIN}' --sysroot '{}' --root '{}' install", sys.display(), run.root().display());
+    let t = Tmux::start(&run.work(), &cmd);
+    t.menu("Roles of this host");
+    for _ in 0..5 {
+        t.send(&["Down"]);
+    }
+    t.send(&["Enter"]);
+    // Failures come with their remedies, and the operator may fix them and check again.
+    t.menu("Preflight found failures");
+    let s = t.screen();
+    assert!(s.contains("FAIL   net.static-ip") && s.contains("FAIL   net.fqdn"), "{s}");
+    assert!(s.contains("iface eth0 inet") && s.contains("static"), "the remedy is shown:\n{s}");
+    fs::write(sys.join("etc/hosts"), "127.0.0.1\tlocalhost\n192.168.10.50\tcloud.example.org cloud\n").unwrap();
+    t.send(&["Enter"]); // Re-check: the FQDN now resolves, the address is still from DHCP.
+    t.wait("the second preflight", |t| t.screen().matches("preflight for nfs").count() == 2);
+    t.menu("Preflight found failures");
+    let second = t.screen().rsplit("preflight for nfs").next().unwrap().to_string();
+    assert!(second.contains("pass   net.fqdn") && second.contains("FAIL   net.static-ip"), "{second}");
+    t.send(&["Down"]);
+    t.send(&["Enter"]); // Continue anyway: the questions warn about DHCP.
+    t.wait("the DHCP warning", |t| t.screen().contains("warning: this host's address comes from DHCP"));
+    t.answer("Host name [cloud]:", "");
+    t.answer("Fully qualified name (FQDN) [cloud.example.org]:", "cloud.other.org");
+    t.answer("Address with prefix length [192.168.10.50/24]:", "");
+    t.wait("the FQDN warning", |t| t.screen().contains("warning: cloud.other.org does not resolve to 192.168.10.50 on this host"));
+    t.prompt("Gateway [192.168.10.1]:");
+    t.send(&["C-c"]);
+    assert_eq!(t.exit_code(), 3, "{}", t.screen());
+    assert!(Run::tree(&run.root()).is_empty());
+    assert!(Run::tree(&run.work()).is_empty());
+}
+
+#[test]
+fn stopping_at_preflight_changes_nothing() {
+    let run = Run::new();
+    let cmd = format!("'{BIN}' --sysroot '{}' --root '{}' install", fixtures().join("dhcp-host").display(), run.root().display());
+    let t = Tmux::start(&run.work(), &cmd);
+    t.menu("Roles of this host");
+    t.send(&["Enter"]);
+    t.menu("Preflight found failures");
+    t.send(&["Down"]);
+    t.send(&["Down"]);
+    t.send(&["Enter"]);
+    assert_eq!(t.exit_code(), 1, "{}", t.screen());
+    assert!(t.screen().contains("Stopped: nothing on this host was changed."));
+    assert!(Run::tree(&run.root()).is_empty());
+    assert!(Run::tree(&run.work()).is_empty());
+}

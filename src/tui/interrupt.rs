@@ -41,9 +41,14 @@ pub fn watch() {
     });
 }
 
-/// From now on the host may change (the operator confirmed).
+/// From now on the host may change (the operator confirmed). Signals are unblocked again in this thread,
+/// so the engine's threads and the commands they start get Ctrl-C as an unattended install does.
 pub fn commit() {
     COMMITTED.store(true, Ordering::SeqCst);
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGINT);
+    set.add(Signal::SIGTERM);
+    let _ = set.thread_unblock();
 }
 
 /// Put the terminal back as it was at start (echo on, cursor shown).

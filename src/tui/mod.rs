@@ -67,7 +67,6 @@ fn guided(global: &Global, args: &InstallArgs) -> Asked<u8> {
     // detect
     let sys = global.sysroot();
     let facts = HostFacts::gather(&sys, &GatherOptions { probe_vms: false, ..GatherOptions::default() });
-    let defaults = Defaults::from_facts(&facts, &sys);
     say(detect::summary(&facts));
 
     // scope: what preflight needs
@@ -105,7 +104,9 @@ fn guided(global: &Global, args: &InstallArgs) -> Asked<u8> {
         }
     }
 
-    // questions
+    // questions; defaults from the facts as they are now (the operator may have fixed some for preflight)
+    let facts = HostFacts::gather(&sys, &GatherOptions { probe_vms: false, ..GatherOptions::default() });
+    let defaults = Defaults::from_facts(&facts, &sys);
     let mut p = draft(&release, &roles, &defaults);
     questions(&mut p, &defaults)?;
     // Every answer was checked where it was given; this catches a rule no single question owns.
