@@ -63,6 +63,8 @@ fn render_writes_every_file_and_plan_then_says_no_changes() {
     let stock = std::fs::read_to_string(fixture("roots/el6/etc/my.cnf")).unwrap();
     let now = std::fs::read_to_string(root.path().join("etc/my.cnf")).unwrap();
     assert!(now.starts_with(&stock), "the user's my.cnf lines must stay as they were");
+    let backup = std::fs::read_to_string(root.path().join("etc/my.cnf.cloudstrap.orig")).unwrap();
+    assert_eq!(backup, stock, "the replaced file is kept");
 
     let o = cloudstrap(&["plan", "--profile", s(&profile), "--root", s(root.path())]);
     assert_eq!(o.status.code(), Some(0));
@@ -132,6 +134,13 @@ fn platform_is_detected_from_the_sysroot_when_the_profile_does_not_say() {
     let o = cloudstrap(&["render", "--network", "--profile", s(&profile), "--out", s(&dest), "--root", s(root.path())]);
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));
     assert!(dest.join("etc/sysconfig/network-scripts/ifcfg-cloudbr0").exists());
+}
+
+#[test]
+fn render_refuses_to_write_into_the_live_root() {
+    let o = cloudstrap(&["render", "--profile", s(&fixture("squirrel-server.toml")), "--out", "/"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("would change this system"), "{}", err(&o));
 }
 
 #[test]

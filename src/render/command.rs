@@ -123,7 +123,29 @@ fn write_file(path: &Path, content: &str, mode: u32) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Keep the first version of a file `render` replaces with different content as `<file>.cloudstrap.orig`.
+fn backup_if_replaced(dest: &Path, new: &str) -> std::io::Result<()> {
+    match std::fs::read(dest) {
+        Ok(old) if old != new.as_bytes() => {
+            let mut name = dest.as_os_str().to_owned();
+            name.push(".cloudstrap.orig");
+            let backup = PathBuf::from(name);
+            if !backup.exists() {
+                std::fs::copy(dest, &backup)?;
+            }
+            Ok(())
+        }
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 pub fn render_main(global: &Global, args: &RenderArgs) -> u8 {
+    // Rendering is for review; changing the live system is `install`'s job (with backups and a receipt).
+    if std::fs::canonicalize(&args.out).is_ok_and(|p| p == Path::new("/")) {
+        return input_error("--out / would change this system: render into a review directory, or run `cloudstrap install`");
+    }
     let (profile, platform) = match load(global, &args.profile) {
         Ok(x) => x,
         Err(e) => return input_error(e),
@@ -150,7 +172,7 @@ pub fn render_main(global: &Global, args: &RenderArgs) -> u8 {
     let mut report = String::new();
     for (f, c) in files.iter().zip(&changes) {
         let dest = Sysroot::new(&args.out).path(&f.path);
-        if let Err(e) = write_file(&dest, &c.new, f.mode) {
+        if let Err(e) = backup_if_replaced(&dest, &c.new).and_then(|_| write_file(&dest, &c.new, f.mode)) {
             eprintln!("error: cannot write {}: {e}", dest.display());
             return exit::FAILED;
         }
