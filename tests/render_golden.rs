@@ -60,6 +60,23 @@ fn golden_tree_per_platform_and_role() {
 }
 
 #[test]
+fn golden_trees_of_the_shipped_profiles() {
+    // The article's hosts on their platform; the 4.22 profiles each on one platform they fit.
+    let cases = [
+        ("squirrel-server", PlatformId::El6),
+        ("squirrel-agent", PlatformId::El6),
+        ("all-in-one", PlatformId::Debian12),
+        ("management", PlatformId::El9),
+        ("kvm-agent", PlatformId::Ubuntu2404),
+        ("nfs-storage", PlatformId::El8),
+    ];
+    for (name, pid) in cases {
+        let profile = load_shipped(&format!("{name}.toml"));
+        check_golden(&format!("profiles/{pid}-{name}"), &tree(&profile, pid));
+    }
+}
+
+#[test]
 fn golden_trees_of_the_article_hosts() {
     for name in ["squirrel-server", "squirrel-agent"] {
         let profile = load_fixture(&format!("{name}.toml"));
