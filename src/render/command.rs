@@ -152,7 +152,9 @@ fn backup_if_replaced(dest: &Path, new: &str) -> std::io::Result<()> {
 pub fn render_main(global: &Global, args: &RenderArgs) -> u8 {
     // Rendering is for review; changing the live system is `install`'s job (with backups and a receipt).
     if std::fs::canonicalize(&args.out).is_ok_and(|p| p == Path::new("/")) {
-        return input_error("--out / would change this system: render into a review directory, or run `cloudstrap install`");
+        return input_error(
+            "--out / would change this system: render into a review directory, or run `cloudstrap install`",
+        );
     }
     let (profile, platform) = match load(global, &args.profile) {
         Ok(x) => x,
