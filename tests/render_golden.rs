@@ -83,3 +83,24 @@ fn golden_trees_of_the_article_hosts() {
         check_golden(&format!("el6-{name}"), &tree(&profile, PlatformId::El6));
     }
 }
+
+#[test]
+fn every_file_of_ours_says_it_is_managed() {
+    use cloudstrap::render::{merge, FileKind, BEGIN, KEY_MARK};
+    for pid in PlatformId::ALL {
+        for role in ROLE_FIXTURES {
+            for f in render(&role_profile(role, pid), pid) {
+                let head: String = f.content.lines().take(2).collect::<Vec<_>>().join("\n");
+                match f.kind {
+                    FileKind::Whole => {
+                        assert!(head.contains("managed by cloudstrap"), "{pid} {}: no header:\n{head}", f.path.display())
+                    }
+                    FileKind::ManagedBlock(_) => {
+                        assert!(merge(None, &f).contains(BEGIN), "{pid} {}", f.path.display())
+                    }
+                    FileKind::Keys => assert!(merge(None, &f).contains(KEY_MARK), "{pid} {}", f.path.display()),
+                }
+            }
+        }
+    }
+}
