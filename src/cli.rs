@@ -65,6 +65,11 @@ pub enum Command {
     /// Deploy the profile's zone through the CloudStack API.
     #[command(subcommand)]
     Zone(crate::cloudstack::command::ZoneCmd),
+    /// Check whether this host can take its roles, and what to do when it cannot.
+    Preflight(crate::preflight::cmd::PreflightArgs),
+    /// Seed the system VM template into secondary storage.
+    #[command(subcommand)]
+    Template(crate::template::cli::TemplateCmd),
 }
 
 #[derive(Debug, Subcommand)]
@@ -94,6 +99,8 @@ pub fn main() -> ExitCode {
         },
         Command::Api(args) => crate::cloudstack::command::run_api(&args, &cli.global),
         Command::Zone(cmd) => crate::cloudstack::command::run_zone(&cmd, &cli.global),
+        Command::Preflight(args) => crate::preflight::cmd::run(&cli.global, &args),
+        Command::Template(cmd) => crate::template::cli::run(cmd, &cli.global),
     };
     ExitCode::from(code)
 }
