@@ -65,6 +65,11 @@ fn handoff_sets_the_password_creates_keys_and_writes_them_for_root_and_cmk() {
     assert!(text.contains("\nprofile = cloudstrap\n") && text.contains("output = json\n"), "{text}");
     assert!(text.contains(&format!("[cloudstrap]\nurl = {}\nusername = admin\n", sim.url())), "{text}");
     assert!(text.contains(&format!("apikey = {}\nsecretkey = {secret}\n", admin.apikey.as_deref().unwrap())), "{text}");
+    // Passwords travel in POST bodies, never in URLs.
+    for r in sim.sim.requests() {
+        assert!(!r.query.contains(NEW_PASSWORD) && !r.query.contains("password="), "{r:?}");
+    }
+    assert!(sim.sim.requests().iter().any(|r| r.command == "updateUser" && r.method == "POST"));
     // Nothing reported holds a secret; the report says where things are.
     let all = lines.join("\n");
     assert!(!all.contains(&secret) && !all.contains(NEW_PASSWORD), "{all}");

@@ -124,6 +124,10 @@ fn basic_zone_end_to_end_then_rerun_changes_nothing() {
         ]
     );
 
+    let add_host = sim.sim.requests().into_iter().find(|r| r.command == "addHost").unwrap();
+    assert_eq!(add_host.method, "POST", "the host's password goes in the body");
+    assert!(sim.sim.requests().iter().all(|r| !r.query.contains(HOST_PASSWORD)));
+
     let before = sim.sim.calls().len();
     let again = run(&sim, "basic-zone.toml").unwrap();
     assert!(creates(&again).is_empty(), "a second run changes nothing: {:?}", creates(&again));
