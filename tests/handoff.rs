@@ -174,3 +174,58 @@ fn walk(dir: &Path) -> Vec<String> {
     out.sort();
     out
 }
+
+/// The actions the install engine runs: hand-off, zone, agent, through the Action trait, with the
+/// keys the hand-off stored.
+#[test]
+fn handoff_zone_and_agent_as_install_actions() {
+    use cloudstrap::action::{Action, Ctx, Record};
+    use cloudstrap::cloudstack::actions::{AgentRegister, ApiHandoff, ZoneDeploy};
+    use cloudstrap::run::Redactor;
+
+    let sim = fresh();
+    let root = tempfile::tempdir().unwrap();
+    let ctx = Ctx::live_with_files_in(root.path(), Redactor::default());
+    let path = fixture("advanced-zone.toml");
+    let mut p = profile("advanced-zone.toml");
+    let m = p.management.as_mut().unwrap();
+    m.endpoint = Some(sim.url());
+    m.admin_password = Some(NEW_PASSWORD.into());
+
+    let mut h = ApiHandoff::from_profile(&p, &path).unwrap();
+    h.options.poll_interval = Duration::from_millis(5);
+    h.options.client = fast();
+    assert!(!h.is_done(&ctx).unwrap());
+    let mut rec = Record::default();
+    h.prepare(&ctx, &mut rec).unwrap();
+    h.execute(&ctx, &mut rec).unwrap();
+    h.verify(&ctx).unwrap();
+    assert!(rec.created && rec.note.as_deref().unwrap().starts_with("CloudStack UI: http://"), "{rec:?}");
+    assert!(!format!("{rec:?}").contains(NEW_PASSWORD));
+
+    let z = ZoneDeploy {
+        profile: p.clone(),
+        profile_path: path.clone(),
+        options: DeployOptions { poll_interval: Duration::from_millis(1), profile_dir: fixture(""), ..DeployOptions::default() },
+    };
+    assert!(!z.is_done(&ctx).unwrap());
+    z.execute(&ctx, &mut Record::default()).unwrap();
+    z.verify(&ctx).unwrap();
+    assert_eq!(sim.sim.objects("host").len(), 2);
+
+    let mut agent_profile = p.clone();
+    agent_profile.host.address = "10.0.0.9/24".into();
+    let a = AgentRegister {
+        profile: agent_profile,
+        profile_path: path.clone(),
+        options: RegisterOptions { host_wait: Duration::from_secs(10), poll_interval: Duration::from_millis(1), client: fast() },
+    };
+    assert!(!a.is_done(&ctx).unwrap());
+    a.execute(&ctx, &mut Record::default()).unwrap();
+    a.verify(&ctx).unwrap();
+    assert_eq!(sim.sim.objects("host").len(), 3);
+
+    // Reverting the hand-off removes the files it created.
+    h.revert(&ctx, &rec).unwrap();
+    assert!(walk(root.path()).is_empty(), "{:?}", walk(root.path()));
+}
