@@ -80,11 +80,6 @@ pub enum Command {
     /// Deploy the profile's zone through the CloudStack API.
     #[command(subcommand)]
     Zone(crate::cloudstack::command::ZoneCmd),
-    /// Check whether this host can take its roles, and what to do when it cannot.
-    Preflight(crate::preflight::cmd::PreflightArgs),
-    /// Seed the system VM template into secondary storage.
-    #[command(subcommand)]
-    Template(crate::template::cli::TemplateCmd),
 }
 
 #[derive(Debug, Subcommand)]
@@ -107,13 +102,6 @@ pub fn main() -> ExitCode {
     };
     crate::log::set_file(cli.global.log_file.clone());
     let code = match cli.command {
-        Command::Profile(ProfileCmd::Check { file }) => match crate::profile::Profile::load(&file) {
-            Ok(_) => exit::OK,
-            Err(e) => {
-                eprintln!("{}: {e}", file.display());
-                exit::INPUT
-            }
-        },
         Command::Profile(ProfileCmd::Check { file }) => crate::profile::cmd::check(&file),
         Command::Profile(ProfileCmd::Schema) => crate::profile::cmd::schema(),
         Command::Reset(args) => crate::reset::run_reset(&args, &cli.global),
@@ -125,8 +113,6 @@ pub fn main() -> ExitCode {
         Command::Install(args) => crate::install::run(&args, &cli.global),
         Command::Api(args) => crate::cloudstack::command::run_api(&args, &cli.global),
         Command::Zone(cmd) => crate::cloudstack::command::run_zone(&cmd, &cli.global),
-        Command::Preflight(args) => crate::preflight::cmd::run(&cli.global, &args),
-        Command::Template(cmd) => crate::template::cli::run(cmd, &cli.global),
     };
     ExitCode::from(code)
 }
