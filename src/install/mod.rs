@@ -79,7 +79,12 @@ pub fn prepare_profile(profile: Profile, profile_path: &Path, global: &Global) -
     ctx.redactor.add(generated_keys.management.expose());
     ctx.redactor.add(generated_keys.database.expose());
     let input = PlanInput { profile: &profile, platform, release, files, merge, secrets: &secrets, live: ctx.live, generated_keys };
-    let plan = plan::build(&input).map_err(|e| InputError(format!("{}: {e}", profile_path.display())))?;
+    let mut plan = plan::build(&input).map_err(|e| InputError(format!("{}: {e}", profile_path.display())))?;
+    if ctx.live {
+        // The hand-off to the management server's API (keys, zone, agent registration) comes last.
+        let extra = crate::cloudstack::actions::install_steps(&profile, profile_path, plan.steps.len()).map_err(|e| InputError(format!("{}: {e}", profile_path.display())))?;
+        plan.steps.extend(extra);
+    }
     Ok(Prepared { plan, ctx, profile_path: profile_path.to_path_buf() })
 }
 
