@@ -435,3 +435,80 @@ fn confirming_saves_then_runs_the_engine_on_the_saved_profile() {
     let saved = cloudstrap::profile::load(&run.work().join("nfs.toml")).unwrap();
     assert_eq!(saved.roles(), vec![cloudstrap::profile::Role::Nfs]);
 }
+
+#[test]
+fn management_with_remote_storage_advanced_zone_and_inline_secrets() {
+    let run = Run::new();
+    let t = run.start();
+    t.menu("Roles of this host");
+    t.send(&["Down"]);
+    t.send(&["Down"]);
+    t.send(&["Enter"]); // management server with its database
+    for p in ["Host name", "Fully qualified name", "Address with prefix length", "Gateway", "DNS servers"] {
+        t.prompt(p);
+        t.type_line("");
+    }
+    t.secret("Database root password:", "Root-Pass-2");
+    t.secret("Password for the database user 'cloud':", "Cloud-Pass-2");
+    // Remote storage: the server is asked, and must be an address or a name.
+    t.answer("NFS server address:", "192.168.10.300");
+    t.wait("a bad address to be refused", |t| t.screen().contains("nfs.server: \"192.168.10.300\" is not a valid address"));
+    t.answer("NFS server address:", "192.168.10.20");
+    for p in ["Primary storage export", "Secondary storage export", "Network allowed"] {
+        t.prompt(p);
+        t.type_line("");
+    }
+    t.prompt("Replace the default admin password");
+    t.send(&["n"]);
+    t.menu("System VM template");
+    t.send(&["Down"]);
+    t.send(&["Enter"]); // another URL: http is accepted and recorded as allow-http
+    t.answer("Template URL:", "http://mirror.example.org/systemvm/systemvmtemplate-4.22.0-x86_64-kvm.qcow2.bz2");
+    t.answer("Checksum (md5:HEX, sha256:HEX or sha512:HEX; empty: none):", "md5:1234");
+    t.wait("a short digest to be refused", |t| t.screen().contains("the md5 digest must be 32 hexadecimal digits"));
+    t.answer("Checksum (md5:HEX, sha256:HEX or sha512:HEX; empty: none):", "md5:0123456789abcdef0123456789abcdef");
+    t.prompt("Create a zone once the management server answers?");
+    t.send(&["y"]);
+    t.answer("Zone name [zone1]:", "");
+    t.menu("Zone type");
+    t.send(&["Down"]);
+    t.send(&["Enter"]);
+    for p in ["First address for system VMs", "Last address for system VMs", "Public gateway", "Public netmask", "First public address", "Last public address", "Guest network (CIDR)", "Guest VLAN range"] {
+        t.prompt(p);
+        t.type_line("");
+    }
+    t.answer("Address of a KVM host to add (empty: none yet):", "192.168.10.30");
+    t.secret("Root password of that host:", "Kvm-Root-2");
+    t.prompt("Keep the passwords inside the profile file itself");
+    t.send(&["y"]);
+    t.answer("Save the profile as [cloudstrap-profile.toml]:", "mgmt.toml");
+    t.wait("the plan", |t| t.screen().contains("Plan for database, management (debian-12)"));
+    t.menu("Go ahead?");
+    // The review masks the inline values.
+    let s = t.screen();
+    assert!(s.contains("root-password = \"********\""), "{s}");
+    for secret in ["Root-Pass-2", "Cloud-Pass-2", "Kvm-Root-2"] {
+        assert!(!s.contains(secret), "{secret} reached the screen:\n{s}");
+    }
+    t.send(&["Down"]);
+    t.send(&["Enter"]);
+    assert_eq!(t.exit_code(), 0, "{}", t.screen());
+
+    let path = run.work().join("mgmt.toml");
+    assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600, "inline secrets: the profile is private");
+    assert!(!run.work().join("mgmt.secrets").exists());
+    let p = cloudstrap::profile::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert!(p.cloudstack.allow_http);
+    let db = p.database.as_ref().unwrap();
+    assert_eq!((db.host.as_str(), db.root_password.as_deref()), ("localhost", Some("Root-Pass-2")));
+    assert_eq!(p.nfs.as_ref().unwrap().server, "192.168.10.20");
+    let z = p.zone.as_ref().unwrap();
+    assert_eq!(z.zone_type, cloudstrap::profile::ZoneType::Advanced);
+    assert_eq!((z.guest.start_ip.as_str(), z.guest.end_ip.as_str()), ("192.168.10.150", "192.168.10.199"));
+    assert_eq!(z.hosts[0].address, "192.168.10.30");
+    assert_eq!(z.hosts[0].password.as_deref(), Some("Kvm-Root-2"));
+    let out = Command::new(BIN).args(["profile", "check", "mgmt.toml"]).current_dir(run.work()).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stderr.is_empty(), "a 0600 profile draws no warning: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(Run::tree(&run.root()).is_empty());
+}
