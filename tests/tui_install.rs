@@ -512,3 +512,31 @@ fn management_with_remote_storage_advanced_zone_and_inline_secrets() {
     assert!(out.stderr.is_empty(), "a 0600 profile draws no warning: {}", String::from_utf8_lossy(&out.stderr));
     assert!(Run::tree(&run.root()).is_empty());
 }
+
+#[test]
+fn replacing_an_existing_profile_asks_and_keeps_a_backup() {
+    let run = Run::new();
+    fs::write(run.work().join("nfs.toml"), "# the operator's old profile\n").unwrap();
+    let t = run.start();
+    t.menu("Roles of this host");
+    for _ in 0..5 {
+        t.send(&["Down"]);
+    }
+    t.send(&["Enter"]);
+    for p in ["Host name", "Fully qualified name", "Address with prefix length", "Gateway", "DNS servers", "Primary storage export", "Secondary storage export", "Network allowed"] {
+        t.prompt(p);
+        t.type_line("");
+    }
+    t.answer("Save the profile as", "nfs.toml");
+    t.prompt("nfs.toml exists; replace it (the old one is kept as nfs.toml.bak)? [y/N]");
+    t.send(&["n"]); // asked again for a name
+    t.answer("Save the profile as", "nfs.toml");
+    t.prompt("nfs.toml exists; replace it");
+    t.send(&["y"]);
+    t.menu("Go ahead?");
+    t.send(&["Down"]);
+    t.send(&["Enter"]);
+    assert_eq!(t.exit_code(), 0, "{}", t.screen());
+    assert_eq!(fs::read_to_string(run.work().join("nfs.toml.bak")).unwrap(), "# the operator's old profile\n");
+    assert!(cloudstrap::profile::load(&run.work().join("nfs.toml")).is_ok());
+}

@@ -122,13 +122,18 @@ fn guided(global: &Global, args: &InstallArgs) -> Asked<u8> {
     // where to save, and how to keep secrets
     let has_secrets = crate::profile::secret_refs(&p).iter().any(|r| r.inline.is_some());
     let inline = has_secrets && ask::confirm("Keep the passwords inside the profile file itself (otherwise 0600 files beside it)?", false)?;
-    let path = PathBuf::from(ask::text("Save the profile as", "cloudstrap-profile.toml", |s| {
-        if s.is_empty() || s.ends_with('/') {
-            Err("expected a file name, e.g. cloudstrap-profile.toml".into())
-        } else {
-            Ok(())
+    let path = loop {
+        let path = PathBuf::from(ask::text("Save the profile as", "cloudstrap-profile.toml", |s| {
+            if s.is_empty() || s.ends_with('/') || Path::new(s).is_dir() {
+                Err("expected a file name, e.g. cloudstrap-profile.toml".into())
+            } else {
+                Ok(())
+            }
+        })?);
+        if !path.exists() || ask::confirm(&format!("{} exists; replace it (the old one is kept as {0}.bak)?", path.display()), false)? {
+            break path;
         }
-    })?);
+    };
 
     // review
     let (shown, files) = save::prepare(&p, &path, inline);
