@@ -58,7 +58,8 @@ fn rendered_files(_profile: &Profile, _id: PlatformId) -> Result<(Vec<FileSpec>,
 
 /// Load, check and plan, without changing anything.
 pub fn prepare(profile_path: &Path, global: &Global) -> Result<Prepared, InputError> {
-    let profile = Profile::load(profile_path).map_err(|e| InputError(format!("{}: {e}", profile_path.display())))?;
+    // Validated: every problem comes back located (FILE:LINE:COL: key: ...), nothing has changed yet.
+    let profile = crate::profile::load(profile_path).map_err(|e| InputError(e.to_string()))?;
     prepare_profile(profile, profile_path, global)
 }
 
