@@ -192,11 +192,17 @@ pub fn execute(steps: &[Step], ctx: &Ctx, base: Receipt, progress: &dyn Progress
             });
         }
         let mut running = 0;
+        let mut held: Vec<&'static str> = vec![];
         loop {
             if failure.is_none() {
                 for i in 0..n {
-                    if phase[i] == Phase::Waiting && steps[i].after.iter().all(|&d| phase[d] == Phase::Finished) {
+                    let res = steps[i].action.exclusive();
+                    if phase[i] == Phase::Waiting
+                        && steps[i].after.iter().all(|&d| phase[d] == Phase::Finished)
+                        && res.is_none_or(|r| !held.contains(&r))
+                    {
                         phase[i] = Phase::Running;
+                        held.extend(res);
                         running += 1;
                         let _ = job_tx.send(i);
                     }
@@ -207,6 +213,9 @@ pub fn execute(steps: &[Step], ctx: &Ctx, base: Receipt, progress: &dyn Progress
             }
             let Ok((i, r, took)) = res_rx.recv() else { break };
             running -= 1;
+            if let Some(res) = steps[i].action.exclusive() {
+                held.retain(|h| *h != res);
+            }
             let desc = ctx.redactor.redact(&steps[i].action.describe());
             match r {
                 Ok(outcome) => {

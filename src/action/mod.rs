@@ -95,6 +95,15 @@ impl Ctx {
         self.root.join(abs.strip_prefix("/").unwrap_or(abs))
     }
 
+    /// Where this process finds a path as the context's commands see it (inside the chroot, if any).
+    pub fn command_view(&self, abs: impl AsRef<Path>) -> PathBuf {
+        let abs = abs.as_ref();
+        match &self.chroot {
+            Some(r) => r.join(abs.strip_prefix("/").unwrap_or(abs)),
+            None => abs.to_path_buf(),
+        }
+    }
+
     /// A command that runs where this context's commands run.
     pub fn cmd(&self, program: impl Into<String>) -> Cmd {
         let mut c = Cmd::new(program);
@@ -191,6 +200,11 @@ pub trait Action: Send + Sync {
         } else {
             Err(ActionError::Failed(format!("{} did not take effect", self.describe())))
         }
+    }
+    /// A resource only one action may use at a time (e.g. "package-manager": dpkg and rpm lock their
+    /// database); the executor never runs two actions holding the same one side by side.
+    fn exclusive(&self) -> Option<&'static str> {
+        None
     }
     /// Undo the change, from what `execute` recorded.
     fn revert(&self, ctx: &Ctx, record: &Record) -> Result<(), ActionError>;

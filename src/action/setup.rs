@@ -57,13 +57,13 @@ impl SetupCommand {
         BIN_DIRS
             .iter()
             .map(|d| Path::new(d).join(&self.program))
-            .find(|p| ctx.path(p).is_file())
+            .find(|p| ctx.command_view(p).is_file())
             .ok_or_else(|| ActionError::Failed(format!("{} is not installed (looked in {})", self.program, BIN_DIRS.join(", "))))
     }
 
     /// The interpreter named on the script's `#!` line, when it is Python.
     fn python_of(ctx: &Ctx, script: &Path) -> Option<String> {
-        let text = std::fs::read(ctx.path(script)).ok()?;
+        let text = std::fs::read(ctx.command_view(script)).ok()?;
         let first = String::from_utf8_lossy(text.split(|b| *b == b'\n').next()?).to_string();
         let words: Vec<&str> = first.strip_prefix("#!")?.split_whitespace().collect();
         let interp = if words.first().is_some_and(|w| w.ends_with("/env")) { words.get(1)? } else { words.first()? };
