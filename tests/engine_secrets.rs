@@ -111,7 +111,10 @@ fn no_secret_in_argv_log_or_receipt_during_database_setup() {
     stop.store(true, Ordering::Relaxed);
     sampler.join().unwrap();
     let s = result.unwrap_or_else(|e| panic!("{e}\n{}", std::fs::read_to_string(&log).unwrap_or_default()));
-    assert_eq!(s.executed, 3, "{}", out.text());
+    // The stand-in already grants PROCESS (upstream's script does not, apache/cloudstack#8240), so the
+    // grant step may find nothing to do; the two before it must have run.
+    assert!(s.executed >= 2 && s.executed + s.already_done == 3, "{}", out.text());
+    assert!(mysql_root("SHOW GRANTS FOR 'engsec_cloud'@'%'").contains("PROCESS"));
 
     // The stand-in really ran: its files exist and the databases are there.
     assert!(dir.path().join("etc/cloudstack/management/db.properties").exists());
