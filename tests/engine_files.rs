@@ -11,28 +11,18 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use cloudstrap::action::executor::{execute, revert, ExecError, Options, Step};
-use cloudstrap::action::file::{FileKind, FileSpec, WriteFile};
+use cloudstrap::action::file::{FileKind, FileSpec, Placement, WriteFile};
 use cloudstrap::action::receipt::{Receipt, State};
 use cloudstrap::action::{Action, ActionError, Ctx, Record};
 use cloudstrap::run::{Cmd, Redactor};
 use engine_support::*;
 
-fn block_merge(existing: Option<&str>, spec: &FileSpec) -> String {
-    match spec.kind {
-        FileKind::Whole => spec.content.clone(),
-        FileKind::ManagedBlock => {
-            let block = format!("# BEGIN cloudstrap managed block\n{}# END cloudstrap managed block\n", spec.content);
-            let text = existing.unwrap_or("");
-            match (text.find("# BEGIN cloudstrap managed block"), text.find("# END cloudstrap managed block\n")) {
-                (Some(b), Some(e)) => format!("{}{block}{}", &text[..b], &text[e + "# END cloudstrap managed block\n".len()..]),
-                _ => format!("{text}{block}"),
-            }
-        }
-    }
+fn spec(path: &str, content: &str, mode: u32, kind: FileKind) -> FileSpec {
+    FileSpec { path: path.into(), content: content.into(), mode, kind, role: None, what: "test".into() }
 }
 
-fn spec(path: &str, content: &str, mode: u32, kind: FileKind) -> FileSpec {
-    FileSpec { path: path.into(), content: content.into(), mode, kind, role: None }
+fn write(s: FileSpec) -> Box<WriteFile> {
+    Box::new(WriteFile::rendered(s))
 }
 
 fn quiet() -> Captured {
@@ -48,15 +38,15 @@ fn files_are_written_under_the_root_with_backups_and_revert() {
     std::fs::write(root.join("etc/exports"), "/srv/old *(ro)\n").unwrap();
     std::fs::set_permissions(root.join("etc/exports"), std::fs::Permissions::from_mode(0o644)).unwrap();
     let plan = vec![
-        Step { action: Box::new(WriteFile::new(spec("/etc/exports", "/export/primary 10.0.0.0/24(rw)\n", 0o600, FileKind::ManagedBlock), block_merge)), after: vec![] },
-        Step { action: Box::new(WriteFile::new(spec("/etc/cloudstrap-test/new.conf", "a=1\n", 0o640, FileKind::Whole), block_merge)), after: vec![] },
+        Step { action: write(spec("/etc/exports", "/export/primary 10.0.0.0/24(rw)\n", 0o600, FileKind::ManagedBlock(Placement::End))), after: vec![] },
+        Step { action: write(spec("/etc/cloudstrap-test/new.conf", "a=1\n", 0o640, FileKind::Whole)), after: vec![] },
     ];
     let out = quiet();
     let s = execute(&plan, &ctx, Receipt::new("el9", vec!["nfs".into()]), &out.lines(), &Options { workers: 2, kill_after: None }).unwrap();
     assert_eq!(s.executed, 2);
 
     let exports = std::fs::read_to_string(root.join("etc/exports")).unwrap();
-    assert!(exports.starts_with("/srv/old *(ro)\n# BEGIN cloudstrap managed block\n/export/primary"), "{exports}");
+    assert!(exports.starts_with("/srv/old *(ro)\n") && exports.contains("# BEGIN cloudstrap managed block\n/export/primary"), "{exports}");
     // A file with foreign content keeps its mode; a file of ours gets the rendered one.
     assert_eq!(std::fs::metadata(root.join("etc/exports")).unwrap().permissions().mode() & 0o777, 0o644);
     assert_eq!(std::fs::metadata(root.join("etc/cloudstrap-test/new.conf")).unwrap().permissions().mode() & 0o777, 0o640);
@@ -125,7 +115,7 @@ fn a_failure_stops_at_its_action_with_the_output_tail_redacted() {
     let ctx = Ctx::for_root(dir.path(), red);
     let plan = vec![
         Step { action: Box::new(Failing), after: vec![] },
-        Step { action: Box::new(WriteFile::new(spec("/etc/after", "x\n", 0o644, FileKind::Whole), block_merge)), after: vec![0] },
+        Step { action: write(spec("/etc/after", "x\n", 0o644, FileKind::Whole)), after: vec![0] },
     ];
     let out = quiet();
     let e = execute(&plan, &ctx, Receipt::new("el9", vec![]), &out.lines(), &Options::default()).unwrap_err();
@@ -175,7 +165,7 @@ fn independent_chains_overlap() {
     let dir = tempfile::tempdir().unwrap();
     let ctx = Ctx::for_root(dir.path(), Redactor::default());
     let plan = vec![
-        Step { action: Box::new(WriteFile::new(spec("/a", "a\n", 0o644, FileKind::Whole), block_merge)), after: vec![] },
+        Step { action: write(spec("/a", "a\n", 0o644, FileKind::Whole)), after: vec![] },
         Step { action: Box::new(Meet { name: "download", tx: Mutex::new(a_tx), rx: Mutex::new(a_rx) }), after: vec![0] },
         Step { action: Box::new(Meet { name: "packages", tx: Mutex::new(b_tx), rx: Mutex::new(b_rx) }), after: vec![] },
     ];

@@ -33,24 +33,7 @@ use crate::run::{Cmd, Output, Redactor, RunError};
 /// Where cloudstrap keeps its state on a host (under --root).
 pub const STATE_DIR: &str = "/var/lib/cloudstrap";
 
-/// A secret value; never printed by `Debug`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Secret {
-        Secret(s.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(********)")
-    }
-}
+pub use crate::profile::Secret;
 
 /// What an action works on: the root its files live under, whether that root is the running system,
 /// the redactor for everything it logs, and the display downloads report to.

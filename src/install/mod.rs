@@ -48,17 +48,16 @@ pub struct Prepared {
 #[error("{0}")]
 pub struct InputError(pub String);
 
-/// Rendered files for the plan. Seam: `render::render_all` + `render::merge` once render is on main.
-fn rendered_files(_profile: &Profile, _id: PlatformId) -> Result<(Vec<FileSpec>, MergeFn), InputError> {
-    fn whole(_: Option<&str>, spec: &FileSpec) -> String {
-        spec.content.clone()
-    }
-    Ok((vec![], whole))
+/// Rendered files for the plan (`render::render_all`), combined with the host's by `render::merge`.
+fn rendered_files(profile: &Profile, id: PlatformId, path: &Path) -> Result<(Vec<FileSpec>, MergeFn), InputError> {
+    let files = crate::render::render_all(profile, id).map_err(|e| InputError(format!("{}: {e}", path.display())))?;
+    Ok((files, crate::render::merge))
 }
 
 /// Load, check and plan, without changing anything.
 pub fn prepare(profile_path: &Path, global: &Global) -> Result<Prepared, InputError> {
-    let profile = Profile::load(profile_path).map_err(|e| InputError(format!("{}: {e}", profile_path.display())))?;
+    // Parsed and validated; errors are located and never echo a secret.
+    let profile = crate::profile::load(profile_path).map_err(|e| InputError(e.to_string()))?;
     let id = match &profile.host.platform {
         Some(p) => p.parse::<PlatformId>().map_err(|e| InputError(format!("{}: host.platform: {e}", profile_path.display())))?,
         None => crate::host::detect_platform(&global.sysroot()).map_err(|e| InputError(format!("cannot tell this host's platform: {e}")))?,
@@ -67,8 +66,8 @@ pub fn prepare(profile_path: &Path, global: &Global) -> Result<Prepared, InputEr
     let release = Release::get(&profile.cloudstack.release)
         .ok_or_else(|| InputError(format!("{}: cloudstack.release: unknown release line {:?}", profile_path.display(), profile.cloudstack.release)))?;
     let dir = profile_path.parent().unwrap_or(Path::new("."));
-    let secrets = PlanSecrets::resolve(&profile, dir).map_err(|e| InputError(format!("{}: {e}", profile_path.display())))?;
-    let (files, merge) = rendered_files(&profile, id)?;
+    let secrets = PlanSecrets::resolve(&profile, dir).map_err(|e| InputError(e.to_string()))?;
+    let (files, merge) = rendered_files(&profile, id, profile_path)?;
     let mut ctx = Ctx::for_root(&global.root, secrets.redactor());
     let generated_keys = GeneratedKeys::load_or_new(&global.root);
     ctx.redactor.add(generated_keys.management.expose());

@@ -12,7 +12,6 @@
 //! - template: download into secondary storage as soon as its directory exists (not after package
 //!   installs), then its database row once setup-databases ran.
 
-pub mod secrets;
 pub mod template;
 
 use std::path::{Path, PathBuf};
@@ -35,7 +34,7 @@ use crate::action::{Action, Secret};
 use crate::platform::{AccessControl, Firewall, InitSystem, NfsPorts, Platform, PlatformId, Release, RepoForm};
 use crate::profile::{Profile, Role};
 
-pub use secrets::PlanSecrets;
+pub use crate::profile::Secrets as PlanSecrets;
 
 /// Everything a plan is computed from.
 pub struct PlanInput<'a> {
@@ -215,7 +214,8 @@ pub fn build(input: &PlanInput) -> Result<Plan, PlanError> {
             last = Some(b.add(Service::run(init, *s, if *s == "rpcbind" { vec![] } else { config.clone() }, input.live), &[f, last]));
         }
         if input.live {
-            b.add(ExportFs { exports: vec![nfs.primary.clone().into(), nfs.secondary.clone().into()] }, &[last, firewall]);
+            let files = nfs_files.iter().filter(|f| f.path.starts_with("/etc/exports")).map(|f| f.path.clone()).collect();
+            b.add(ExportFs { exports: vec![nfs.primary.clone().into(), nfs.secondary.clone().into()], files }, &[last, firewall]);
         }
     }
 
@@ -370,7 +370,15 @@ fn secret_file(path: &str, value: &Secret) -> WriteFile {
     fn whole(_: Option<&str>, spec: &FileSpec) -> String {
         spec.content.clone()
     }
-    WriteFile::new(FileSpec { path: path.into(), content: format!("{}\n", value.expose()), mode: 0o600, kind: FileKind::Whole, role: None }, whole)
+    let spec = FileSpec {
+        path: path.into(),
+        content: format!("{}\n", value.expose()),
+        mode: 0o600,
+        kind: FileKind::Whole,
+        role: None,
+        what: "generated key".into(),
+    };
+    WriteFile::new(spec, whole)
 }
 
 /// The cloud user's grants checked again after setup-databases (a distinct step id from the first).
