@@ -72,7 +72,12 @@ pub fn prepare(profile_path: &Path, global: &Global) -> Result<Prepared, InputEr
     let generated_keys = GeneratedKeys::load_or_new(&global.root);
     ctx.redactor.add(generated_keys.management.expose());
     ctx.redactor.add(generated_keys.database.expose());
-    let input = PlanInput { profile: &profile, platform, release, files, merge, secrets: &secrets, live: ctx.live, generated_keys };
+    let handoff = if profile.has_role(crate::profile::Role::Management) {
+        crate::cloudstack::handoff::HandoffOptions::from_profile(&profile, dir, &global.root).ok()
+    } else {
+        None
+    };
+    let input = PlanInput { profile: &profile, platform, release, files, merge, secrets: &secrets, live: ctx.live, generated_keys, handoff };
     let plan = plan::build(&input).map_err(|e| InputError(format!("{}: {e}", profile_path.display())))?;
     Ok(Prepared { plan, ctx, profile_path: profile_path.to_path_buf() })
 }

@@ -12,6 +12,7 @@
 //! - template: download into secondary storage as soon as its directory exists (not after package
 //!   installs), then its database row once setup-databases ran.
 
+pub mod handoff;
 pub mod template;
 
 use std::path::{Path, PathBuf};
@@ -50,6 +51,8 @@ pub struct PlanInput<'a> {
     /// Management and database keys cloudstrap generated earlier (read back from the root), so a resumed
     /// or repeated install uses the same ones.
     pub generated_keys: GeneratedKeys,
+    /// The API hand-off after the management server answers (None: the profile gives no admin password).
+    pub handoff: Option<crate::cloudstack::handoff::HandoffOptions>,
 }
 
 /// Keys cloudstrap generates when the profile gives none, kept 0600 under /var/lib/cloudstrap/secrets/.
@@ -203,7 +206,8 @@ pub fn build(input: &PlanInput) -> Result<Plan, PlanError> {
         let pk = b.add(InstallPackages { manager: pm, packages: strs(p.nfs_server.packages), purpose: "NFS server".into() }, &[]);
         let nfs_files = files_for(Some(Role::Nfs));
         let f = add_files(&mut b, &nfs_files, &[Some(pk)]);
-        let dirs = b.add(CreateDirs { dirs: vec![nfs.primary.clone().into(), nfs.secondary.clone().into()], mode: 0o755 }, &[Some(pk)]);
+        // Plain directories need no package: the template download can start right away.
+        let dirs = b.add(CreateDirs { dirs: vec![nfs.primary.clone().into(), nfs.secondary.clone().into()], mode: 0o755 }, &[]);
         secondary_dir = Some(dirs);
         let mut config = paths_of(&nfs_files);
         if let NfsPorts::Sysconfig { path } = p.nfs.ports {
@@ -318,7 +322,10 @@ pub fn build(input: &PlanInput) -> Result<Plan, PlanError> {
         );
         if input.live {
             let url = format!("http://{}:8080/client/api", "127.0.0.1");
-            b.add(WaitFor { target: Target::Url(url), timeout: Duration::from_secs(900) }, &[Some(sm)]);
+            let up = b.add(WaitFor { target: Target::Url(url), timeout: Duration::from_secs(900) }, &[Some(sm)]);
+            if let Some(opts) = &input.handoff {
+                b.add(handoff::Handoff { opts: opts.clone() }, &[Some(up)]);
+            }
         }
     }
 
