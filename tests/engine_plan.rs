@@ -32,7 +32,10 @@ fn set_env() {
 }
 
 fn ids(p: &Prepared) -> Vec<String> {
-    p.plan.steps.iter().map(|s| s.action.id()).collect()
+    let v: Vec<String> = p.plan.steps.iter().map(|s| s.action.id()).collect();
+    let unique: BTreeSet<&String> = v.iter().collect();
+    assert_eq!(unique.len(), v.len(), "step ids must be unique (the receipt is keyed by them): {v:#?}");
+    v
 }
 
 fn index(p: &Prepared, prefix: &str) -> usize {

@@ -74,6 +74,8 @@ pub enum ExecError {
     Action { number: usize, description: String, error: String, tail: Option<String> },
     #[error("the plan's dependencies form a cycle or point past the plan at step {0}")]
     BadGraph(usize),
+    #[error("two steps of the plan have the same id {0:?}")]
+    DuplicateId(String),
 }
 
 /// Run `steps`, resuming from the receipt under `ctx.root`. `base` gives the receipt's header fields.
@@ -81,6 +83,12 @@ pub fn execute(steps: &[Step], ctx: &Ctx, base: Receipt, progress: &dyn Progress
     for (i, s) in steps.iter().enumerate() {
         if s.after.iter().any(|&d| d >= i) {
             return Err(ExecError::BadGraph(i));
+        }
+    }
+    let mut ids = std::collections::HashSet::new();
+    for s in steps {
+        if !ids.insert(s.action.id()) {
+            return Err(ExecError::DuplicateId(s.action.id()));
         }
     }
     let started = Instant::now();

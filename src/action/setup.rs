@@ -77,7 +77,7 @@ impl Action for SetupCommand {
     }
 
     fn describe(&self) -> String {
-        format!("Run {} {}", self.program, self.shown_args().join(" "))
+        format!("Run {} {}", self.program, self.shown_args().join(" ")).trim_end().to_string()
     }
 
     fn is_done(&self, ctx: &Ctx) -> Result<bool, ActionError> {

@@ -157,7 +157,11 @@ pub fn build(input: &PlanInput) -> Result<Plan, PlanError> {
         host_last = Some(b.add(SetSelinux { mode: "permissive".into() }, &[]));
     }
     let base_pkgs = b.add(InstallPackages { manager: pm, packages: strs(p.base.packages), purpose: "base".into() }, &[host_last]);
-    let host_files = files_for(None);
+    let repo_path = match p.repo {
+        RepoForm::Yum { path, .. } | RepoForm::Apt { path, .. } => path,
+    };
+    // The repository file belongs to the repository step (written only for roles that use it).
+    let host_files: Vec<FileSpec> = files_for(None).into_iter().filter(|f| f.path != Path::new(repo_path)).collect();
     let host_files_done = add_files(&mut b, &host_files, &[Some(base_pkgs)]);
     let time = b.add(Service::run(init, p.time.service, vec![PathBuf::from(p.time.path)], input.live), &[host_files_done]);
     let fw_service = b.add(Service::run(init, p.firewall.service(), vec![], input.live), &[host_files_done]);
@@ -240,12 +244,7 @@ pub fn build(input: &PlanInput) -> Result<Plan, PlanError> {
         let rf = add_files(&mut b, &repo_files, &[Some(base_pkgs)]);
         repo = Some(b.add(ConfigureRepo { name: "cloudstack".into(), manager: pm, repo_file: repo_file.into(), key }, &[rf]));
     }
-    let not_repo = |files: Vec<FileSpec>| -> Vec<FileSpec> {
-        let rp = match p.repo {
-            RepoForm::Yum { path, .. } | RepoForm::Apt { path, .. } => path,
-        };
-        files.into_iter().filter(|f| f.path != Path::new(rp)).collect()
-    };
+    let not_repo = |files: Vec<FileSpec>| -> Vec<FileSpec> { files.into_iter().filter(|f| f.path != Path::new(repo_path)).collect() };
 
     // Management lane.
     let mut setup_db = None;
