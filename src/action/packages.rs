@@ -78,6 +78,10 @@ impl Action for InstallPackages {
         if miss.is_empty() {
             return Ok(());
         }
+        if self.manager == PackageManager::Apt {
+            // A run killed while dpkg worked leaves it half-configured; finish that first (a no-op otherwise).
+            ctx.run_ok(&ctx.cmd("dpkg").args(["--configure", "-a"]).env("DEBIAN_FRONTEND", "noninteractive").timeout(INSTALL_TIMEOUT))?;
+        }
         let cmd = match self.manager {
             PackageManager::Apt => ctx
                 .cmd("apt-get")
