@@ -84,6 +84,7 @@ fn no_secret_in_argv_log_or_receipt_during_database_setup() {
         creates: vec![conf.join("db.properties"), conf.join("key")],
         success_text: Some("successfully initialized database".into()),
         timeout: Duration::from_secs(300),
+        recreate: None,
     };
     let regrant = CloudUser {
         conn: conn.clone(),

@@ -29,7 +29,7 @@ use crate::action::packages::{InstallPackages, PackageManager};
 use crate::action::repo::{ConfigureRepo, RepoKey};
 use crate::action::selinux::SetSelinux;
 use crate::action::service::{Init, Service};
-use crate::action::setup::{Arg, SetupCommand};
+use crate::action::setup::{Arg, Recreate, SetupCommand};
 use crate::action::wait::{Target, WaitFor};
 use crate::action::{Action, Secret};
 use crate::platform::{AccessControl, Firewall, InitSystem, NfsPorts, Platform, PlatformId, Release, RepoForm};
@@ -292,6 +292,16 @@ pub fn build(input: &PlanInput) -> Result<Plan, PlanError> {
                 creates: vec![conf_dir.join("db.properties"), conf_dir.join("key")],
                 success_text: Some("successfully initialized database".into()),
                 timeout: Duration::from_secs(1800),
+                recreate: match (&input.secrets.db_root, input.release.force_recreate) {
+                    (Some(root), true) => Some(Recreate {
+                        conn: conn.clone(),
+                        user: "root".into(),
+                        password: root.clone(),
+                        database: "cloud".into(),
+                        flag: "--force-recreate".into(),
+                    }),
+                    _ => None,
+                },
             },
             &deps,
         );
@@ -316,6 +326,7 @@ pub fn build(input: &PlanInput) -> Result<Plan, PlanError> {
                 creates: vec![],
                 success_text: Some("Management Server setup is Done".into()),
                 timeout: Duration::from_secs(1800),
+                recreate: None,
             },
             &[Some(after_db), firewall],
         );
