@@ -69,7 +69,7 @@ struct LineDownload {
 impl Download for LineDownload {
     fn set_position(&self, bytes: u64) {
         if let Some(len) = *self.length.lock().unwrap() {
-            let tenth = if len == 0 { 10 } else { bytes * 10 / len };
+            let tenth = (bytes * 10).checked_div(len).unwrap_or(10);
             let mut last = self.last_tenth.lock().unwrap();
             if tenth > *last {
                 *last = tenth;
