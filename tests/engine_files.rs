@@ -193,6 +193,13 @@ fn install_asks_first_and_dry_run_changes_nothing() {
     assert_eq!(v["platform"], "debian-12");
     assert!(v["actions"].as_array().unwrap().len() >= 5);
 
+    // `cloudstrap plan` shows the file diffs and then the same actions.
+    let plan = cli(&["plan", "--profile", p, "--root", root]);
+    let plan_text = String::from_utf8_lossy(&plan.stdout);
+    assert!(plan.status.success() && plan_text.contains("files would change") && plan_text.contains("Install NFS server packages"), "{plan_text}");
+    let plan_json: serde_json::Value = serde_json::from_slice(&cli(&["plan", "--profile", p, "--root", root, "--format", "json"]).stdout).unwrap();
+    assert_eq!(plan_json["actions"], v["actions"], "plan and install --dry-run list the same actions");
+
     // No terminal and no --yes: refused (exit 3), nothing changed.
     let refused = cli(&["install", "--profile", p, "--root", root]);
     assert_eq!(refused.status.code(), Some(3));
@@ -205,4 +212,21 @@ fn install_asks_first_and_dry_run_changes_nothing() {
     let r = cli(&["install", "--profile", bad.to_str().unwrap(), "--root", root, "--yes"]);
     assert_eq!(r.status.code(), Some(2));
     assert_eq!(tree(Path::new(root)).len(), 1, "only the bad profile itself");
+}
+
+#[test]
+fn a_failed_install_says_what_failed_where_the_log_is_and_how_to_resume() {
+    // An empty directory as the root: the first package action fails (there is no apt-get inside).
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_str().unwrap();
+    let profile = nfs_profile();
+    let out = cli(&["install", "--yes", "--profile", profile.to_str().unwrap(), "--root", root]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("install: action ") && err.contains(" of 13 failed: Install"), "{err}");
+    assert!(err.contains("last lines of its output"), "{err}");
+    assert!(err.contains(&format!("log: {root}/var/log/cloudstrap/install.log")), "{err}");
+    assert!(err.contains("to resume") && err.contains("--root"), "{err}");
+    let receipt = std::fs::read_to_string(dir.path().join("var/lib/cloudstrap/receipt.json")).unwrap();
+    assert!(receipt.contains("\"failed\""), "{receipt}");
 }
