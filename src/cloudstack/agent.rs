@@ -44,13 +44,10 @@ pub fn register(client: &Client, profile: &Profile, profile_dir: &Path, opts: &R
     let z = profile.zone.as_ref().ok_or_else(|| ApiError::Input("agent registration needs the profile's [zone] (zone, pod and cluster names)".into()))?;
     let address = own_address(profile);
     let from_zone = z.hosts.iter().enumerate().find(|(_, h)| h.address == address);
-    let password = match &profile.agent {
-        Some(a) => secret_value(&a.root_password, &a.root_password_file, &a.root_password_env, profile_dir, "agent.root-password")?,
-        None => None,
-    };
+    let password = secret_value(profile, profile_dir, "agent.root-password")?;
     let password = match (password, from_zone) {
         (Some(p), _) => p,
-        (None, Some((i, h))) => secret_value(&h.password, &h.password_file, &h.password_env, profile_dir, &format!("zone.hosts[{i}].password"))?
+        (None, Some((i, _))) => secret_value(profile, profile_dir, &format!("zone.hosts[{i}].password"))?
             .ok_or_else(|| ApiError::Input(format!("zone.hosts[{i}].password: no password for {address}")))?,
         (None, None) => return Err(ApiError::Input("agent.root-password: the management server needs this host's root password to add it (set root-password-file or root-password-env)".into())),
     };

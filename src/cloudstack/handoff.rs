@@ -46,12 +46,7 @@ impl std::fmt::Debug for HandoffOptions {
 impl HandoffOptions {
     /// Options from a profile: its endpoint and admin password (inline, `-file` or `-env`).
     pub fn from_profile(profile: &Profile, profile_dir: &Path, root: &Path) -> Result<HandoffOptions, ApiError> {
-        let m = profile.management.as_ref();
-        let pw = match m {
-            Some(m) => secret_value(&m.admin_password, &m.admin_password_file, &m.admin_password_env, profile_dir, "management.admin-password")?,
-            None => None,
-        }
-        .ok_or_else(|| ApiError::Input("management.admin-password: the profile gives no admin password (set admin-password-file or admin-password-env)".into()))?;
+        let pw = secret_value(profile, profile_dir, "management.admin-password")?.ok_or_else(|| ApiError::Input("management.admin-password: the profile gives no admin password (set admin-password-file or admin-password-env)".into()))?;
         Ok(HandoffOptions {
             endpoint: profile_endpoint(profile),
             root: root.to_path_buf(),

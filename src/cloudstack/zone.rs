@@ -136,16 +136,13 @@ fn first<T>(v: Vec<T>, pred: impl Fn(&T) -> bool) -> Option<T> {
 
 /// Resolve what the zone needs before the first call, so bad input changes nothing.
 fn hosts_to_add(profile: &Profile, zone: &ZoneSpec, opts: &DeployOptions) -> Result<Vec<HostToAdd>, ApiError> {
-    let agent_pw = match &profile.agent {
-        Some(a) => secret_value(&a.root_password, &a.root_password_file, &a.root_password_env, &opts.profile_dir, "agent.root-password")?,
-        None => None,
-    };
+    let agent_pw = secret_value(profile, &opts.profile_dir, "agent.root-password")?;
     zone.hosts
         .iter()
         .enumerate()
         .map(|(i, h)| {
             let key = format!("zone.hosts[{i}].password");
-            let pw = secret_value(&h.password, &h.password_file, &h.password_env, &opts.profile_dir, &key)?
+            let pw = secret_value(profile, &opts.profile_dir, &key)?
                 .or_else(|| agent_pw.clone())
                 .ok_or_else(|| ApiError::Input(format!("{key}: host {} has no password (set password-file or password-env, or agent.root-password-file)", h.address)))?;
             Ok(HostToAdd { address: h.address.clone(), username: h.username.clone(), password: pw })
