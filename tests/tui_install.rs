@@ -166,6 +166,19 @@ fn walk_to_network(t: &Tmux) {
     t.wait("preflight", |t| t.screen().contains(" warn, 0 fail, "));
 }
 
+/// NFS storage only, the shortest walk: every question answered with its default, up to the file name.
+fn answer_nfs_defaults(t: &Tmux) {
+    t.menu("Roles of this host");
+    for _ in 0..5 {
+        t.send(&["Down"]);
+    }
+    t.send(&["Enter"]);
+    for p in ["Host name", "Fully qualified name", "Address with prefix length", "Gateway", "DNS servers", "Primary storage export", "Secondary storage export", "Network allowed"] {
+        t.prompt(p);
+        t.type_line("");
+    }
+}
+
 #[test]
 fn all_in_one_walkthrough_saves_the_fixture_profile() {
     let run = Run::new();
@@ -300,16 +313,7 @@ fn ctrl_c_at_a_hidden_prompt_restores_the_terminal() {
 fn quitting_at_the_review_saves_nothing() {
     let run = Run::new();
     let t = run.start();
-    t.menu("Roles of this host");
-    // NFS storage only: the shortest walk.
-    for _ in 0..5 {
-        t.send(&["Down"]);
-    }
-    t.send(&["Enter"]);
-    for p in ["Host name", "Fully qualified name", "Address with prefix length", "Gateway", "DNS servers", "Primary storage export", "Secondary storage export", "Network allowed"] {
-        t.prompt(p);
-        t.type_line("");
-    }
+    answer_nfs_defaults(&t);
     t.answer("Save the profile as", "nfs.toml");
     t.wait("the plan", |t| t.screen().contains("Plan for nfs (debian-12)"));
     t.menu("Go ahead?");
@@ -411,15 +415,7 @@ fn stopping_at_preflight_changes_nothing() {
 fn confirming_saves_then_runs_the_engine_on_the_saved_profile() {
     let run = Run::new();
     let t = run.start();
-    t.menu("Roles of this host");
-    for _ in 0..5 {
-        t.send(&["Down"]);
-    }
-    t.send(&["Enter"]);
-    for p in ["Host name", "Fully qualified name", "Address with prefix length", "Gateway", "DNS servers", "Primary storage export", "Secondary storage export", "Network allowed"] {
-        t.prompt(p);
-        t.type_line("");
-    }
+    answer_nfs_defaults(&t);
     t.answer("Save the profile as", "nfs.toml");
     t.menu("Go ahead?");
     t.send(&["Enter"]); // Save the profile and install now
@@ -518,15 +514,7 @@ fn replacing_an_existing_profile_asks_and_keeps_a_backup() {
     let run = Run::new();
     fs::write(run.work().join("nfs.toml"), "# the operator's old profile\n").unwrap();
     let t = run.start();
-    t.menu("Roles of this host");
-    for _ in 0..5 {
-        t.send(&["Down"]);
-    }
-    t.send(&["Enter"]);
-    for p in ["Host name", "Fully qualified name", "Address with prefix length", "Gateway", "DNS servers", "Primary storage export", "Secondary storage export", "Network allowed"] {
-        t.prompt(p);
-        t.type_line("");
-    }
+    answer_nfs_defaults(&t);
     t.answer("Save the profile as", "nfs.toml");
     t.prompt("nfs.toml exists; replace it (the old one is kept as nfs.toml.bak)? [y/N]");
     t.send(&["n"]); // asked again for a name
