@@ -93,9 +93,10 @@ pub fn file_changes(files: &[RenderedFile], root: &Sysroot) -> std::io::Result<V
 fn load(global: &Global, path: &Path) -> Result<(Profile, PlatformId), String> {
     let profile = crate::profile::load(path).map_err(|e| e.to_string())?;
     let platform = match &profile.host.platform {
-        Some(s) => s.parse::<PlatformId>().map_err(|e| format!("{}: host.platform: {e}", path.display()))?,
-        None => crate::host::detect_platform(&global.sysroot())
-            .map_err(|e| format!("{}: host.platform not given and {e}", path.display()))?,
+        Some(s) => s.parse::<PlatformId>().map_err(|e| profile.locate("host.platform", e.to_string()))?,
+        None => crate::host::detect_platform(&global.sysroot()).map_err(|e| {
+            profile.locate("host.platform", format!("is not given and {e} (expected host.platform, or a --sysroot to detect it from)"))
+        })?,
     };
     Ok((profile, platform))
 }
@@ -113,8 +114,9 @@ fn located(profile: &Profile, e: super::RenderError) -> String {
     }
 }
 
+/// Rejected input: the located problems of the profile as `profile check` prints them, or one sentence.
 fn input_error(msg: impl std::fmt::Display) -> u8 {
-    eprintln!("error: {msg}");
+    eprintln!("{msg}");
     exit::INPUT
 }
 
@@ -153,7 +155,7 @@ pub fn render_main(global: &Global, args: &RenderArgs) -> u8 {
     // Rendering is for review; changing the live system is `install`'s job (with backups and a receipt).
     if std::fs::canonicalize(&args.out).is_ok_and(|p| p == Path::new("/")) {
         return input_error(
-            "--out / would change this system: render into a review directory, or run `cloudstrap install`",
+            "error: --out / would change this system: render into a review directory, or run `cloudstrap install`",
         );
     }
     let (profile, platform) = match load(global, &args.profile) {
