@@ -108,6 +108,9 @@ fn duplicates_fail_like_the_real_server() {
     assert_eq!(e.errorcode(), Some(431));
     assert!(e.is_already_exists(), "{e}");
     assert_eq!(e.to_string(), "CloudStack refused createZone (error 431): A zone with that name already exists. Please specify a unique zone name.");
+    // On the wire the HTTP status is the errorcode, and the body says it too.
+    let (status, body) = raw_get(&c.signed_url("createZone", &p, None));
+    assert_eq!((status, &body["createzoneresponse"]["errorcode"]), (431, &json!(431)));
     let e = c.call("createPod", &[("zoneid", "nope"), ("name", "p"), ("gateway", "1.1.1.1"), ("netmask", "255.0.0.0"), ("startip", "1.1.1.2")]).unwrap_err();
     assert_eq!(e.errorcode(), Some(431));
     assert!(e.to_string().contains("Invalid parameter zoneid value=nope"), "{e}");
