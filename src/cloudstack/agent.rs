@@ -9,7 +9,7 @@ use super::client::{Auth, Client, Options};
 use super::credentials::{from_profile, secret_value};
 use super::error::ApiError;
 use super::types::{Cluster, Host, Pod, Zone};
-use super::zone::{find_host, wait_host_up};
+use super::zone::{agent_log, find_host, wait_host_up};
 use crate::profile::Profile;
 
 #[derive(Debug, Clone)]
@@ -81,7 +81,7 @@ pub fn register(client: &Client, profile: &Profile, profile_dir: &Path, opts: &R
             h
         }
     };
-    let up = wait_host_up(client, &host.id, &address, opts.host_wait, opts.poll_interval)?;
+    let up = wait_host_up(client, &host.id, &address, agent_log(&profile.cloudstack.release), opts.host_wait, opts.poll_interval)?;
     report(&format!("the management server sees host {address} Up"));
     Ok(up)
 }
