@@ -442,28 +442,25 @@ const NFS_DEB: NfsLayout = NfsLayout {
     idmapd: IDMAPD,
 };
 
-const fn el_libvirt(remote_mode_legacy: bool) -> Libvirt {
+/// libvirt of a platform: the file its defaults (`LIBVIRTD_ARGS`) live in and whether clients need legacy remote mode.
+const fn libvirt(defaults: &'static str, remote_mode_legacy: bool) -> Libvirt {
     Libvirt {
         service: "libvirtd",
         daemon_conf: "/etc/libvirt/libvirtd.conf",
         client_conf: "/etc/libvirt/libvirt.conf",
         remote_mode_legacy,
         qemu_conf: "/etc/libvirt/qemu.conf",
-        defaults: "/etc/sysconfig/libvirtd",
+        defaults,
         masked_sockets: LIBVIRT_SOCKETS,
     }
 }
 
+const fn el_libvirt(remote_mode_legacy: bool) -> Libvirt {
+    libvirt("/etc/sysconfig/libvirtd", remote_mode_legacy)
+}
+
 const fn deb_libvirt(remote_mode_legacy: bool) -> Libvirt {
-    Libvirt {
-        service: "libvirtd",
-        daemon_conf: "/etc/libvirt/libvirtd.conf",
-        client_conf: "/etc/libvirt/libvirt.conf",
-        remote_mode_legacy,
-        qemu_conf: "/etc/libvirt/qemu.conf",
-        defaults: "/etc/default/libvirtd",
-        masked_sockets: LIBVIRT_SOCKETS,
-    }
+    libvirt("/etc/default/libvirtd", remote_mode_legacy)
 }
 
 const EL_BASE: RoleSpec = RoleSpec { packages: &["chrony", "firewalld"], services: &["chronyd", "firewalld"] };
