@@ -44,6 +44,7 @@ pub enum ZoneCmd {
 
 #[derive(Debug, Clone, Args)]
 pub struct ZoneDeployArgs {
+    /// The profile whose [zone] to deploy (API keys from it, the environment or the hand-off's keys file).
     #[arg(long, value_name = "FILE")]
     pub profile: PathBuf,
     /// Also wait for the system VMs (secondary storage VM, console proxy) to be Running.
