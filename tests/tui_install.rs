@@ -291,6 +291,20 @@ fn ctrl_c_at_a_prompt_changes_nothing() {
 }
 
 #[test]
+fn ctrl_c_at_a_menu_changes_nothing_and_restores_the_terminal() {
+    let run = Run::new();
+    let t = run.start();
+    t.menu("Roles of this host");
+    t.send(&["Down"]);
+    t.send(&["C-c"]);
+    assert_eq!(t.exit_code(), 3, "{}", t.screen());
+    assert!(t.screen().contains("Interrupted: nothing on this host was changed and no profile was saved."), "{}", t.screen());
+    assert!(t.echo_on(), "echo stayed off after Ctrl-C at a menu:\n{}", t.screen());
+    assert!(Run::tree(&run.root()).is_empty(), "files appeared under --root");
+    assert!(Run::tree(&run.work()).is_empty(), "files appeared in the working directory");
+}
+
+#[test]
 fn ctrl_c_at_a_hidden_prompt_restores_the_terminal() {
     let run = Run::new();
     let t = run.start();
