@@ -45,7 +45,7 @@ impl Tmux {
     }
 
     fn screen(&self) -> String {
-        let out = Command::new("tmux").args(["-L", &self.socket, "capture-pane", "-p", "-J", "-S", "-300", "-t", "t"]).output().unwrap();
+        let out = Command::new("tmux").args(["-L", &self.socket, "capture-pane", "-p", "-J", "-S", "-3000", "-t", "t"]).output().unwrap();
         String::from_utf8_lossy(&out.stdout).to_string()
     }
 
@@ -232,8 +232,12 @@ fn all_in_one_walkthrough_saves_the_fixture_profile() {
     t.prompt("Keep the passwords inside the profile file itself (otherwise 0600 files beside it)? [y/N]");
     t.send(&["n"]);
     t.answer("Save the profile as [cloudstrap-profile.toml]:", "aio.toml");
-    // The review shows the engine's plan for these answers before anything is saved.
+    // The review shows what `cloudstrap plan` shows for these answers (file diffs, then the engine's
+    // actions) before anything is saved.
     t.wait("the plan", |t| t.screen().contains("Plan for database, nfs, management, kvm-agent (debian-12)"));
+    let s = t.screen();
+    assert!(s.contains("plan for cloud.example.org (debian-12, CloudStack 4.22, roles: database, nfs, management, kvm-agent)"), "{s}");
+    assert!(s.contains("+++ /etc/exports.d/cloudstrap.exports (cloudstrap)") && s.contains("files would change"), "{s}");
     t.menu("Go ahead?");
     assert!(Run::tree(&run.work()).is_empty(), "something was saved before the confirmation");
     t.send(&["Down"]);
