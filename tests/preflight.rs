@@ -171,9 +171,12 @@ fn release_decides_the_supported_os() {
 
 /// One fixture per failure mode: the check that must fail (or warn), the rest as on a healthy host,
 /// and words the remedy must carry.
+/// (fixture, is EL, extra arguments, statuses that differ from a healthy host, words the remedy carries)
+type FailureCase = (&'static str, bool, &'static [&'static str], &'static [(&'static str, &'static str)], &'static [&'static str]);
+
 #[test]
 fn each_failure_mode_fails_its_check_with_a_remedy() {
-    let cases: &[(&str, bool, &[&str], &[(&str, &str)], &[&str])] = &[
+    let cases: &[FailureCase] = &[
         ("no-vt", true, &[], &[("cpu.virtualization", "fail")], &["firmware", "reinstall", "Q8"]),
         ("vt-no-kvm", true, &[], &[("cpu.virtualization", "fail")], &["modprobe kvm_intel", "firmware"]),
         ("dhcp", false, &[], &[("net.static-ip", "fail")], &["edit /etc/netplan/00-installer-config.yaml", "dhcp4: false", "netplan try", "Q1"]),
@@ -291,4 +294,63 @@ fn bad_input_exits_2() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/profile.toml"));
     let out = Command::new(bin).args(["preflight", "--profile", "x.toml", "--role", "nfs"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "--profile and --role exclude each other");
+}
+
+/// Run live preflight (--sysroot /) with `nfs-client.toml` inside a private network and mount namespace,
+/// optionally with an rpcbind that has no mountd registered (the article's Q4 symptom).
+fn preflight_in_netns(with_rpcbind: bool) -> Run {
+    let uid = Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default();
+    assert_eq!(uid, "0", "the NFS visibility test needs root (unshare of network and mount namespaces)");
+    for tool in ["unshare", "ip", "rpcbind", "rpcinfo", "showmount"] {
+        let found = Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().map(|o| o.status.success()).unwrap_or(false);
+        assert!(found, "{tool} is missing: install scripts/test-env/packages/preflight.list (rpcbind, nfs-common, iproute2, util-linux)");
+    }
+    let script = r#"
+        ip link set lo up || exit 97
+        mount -t tmpfs tmpfs /run || exit 97
+        pid=
+        if [ "$WITH_RPCBIND" = 1 ]; then
+            rpcbind -f -w & pid=$!
+            i=0
+            until rpcinfo -p 127.0.0.1 >/dev/null 2>&1; do
+                i=$((i+1)); if [ $i -gt 400 ]; then kill $pid; exit 98; fi; sleep 0.05
+            done
+        fi
+        "$CS" --sysroot / preflight --format json --profile "$P"; rc=$?
+        if [ -n "$pid" ]; then kill $pid; wait $pid; fi
+        exit $rc
+    "#;
+    let out = Command::new("unshare")
+        .args(["-n", "-m", "--propagation", "private", "sh", "-c", script])
+        .env("CS", env!("CARGO_BIN_EXE_cloudstrap"))
+        .env("P", profile("nfs-client.toml"))
+        .env("WITH_RPCBIND", if with_rpcbind { "1" } else { "0" })
+        .output()
+        .unwrap();
+    let code = out.status.code().unwrap_or(-1);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(code == 0 || code == 1, "namespace setup failed ({code}): {stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let json = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout} {stderr}"));
+    Run { code, json, stderr }
+}
+
+#[test]
+fn nfs_program_not_registered_points_at_name_resolution() {
+    let r = preflight_in_netns(true);
+    let c = check(&r, "nfs.exports");
+    assert_eq!(c["status"], "fail", "{c}");
+    assert!(c["summary"].as_str().unwrap().contains("Program not registered"), "{c}");
+    let rem = remedy(&r, "nfs.exports");
+    assert!(rem.contains("showmount -e 127.0.0.1") && rem.contains("/etc/hosts") && rem.contains("Q4"), "{rem}");
+    assert_eq!(r.code, 1);
+}
+
+#[test]
+fn nfs_server_without_rpcbind_fails() {
+    let r = preflight_in_netns(false);
+    let c = check(&r, "nfs.exports");
+    assert_eq!(c["status"], "fail", "{c}");
+    assert!(c["summary"].as_str().unwrap().contains("showmount -e 127.0.0.1 failed"), "{c}");
+    assert!(remedy(&r, "nfs.exports").contains("Q5"));
 }
