@@ -1,0 +1,183 @@
+//! The template id, found the way upstream's `cloud-install-sys-tmplt` finds it (the newest SYSTEM KVM
+//! row of `cloud.vm_template`), and the row's uuid/url update once the template is in place.
+//! Through the `mysql` client; credentials go in a 0600 `--defaults-extra-file`, never on argv.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::run::{Cmd, Redactor};
+
+/// How to reach the CloudStack database.
+#[derive(Clone, Default)]
+pub struct DbOptions {
+    /// Host name or address; "localhost" uses the unix socket, as the mysql client does.
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: Option<String>,
+    /// Unix socket, when not the client's default.
+    pub socket: Option<PathBuf>,
+    /// The CloudStack database; "cloud" unless tests need their own.
+    pub database: String,
+    /// The client program (default "mysql").
+    pub client: String,
+}
+
+impl std::fmt::Debug for DbOptions {
+    // The password never reaches a log or an error.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbOptions")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "********"))
+            .field("socket", &self.socket)
+            .field("database", &self.database)
+            .finish()
+    }
+}
+
+impl DbOptions {
+    /// Upstream's defaults: root on localhost, database `cloud`.
+    pub fn local_root() -> DbOptions {
+        DbOptions {
+            host: "localhost".into(),
+            port: 3306,
+            user: "root".into(),
+            password: None,
+            socket: None,
+            database: "cloud".into(),
+            client: "mysql".into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database name {0:?} is not a plain identifier (letters, digits, _)")]
+    Name(String),
+    #[error("could not write the mysql option file: {0}")]
+    OptionFile(std::io::Error),
+    #[error("{0}")]
+    Client(crate::run::RunError),
+    #[error("{db}.vm_template has no SYSTEM KVM template row (is the CloudStack database set up?); give the id with --id")]
+    NoRow { db: String },
+    #[error("unexpected answer from the database: {0:?}")]
+    Answer(String),
+    #[error("{db}.vm_template has no row with id {id}")]
+    NoSuchId { db: String, id: u32 },
+}
+
+/// A string as a single-quoted SQL literal.
+fn sql_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('\'');
+    for c in s.chars() {
+        match c {
+            '\'' => out.push_str("''"),
+            '\\' => out.push_str("\\\\"),
+            '\0' => out.push_str("\\0"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// A value in a my.cnf option file, double-quoted with the escapes the client understands.
+fn cnf_quote(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+impl DbOptions {
+    fn check_name(&self) -> Result<(), DbError> {
+        let ok = !self.database.is_empty() && self.database.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if ok { Ok(()) } else { Err(DbError::Name(self.database.clone())) }
+    }
+
+    /// Run `sql`; the answer's rows, tab-separated.
+    fn query(&self, sql: &str) -> Result<String, DbError> {
+        self.check_name()?;
+        let mut cnf = tempfile::Builder::new().prefix("cloudstrap-db-").suffix(".cnf").tempfile().map_err(DbError::OptionFile)?;
+        // tempfile creates 0600; say so explicitly in case its default ever changes.
+        use std::os::unix::fs::PermissionsExt;
+        cnf.as_file().set_permissions(std::fs::Permissions::from_mode(0o600)).map_err(DbError::OptionFile)?;
+        let mut text = format!("[client]\nuser={}\nhost={}\nport={}\n", cnf_quote(&self.user), cnf_quote(&self.host), self.port);
+        if let Some(pw) = &self.password {
+            text.push_str(&format!("password={}\n", cnf_quote(pw)));
+        }
+        if let Some(sock) = &self.socket {
+            text.push_str(&format!("socket={}\n", cnf_quote(&sock.to_string_lossy())));
+        }
+        cnf.write_all(text.as_bytes()).map_err(DbError::OptionFile)?;
+        cnf.flush().map_err(DbError::OptionFile)?;
+        let mut red = Redactor::default();
+        if let Some(pw) = &self.password {
+            red.add(pw.clone());
+        }
+        let out = Cmd::new(&self.client)
+            // --defaults-extra-file must come first.
+            .arg(format!("--defaults-extra-file={}", cnf.path().display()))
+            .args(["--batch", "--skip-column-names", "--connect-timeout=10", "-e"])
+            .arg(sql)
+            .timeout(Duration::from_secs(60))
+            .run_ok(&red)
+            .map_err(DbError::Client)?;
+        Ok(out.stdout)
+    }
+
+    /// The id upstream seeds: `select max(id) ... where type = "SYSTEM" and hypervisor_type = "KVM" and removed is null`.
+    pub fn system_template_id(&self) -> Result<u32, DbError> {
+        let out = self.query(&format!(
+            "select max(id) from `{}`.vm_template where type = 'SYSTEM' and hypervisor_type = 'KVM' and removed is null",
+            self.database
+        ))?;
+        let v = out.trim();
+        if v.is_empty() || v == "NULL" {
+            return Err(DbError::NoRow { db: self.database.clone() });
+        }
+        v.parse().map_err(|_| DbError::Answer(v.to_string()))
+    }
+
+    /// Point the row at the seeded file, as upstream does: its uuid and the URL it came from.
+    pub fn record_template(&self, id: u32, uuid: &str, url: &str) -> Result<(), DbError> {
+        let out = self.query(&format!(
+            "update `{db}`.vm_template set uuid = {u}, url = {l} where id = {id}; select count(*) from `{db}`.vm_template where id = {id} and uuid = {u}",
+            db = self.database,
+            u = sql_quote(uuid),
+            l = sql_quote(url),
+        ))?;
+        match out.trim() {
+            "1" => Ok(()),
+            "0" => Err(DbError::NoSuchId { db: self.database.clone(), id }),
+            other => Err(DbError::Answer(other.to_string())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(sql_quote("a'b\\c"), "'a''b\\\\c'");
+        assert_eq!(cnf_quote("p\"w\\#"), "\"p\\\"w\\\\#\"");
+        let mut o = DbOptions::local_root();
+        o.database = "cloud; drop".into();
+        assert!(matches!(o.check_name(), Err(DbError::Name(_))));
+        o.password = Some("hunter2".into());
+        assert!(!format!("{o:?}").contains("hunter2"));
+    }
+}

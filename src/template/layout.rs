@@ -1,0 +1,205 @@
+//! Where a template lives on secondary storage, exactly as upstream's `cloud-install-sys-tmplt` lays it
+//! out (`template/tmpl/1/<id>/<uuid>.qcow2` + `template.properties`), and how it gets there without ever
+//! showing a half-made directory: everything is built in a hidden staging directory next to the final
+//! one, then renamed into place in one step.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// Prefix of staging directories: `.<id>.cloudstrap-<uuid>` beside `<id>`.
+const STAGING_INFIX: &str = ".cloudstrap-";
+
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// The secondary storage mount.
+    pub dest: PathBuf,
+    pub id: u32,
+}
+
+impl Layout {
+    /// `<dest>/template/tmpl/1`: account 1 (system) owns the system VM template.
+    pub fn parent(&self) -> PathBuf {
+        self.dest.join("template").join("tmpl").join("1")
+    }
+
+    /// `<dest>/template/tmpl/1/<id>`.
+    pub fn dir(&self) -> PathBuf {
+        self.parent().join(self.id.to_string())
+    }
+
+    pub fn staging(&self, uuid: &str) -> PathBuf {
+        self.parent().join(format!(".{}{STAGING_INFIX}{uuid}", self.id))
+    }
+
+    /// Where `--force` moves a template it replaces: outside the template tree, so the secondary storage
+    /// VM never sees it, on the same file system, so the move is a rename.
+    pub fn backup(&self, stamp: &str) -> PathBuf {
+        self.dest.join(".cloudstrap-backup").join(format!("template-tmpl-1-{}-{stamp}", self.id))
+    }
+
+    /// A template directory with anything in it counts as an existing template.
+    pub fn existing(&self) -> bool {
+        fs::read_dir(self.dir()).map(|mut d| d.next().is_some()).unwrap_or(false)
+    }
+
+    /// Staging directories for this id left by a run that was killed.
+    pub fn stale_staging(&self) -> Vec<PathBuf> {
+        let prefix = format!(".{}{STAGING_INFIX}", self.id);
+        let Ok(rd) = fs::read_dir(self.parent()) else { return vec![] };
+        rd.filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+            .map(|e| e.path())
+            .collect()
+    }
+}
+
+/// Create `path` and any missing parents; return the directories created, deepest last, so a failed
+/// run can take back exactly what it made.
+pub fn create_dirs(path: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut missing = vec![];
+    let mut cur = Some(path);
+    while let Some(p) = cur {
+        if p.exists() {
+            break;
+        }
+        missing.push(p.to_path_buf());
+        cur = p.parent();
+    }
+    missing.reverse();
+    let mut created = vec![];
+    for d in missing {
+        match fs::create_dir(&d) {
+            Ok(()) => created.push(d),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(created)
+}
+
+/// Remove directories this run created, deepest first, only while they are empty.
+pub fn remove_created(created: &[PathBuf]) {
+    for d in created.iter().rev() {
+        if fs::remove_dir(d).is_err() {
+            break;
+        }
+    }
+}
+
+pub fn fsync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// The keys upstream writes, in upstream's order.
+pub fn properties(id: u32, filename: &str, size: u64, virtual_size: u64) -> String {
+    format!(
+        "filename={filename}\n\
+         description=SystemVM Template\n\
+         hvm=false\n\
+         size={size}\n\
+         qcow2=true\n\
+         id={id}\n\
+         public=true\n\
+         qcow2.filename={filename}\n\
+         uniquename=routing-{id}\n\
+         qcow2.virtualsize={virtual_size}\n\
+         virtualsize={virtual_size}\n\
+         qcow2.size={size}\n"
+    )
+}
+
+/// Write a small file atomically in `dir`: temp file, fsync, rename.
+pub fn write_atomic(dir: &Path, name: &str, content: &str) -> io::Result<()> {
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
+    f.write_all(content.as_bytes())?;
+    f.sync_all()?;
+    fs::rename(&tmp, dir.join(name))
+}
+
+/// Put `staging` at `dir`. When `dir` exists it is first moved to `backup` (its parent created);
+/// on Linux the two are swapped atomically (RENAME_EXCHANGE), so the template directory never goes
+/// missing, and the old one is then moved to `backup`. Returns where the old one went.
+pub fn install(staging: &Path, dir: &Path, backup: Option<&Path>) -> io::Result<Option<PathBuf>> {
+    let parent = dir.parent().unwrap_or(Path::new("/"));
+    let Some(backup) = backup.filter(|_| dir.exists()) else {
+        // No old template (an empty directory counts as none: remove it).
+        if dir.exists() {
+            fs::remove_dir(dir)?;
+        }
+        fs::rename(staging, dir)?;
+        fsync_dir(parent)?;
+        return Ok(None);
+    };
+    if let Some(bp) = backup.parent() {
+        fs::create_dir_all(bp)?;
+    }
+    let swapped = nix::fcntl::renameat2(
+        nix::fcntl::AT_FDCWD,
+        staging,
+        nix::fcntl::AT_FDCWD,
+        dir,
+        nix::fcntl::RenameFlags::RENAME_EXCHANGE,
+    );
+    match swapped {
+        // `staging` now holds the old template.
+        Ok(()) => fs::rename(staging, backup)?,
+        // File systems without RENAME_EXCHANGE (NFS among them): two renames.
+        Err(_) => {
+            fs::rename(dir, backup)?;
+            fs::rename(staging, dir)?;
+        }
+    }
+    fsync_dir(parent)?;
+    Ok(Some(backup.to_path_buf()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn properties_have_every_upstream_key() {
+        let p = properties(3, "u.qcow2", 100, 2048);
+        let keys: Vec<&str> = p.lines().map(|l| l.split_once('=').unwrap().0).collect();
+        assert_eq!(
+            keys,
+            [
+                "filename",
+                "description",
+                "hvm",
+                "size",
+                "qcow2",
+                "id",
+                "public",
+                "qcow2.filename",
+                "uniquename",
+                "qcow2.virtualsize",
+                "virtualsize",
+                "qcow2.size"
+            ]
+        );
+        assert!(p.contains("uniquename=routing-3\n") && p.contains("qcow2.virtualsize=2048\n"));
+    }
+
+    #[test]
+    fn install_swaps_and_backs_up() {
+        let t = tempfile::tempdir().unwrap();
+        let l = Layout { dest: t.path().to_path_buf(), id: 7 };
+        let created = create_dirs(&l.parent()).unwrap();
+        assert_eq!(created.len(), 3);
+        let s = l.staging("a");
+        fs::create_dir(&s).unwrap();
+        fs::write(s.join("new"), "1").unwrap();
+        assert_eq!(install(&s, &l.dir(), Some(&l.backup("x"))).unwrap(), None);
+        assert!(l.existing());
+        let s2 = l.staging("b");
+        fs::create_dir(&s2).unwrap();
+        fs::write(s2.join("newer"), "2").unwrap();
+        assert!(l.stale_staging().contains(&s2));
+        let b = install(&s2, &l.dir(), Some(&l.backup("x"))).unwrap().unwrap();
+        assert!(l.dir().join("newer").exists() && b.join("new").exists() && !s2.exists());
+        assert!(l.stale_staging().is_empty());
+    }
+}
