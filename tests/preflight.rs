@@ -27,8 +27,11 @@ fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hosts").join(name)
 }
 
+/// A shipped profile ("profiles/NAME") or a test profile under tests/fixtures/preflight/.
 fn profile(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/preflight").join(name).display().to_string()
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let path = if name.starts_with("profiles/") { root.join(name) } else { root.join("tests/fixtures/preflight").join(name) };
+    path.display().to_string()
 }
 
 struct Run {
@@ -123,8 +126,9 @@ fn healthy_platforms_pass() {
 
 #[test]
 fn the_articles_two_hosts() {
+    // The shipped profiles of the article's hosts on fixtures of those hosts.
     // cloud-server.squirrel.org: CentOS 6.2, management + MySQL + NFS, CloudStack 3.0.2.
-    let r = preflight("el6", &["--profile", &profile("squirrel-server.toml")]);
+    let r = preflight("el6", &["--profile", &profile("profiles/squirrel-server.toml")]);
     assert_shape("el6", &r);
     assert_eq!(r.json["platform"], "el6");
     assert_eq!(r.json["roles"], serde_json::json!(["database", "nfs", "management"]));
@@ -135,7 +139,7 @@ fn the_articles_two_hosts() {
     assert!(check(&r, "time.sync")["summary"].as_str().unwrap().contains("0.xenserver.pool.ntp.org"));
 
     // cloud-agent.squirrel.org: the KVM host; it mounts the server's exports (not probed in a fixture).
-    let r = preflight("el6-agent", &["--profile", &profile("squirrel-agent.toml")]);
+    let r = preflight("el6-agent", &["--profile", &profile("profiles/squirrel-agent.toml")]);
     assert_shape("el6-agent", &r);
     let mut want: BTreeMap<String, String> = IDS.iter().map(|id| (id.to_string(), "pass".to_string())).collect();
     want.insert("vm.none-running".into(), "skip".into());
@@ -183,7 +187,7 @@ fn each_failure_mode_fails_its_check_with_a_remedy() {
         (
             "dhcp-el6",
             true,
-            &["--profile", "squirrel-server.toml"],
+            &["--profile", "profiles/squirrel-server.toml"],
             &[("net.static-ip", "fail"), ("cpu.virtualization", "skip")],
             &["/etc/sysconfig/network-scripts/ifcfg-eth0", "BOOTPROTO=static", "IPADDR=192.168.1.4", "GATEWAY=192.168.1.1"],
         ),
@@ -292,6 +296,15 @@ fn bad_input_exits_2() {
     let out = Command::new(bin).args(["preflight", "--profile", "/nonexistent/profile.toml"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/profile.toml"));
+    // An invalid profile is rejected with its file, line and column.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[cloudstack]\nrelease = \"4.22\"\n\n[host]\nroles = [\"hypervisor\"]\n").unwrap();
+    let out = Command::new(bin).arg("preflight").arg("--profile").arg(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("{}:5:", bad.display())), "{err}");
+    assert!(out.stdout.is_empty(), "no report for rejected input");
     let out = Command::new(bin).args(["preflight", "--profile", "x.toml", "--role", "nfs"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "--profile and --role exclude each other");
 }

@@ -33,10 +33,11 @@ fn parse_role(s: &str) -> Result<Role, String> {
 /// Run preflight and print the report; returns the exit code (1 when a check failed).
 pub fn run(global: &Global, args: &PreflightArgs) -> u8 {
     let profile = match &args.profile {
-        Some(path) => match crate::profile::Profile::load(path) {
+        Some(path) => match crate::profile::load(path) {
             Ok(p) => Some(p),
             Err(e) => {
-                eprintln!("{}: {e}", path.display());
+                // Each problem already names FILE:LINE:COL and the key.
+                eprintln!("{e}");
                 return exit::INPUT;
             }
         },

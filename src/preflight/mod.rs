@@ -163,7 +163,7 @@ mod tests {
 
     fn facts_with_nfs(nfs: NfsFacts) -> (HostFacts, Options) {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let profile = Profile::load(&dir.join("tests/fixtures/preflight/nfs-client.toml")).unwrap();
+        let profile = crate::profile::load(&dir.join("tests/fixtures/preflight/nfs-client.toml")).unwrap();
         let opts = Options { profile: Some(profile), ..Options::default() }.normalized();
         let mut facts = HostFacts::gather(&Sysroot::new(dir.join("tests/fixtures/hosts/el9")), &opts.gather_options());
         facts.nfs = nfs;
