@@ -367,3 +367,21 @@ fn nfs_server_without_rpcbind_fails() {
     assert!(c["summary"].as_str().unwrap().contains("showmount -e 127.0.0.1 failed"), "{c}");
     assert!(remedy(&r, "nfs.exports").contains("Q5"));
 }
+
+#[test]
+fn facts_of_the_articles_server() {
+    let out = Command::new(env!("CARGO_BIN_EXE_cloudstrap")).arg("--sysroot").arg(fixture("el6")).args(["preflight", "--facts"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let f: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(f["platform"], "el6");
+    assert_eq!(f["os"]["pretty_name"], "CentOS release 6.2 (Final)");
+    assert_eq!(f["names"]["fqdn"], "cloud-server.squirrel.org");
+    assert_eq!(f["names"]["addresses"], serde_json::json!(["192.168.1.4"]));
+    let eth0 = f["net"]["interfaces"].as_array().unwrap().iter().find(|i| i["name"] == "eth0").unwrap();
+    assert_eq!((eth0["method"].as_str(), eth0["addresses"][0].as_str()), (Some("static"), Some("192.168.1.4")));
+    assert_eq!(f["selinux"]["configured"], "permissive");
+    assert_eq!(f["selinux"]["enforcing"], false);
+    assert_eq!(f["time"]["services"][0]["name"], "ntpd");
+    assert_eq!(f["kvm"]["state"], "usable");
+    assert_eq!(f["virt_flag"], "vmx");
+}
