@@ -73,7 +73,7 @@ fn all_in_one_on_a_live_el9_host() {
         "db-user:cloud:after-setup",
         "setup:cloudstack-setup-management",
         "wait:http://127.0.0.1:8080/client/api",
-        "handoff",
+        "cloudstack:handoff",
         "template:3",
         "template-row:3",
         "exportfs",
@@ -117,7 +117,7 @@ fn an_image_root_gets_no_runtime_steps() {
     set_env();
     let p = prepare(&profile("squirrel-server.toml"), &global("/nonexistent-image-root")).unwrap();
     assert!(!p.ctx.live);
-    for runtime in ["wait:", "db-admin-login", "db-user", "exportfs", "firewall:", "handoff", "template"] {
+    for runtime in ["wait:", "db-admin-login", "db-user", "exportfs", "firewall:", "cloudstack:", "template"] {
         assert!(!ids(&p).iter().any(|i| i.starts_with(runtime)), "{runtime} planned for an image root: {:#?}", ids(&p));
     }
 }

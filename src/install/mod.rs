@@ -56,8 +56,13 @@ fn rendered_files(profile: &Profile, id: PlatformId, path: &Path) -> Result<(Vec
 
 /// Load, check and plan, without changing anything.
 pub fn prepare(profile_path: &Path, global: &Global) -> Result<Prepared, InputError> {
-    // Parsed and validated; errors are located and never echo a secret.
+    // Validated: every problem comes back located (FILE:LINE:COL: key: ...), nothing has changed yet.
     let profile = crate::profile::load(profile_path).map_err(|e| InputError(e.to_string()))?;
+    prepare_profile(profile, profile_path, global)
+}
+
+/// Plan an already loaded profile, as if read from `profile_path` (the guided install's review).
+pub fn prepare_profile(profile: Profile, profile_path: &Path, global: &Global) -> Result<Prepared, InputError> {
     let id = match &profile.host.platform {
         Some(p) => p.parse::<PlatformId>().map_err(|e| InputError(format!("{}: host.platform: {e}", profile_path.display())))?,
         None => crate::host::detect_platform(&global.sysroot()).map_err(|e| InputError(format!("cannot tell this host's platform: {e}")))?,
@@ -72,13 +77,13 @@ pub fn prepare(profile_path: &Path, global: &Global) -> Result<Prepared, InputEr
     let generated_keys = GeneratedKeys::load_or_new(&global.root);
     ctx.redactor.add(generated_keys.management.expose());
     ctx.redactor.add(generated_keys.database.expose());
-    let handoff = if profile.has_role(crate::profile::Role::Management) {
-        crate::cloudstack::handoff::HandoffOptions::from_profile(&profile, dir, &global.root).ok()
-    } else {
-        None
-    };
-    let input = PlanInput { profile: &profile, platform, release, files, merge, secrets: &secrets, live: ctx.live, generated_keys, handoff };
-    let plan = plan::build(&input).map_err(|e| InputError(format!("{}: {e}", profile_path.display())))?;
+    let input = PlanInput { profile: &profile, platform, release, files, merge, secrets: &secrets, live: ctx.live, generated_keys };
+    let mut plan = plan::build(&input).map_err(|e| InputError(format!("{}: {e}", profile_path.display())))?;
+    if ctx.live {
+        // The hand-off to the management server's API (keys, zone, agent registration) comes last.
+        let extra = crate::cloudstack::actions::install_steps(&profile, profile_path, plan.steps.len()).map_err(|e| InputError(format!("{}: {e}", profile_path.display())))?;
+        plan.steps.extend(extra);
+    }
     Ok(Prepared { plan, ctx, profile_path: profile_path.to_path_buf() })
 }
 
@@ -142,8 +147,7 @@ fn confirm(summary: &str) -> bool {
 
 pub fn run(args: &InstallArgs, global: &Global) -> u8 {
     let Some(profile_path) = &args.profile else {
-        eprintln!("install: the guided install is not in this build; give --profile FILE");
-        return exit::INPUT;
+        return crate::tui::run(global, args);
     };
     let mut prepared = match prepare(profile_path, global) {
         Ok(p) => p,
