@@ -106,13 +106,6 @@ pub fn main() -> ExitCode {
         Command::Profile(ProfileCmd::Schema) => crate::profile::cmd::schema(),
         Command::Reset(args) => crate::reset::run_reset(&args, &cli.global),
         Command::Restore(args) => crate::reset::run_restore(&args, &cli.global),
-        Command::Profile(ProfileCmd::Check { file }) => match crate::profile::Profile::load(&file) {
-            Ok(_) => exit::OK,
-            Err(e) => {
-                eprintln!("{}: {e}", file.display());
-                exit::INPUT
-            }
-        },
         Command::Render(a) => crate::render::render_main(&cli.global, &a),
         Command::Plan(a) => crate::render::plan_main(&cli.global, &a),
         Command::Preflight(args) => crate::preflight::cmd::run(&cli.global, &args),

@@ -245,9 +245,19 @@ fn handoff_wanted(ctx: &Context) -> bool {
     ctx.profile.as_ref().is_some_and(|p| p.zone.is_some() || p.management.as_ref().is_some_and(|m| m.admin_password.is_some() || m.admin_password_file.is_some() || m.admin_password_env.is_some()))
 }
 
-/// Seam for the API hand-off (`cloudstack::handoff`, `zone::deploy`): wired once the api module lands.
+/// The API hand-off after a reset: the database is new, so the admin password and the API keys are set
+/// again (`cloudstack::handoff`), then the profile's zone is deployed again (`cloudstack::zone`).
 fn hand_off(ctx: &Context) -> Result<(), String> {
-    let _ = ctx;
-    step("Hand-off: not available in this build yet; run `cloudstrap zone deploy --profile FILE` once it is");
+    use crate::cloudstack::{credentials, handoff, zone, Auth, Client, Options};
+    let Some(p) = &ctx.profile else { return Ok(()) };
+    let mut opts = handoff::HandoffOptions::from_profile(p, &ctx.profile_dir, &ctx.root).map_err(|e| e.to_string())?;
+    opts.endpoint = ctx.endpoint();
+    handoff::run(&opts, &mut |l| step(l)).map_err(|e| e.to_string())?;
+    if p.zone.is_some() {
+        let keys = credentials::stored(&ctx.root).map_err(|e| e.to_string())?.ok_or("the hand-off stored no API keys")?;
+        let client = Client::new(&opts.endpoint, Auth::Keys { api_key: keys.api_key, secret: keys.secret }, Options::default()).map_err(|e| e.to_string())?;
+        let dopts = zone::DeployOptions { profile_dir: ctx.profile_dir.clone(), ..zone::DeployOptions::default() };
+        zone::deploy(&client, p, &dopts, &mut |s| step(&format!("  {s}"))).map_err(|e| e.to_string())?;
+    }
     Ok(())
 }
