@@ -65,3 +65,31 @@ fn repository_key_and_refresh_in_a_debian_root() {
     repo.revert(&ctx, &rec).unwrap();
     assert!(!ov.root.join("etc/apt/keyrings/test-debian.gpg").exists());
 }
+
+#[test]
+fn an_install_waits_for_a_package_manager_still_running_in_the_root() {
+    let base = prepared_root();
+    let ov = Overlay::new(&base);
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("install.log");
+    cloudstrap::log::set_file(Some(log.clone()));
+    let ctx = Ctx::for_root(&ov.root, Redactor::default());
+    // Another dpkg user (as an orphaned apt of a killed run would be) holds the lock for a moment.
+    let lock = ov.root.join("var/lib/dpkg/lock-frontend");
+    let mut holder = std::process::Command::new("python3")
+        .arg("-c")
+        .arg("import fcntl, sys, time\nf = open(sys.argv[1], 'r+')\nfcntl.lockf(f, fcntl.LOCK_EX)\nprint('locked', flush=True)\ntime.sleep(3)\n")
+        .arg(&lock)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(holder.stdout.take().unwrap()), &mut line).unwrap();
+    assert_eq!(line.trim(), "locked");
+    let act = InstallPackages { manager: PackageManager::Apt, packages: vec!["hello".into()], purpose: "test".into() };
+    act.execute(&ctx, &mut Record::default()).unwrap();
+    assert!(act.is_done(&ctx).unwrap());
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains(&format!("waiting for process {} to release /var/lib/dpkg/lock-frontend", holder.id())), "{logged}");
+    holder.wait().unwrap();
+}

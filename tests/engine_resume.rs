@@ -106,3 +106,47 @@ fn an_install_killed_after_any_action_resumes_to_the_same_result() {
         }
     }
 }
+
+#[test]
+fn a_sigkill_in_the_middle_of_a_package_install_resumes_to_the_same_result() {
+    let base = prepared_root();
+    let reference = Overlay::new(&base);
+    let out = install(&reference.root, None);
+    assert!(out.status.success(), "{}", text(&out));
+    let want = snapshot(&reference.upper);
+
+    // Kill -9 while the receipt says a package install is running (apt/dpkg may go on as orphans).
+    let ov = Overlay::new(&base);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cloudstrap"))
+        .args(["install", "--yes", "--profile"])
+        .arg(nfs_profile())
+        .arg("--root")
+        .arg(&ov.root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let receipt_path = ov.root.join("var/lib/cloudstrap/receipt.json");
+    let mut caught = false;
+    while child.try_wait().unwrap().is_none() {
+        let running_packages = std::fs::read(&receipt_path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .is_some_and(|r| {
+                r["actions"].as_array().unwrap().iter().any(|a| a["state"] == "running" && a["id"].as_str().unwrap().starts_with("packages:"))
+            });
+        if running_packages {
+            child.kill().unwrap();
+            caught = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let status = child.wait().unwrap();
+    assert!(caught && status.signal() == Some(9), "the install was not caught during a package install");
+    let resumed = install(&ov.root, None);
+    assert!(resumed.status.success(), "resume after a kill during a package install failed:\n{}", text(&resumed));
+    let d = diff(&want, &snapshot(&ov.upper));
+    assert!(d.is_empty(), "killed during a package install, then resumed: {d:#?}");
+}

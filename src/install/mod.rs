@@ -77,15 +77,10 @@ pub fn prepare_profile(profile: Profile, profile_path: &Path, global: &Global) -
     let generated_keys = GeneratedKeys::load_or_new(&global.root);
     ctx.redactor.add(generated_keys.management.expose());
     ctx.redactor.add(generated_keys.database.expose());
-    let handoff = if profile.has_role(crate::profile::Role::Management) {
-        crate::cloudstack::handoff::HandoffOptions::from_profile(&profile, dir, &global.root).ok()
-    } else {
-        None
-    };
-    let input = PlanInput { profile: &profile, platform, release, files, merge, secrets: &secrets, live: ctx.live, generated_keys, handoff };
+    let input = PlanInput { profile: &profile, platform, release, files, merge, secrets: &secrets, live: ctx.live, generated_keys };
     let mut plan = plan::build(&input).map_err(|e| InputError(format!("{}: {e}", profile_path.display())))?;
     if ctx.live {
-        // After the hand-off (in the plan): the zone and the agent's registration, through the API.
+        // The hand-off to the management server's API (keys, zone, agent registration) comes last.
         let extra = crate::cloudstack::actions::install_steps(&profile, profile_path, plan.steps.len()).map_err(|e| InputError(format!("{}: {e}", profile_path.display())))?;
         plan.steps.extend(extra);
     }

@@ -50,8 +50,6 @@ pub struct PlanInput<'a> {
     /// Management and database keys cloudstrap generated earlier (read back from the root), so a resumed
     /// or repeated install uses the same ones.
     pub generated_keys: GeneratedKeys,
-    /// The API hand-off after the management server answers (None: the profile gives no admin password).
-    pub handoff: Option<crate::cloudstack::handoff::HandoffOptions>,
 }
 
 /// Keys cloudstrap generates when the profile gives none, kept 0600 under /var/lib/cloudstrap/secrets/.
@@ -331,10 +329,8 @@ pub fn build(input: &PlanInput) -> Result<Plan, PlanError> {
         );
         if input.live {
             let url = format!("http://{}:8080/client/api", "127.0.0.1");
-            let up = b.add(WaitFor { target: Target::Url(url), timeout: Duration::from_secs(900) }, &[Some(sm)]);
-            if let Some(opts) = &input.handoff {
-                b.add(crate::cloudstack::actions::ApiHandoff { options: opts.clone() }, &[Some(up)]);
-            }
+            // The API hand-off (`cloudstack::actions::install_steps`) follows the whole plan.
+            b.add(WaitFor { target: Target::Url(url), timeout: Duration::from_secs(900) }, &[Some(sm)]);
         }
     }
 
