@@ -30,6 +30,8 @@ struct Faults {
     stall_for: Duration,
     /// Serve 200 with the whole file whatever the Range header says.
     ignore_range: bool,
+    /// From the second request on, the file is "new" (another ETag): If-Range must not match.
+    replaced: bool,
 }
 
 struct Server {
@@ -102,18 +104,19 @@ fn serve(
     let Some(body) = files.lock().unwrap().get(&path).cloned() else {
         return conn.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     };
-    let start = match (&range, faults.ignore_range) {
+    let etag = if faults.replaced && log.lock().unwrap().len() > 1 { "v2" } else { "v1" };
+    let start = match (&range, faults.ignore_range || etag == "v2") {
         (Some(r), false) => r.strip_prefix("bytes=").and_then(|r| r.strip_suffix('-')).and_then(|s| s.parse::<usize>().ok()),
         _ => None,
     };
     let head = match start {
         Some(s) => format!(
-            "HTTP/1.1 206 Partial Content\r\nContent-Length: {}\r\nContent-Range: bytes {s}-{}/{}\r\nETag: \"v1\"\r\nConnection: close\r\n\r\n",
+            "HTTP/1.1 206 Partial Content\r\nContent-Length: {}\r\nContent-Range: bytes {s}-{}/{}\r\nETag: \"{etag}\"\r\nConnection: close\r\n\r\n",
             body.len() - s,
             body.len() - 1,
             body.len()
         ),
-        None => format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nETag: \"v1\"\r\nAccept-Ranges: bytes\r\nConnection: close\r\n\r\n", body.len()),
+        None => format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nETag: \"{etag}\"\r\nAccept-Ranges: bytes\r\nConnection: close\r\n\r\n", body.len()),
     };
     conn.write_all(head.as_bytes())?;
     let part = &body[start.unwrap_or(0)..];
@@ -336,6 +339,17 @@ fn a_server_without_ranges_is_reread_and_skipped() {
 }
 
 #[test]
+fn a_file_replaced_on_the_server_mid_download_is_not_spliced() {
+    let f = fixture();
+    let srv = Server::start(Faults { cut: AtomicU32::new(1), cut_after: 300_000, replaced: true, ..Default::default() });
+    srv.put("/t.bz2", f.single.clone());
+    let dest = tempfile::tempdir().unwrap();
+    let err = template::fetch(&opts(srv.url("/t.bz2"), dest.path(), ChecksumSpec::Skip), &Silent).unwrap_err();
+    assert!(err.to_string().contains("changed on the server"), "{err}");
+    assert_nothing_left(dest.path());
+}
+
+#[test]
 fn a_stalled_read_times_out_and_resumes() {
     let f = fixture();
     let srv = Server::start(Faults { stall: AtomicU32::new(1), cut_after: 200_000, stall_for: Duration::from_secs(3), ..Default::default() });
@@ -471,6 +485,23 @@ fn stale_staging_from_a_killed_run_is_cleared() {
     std::fs::write(stale.join("x.qcow2.partial"), b"half").unwrap();
     let inst = template::fetch(&opts(srv.url("/t.bz2"), dest.path(), ChecksumSpec::Skip), &Silent).unwrap();
     assert_installed(&inst, dest.path(), 3);
+}
+
+#[test]
+fn a_local_mirror_file_works_without_a_server() {
+    let f = fixture();
+    let mirror = tempfile::tempdir().unwrap();
+    std::fs::write(mirror.path().join("t.qcow2.bz2"), &f.pbzip2).unwrap();
+    std::fs::write(mirror.path().join("md5sum.txt"), format!("{}  t.qcow2.bz2\n", hex::encode(md5::Md5::digest(&f.pbzip2)))).unwrap();
+    let path = mirror.path().join("t.qcow2.bz2").display().to_string();
+    for url in [format!("file://{path}"), path.clone()] {
+        let dest = tempfile::tempdir().unwrap();
+        let mut o = opts(url, dest.path(), ChecksumSpec::Probe);
+        o.allow_http = false;
+        let inst = template::fetch(&o, &Silent).unwrap();
+        assert_installed(&inst, dest.path(), 3);
+        assert_eq!(inst.checksum.unwrap().algo, template::Algo::Md5);
+    }
 }
 
 #[test]

@@ -16,7 +16,8 @@ pub enum TemplateCmd {
 
 #[derive(Debug, Args)]
 pub struct FetchArgs {
-    /// The compressed template (.qcow2.bz2). Default: the --release's template.
+    /// The compressed template (.qcow2.bz2): https://, http:// (with --allow-http), file:// or an absolute path.
+    /// Default: the --release's template.
     #[arg(long, required_unless_present = "release")]
     pub url: Option<String>,
     /// Use this CloudStack release's template and checksum list (e.g. 4.19, 4.22).
