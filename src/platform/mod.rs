@@ -1,5 +1,12 @@
-//! Supported platforms. Differences between distributions are data (see the table in this module),
-//! not branches scattered through the code.
+//! Supported platforms. Differences between distributions are data (the static table in `table.rs`
+//! and the CloudStack release table in `release.rs`), not branches scattered through the code.
+//! Adding a platform is a table row plus its templates.
+
+mod release;
+mod table;
+
+pub use release::{Release, ReleaseCommands, ReleasePaths, ReleaseRole, TemplateSource};
+pub use table::*;
 
 use std::fmt;
 use std::str::FromStr;

@@ -1,6 +1,13 @@
 //! The one way to run an external command: stdin closed, output captured, timed, logged with secrets redacted.
+//! Secrets reach a command through 0600 files ([`SecretFile`]) or the environment, never through argv;
+//! [`PY_LAUNCHER`] does this for Python tools that only take passwords on their command line.
 
-use std::path::PathBuf;
+mod python;
+mod secret_file;
+pub use python::{python_script_cmd, PY_LAUNCHER};
+pub use secret_file::SecretFile;
+
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Words that must never reach a log line, an error or a receipt.
@@ -19,6 +26,17 @@ impl Redactor {
         }
     }
 
+    /// Every secret of `other` too.
+    pub fn extend(&mut self, other: &Redactor) {
+        for s in &other.secrets {
+            self.add(s.clone());
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.secrets.is_empty()
+    }
+
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_string();
         for s in &self.secrets {
@@ -35,6 +53,15 @@ pub struct Output {
     pub stdout: String,
     pub stderr: String,
     pub elapsed: Duration,
+}
+
+impl Output {
+    /// The last `n` lines of stdout followed by stderr (already redacted).
+    pub fn tail(&self, n: usize) -> String {
+        let both = format!("{}{}{}", self.stdout, if self.stdout.ends_with('\n') || self.stdout.is_empty() { "" } else { "\n" }, self.stderr);
+        let lines: Vec<&str> = both.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,11 +83,13 @@ pub struct Cmd {
     pub dir: Option<PathBuf>,
     pub timeout: Duration,
     pub stdin: Option<Vec<u8>>,
+    /// Run inside `chroot DIR` (an install into a root other than `/`).
+    pub chroot: Option<PathBuf>,
 }
 
 impl Cmd {
     pub fn new(program: impl Into<String>) -> Cmd {
-        Cmd { program: program.into(), args: vec![], env: vec![], dir: None, timeout: Duration::from_secs(600), stdin: None }
+        Cmd { program: program.into(), args: vec![], env: vec![], dir: None, timeout: Duration::from_secs(600), stdin: None, chroot: None }
     }
     pub fn arg(mut self, a: impl Into<String>) -> Cmd {
         self.args.push(a.into());
@@ -88,15 +117,40 @@ impl Cmd {
         self
     }
 
+    /// Run inside `chroot root` unless `root` is `/`.
+    pub fn in_root(mut self, root: &Path) -> Cmd {
+        self.chroot = if root == Path::new("/") { None } else { Some(root.to_path_buf()) };
+        self
+    }
+
     /// The command line as shown in logs (secrets redacted by the caller's redactor).
     pub fn display(&self) -> String {
-        std::iter::once(self.program.as_str()).chain(self.args.iter().map(String::as_str)).collect::<Vec<_>>().join(" ")
+        let mut words: Vec<String> = vec![];
+        if let Some(r) = &self.chroot {
+            words.push(format!("chroot {}", r.display()));
+        }
+        words.push(self.program.clone());
+        words.extend(self.args.iter().cloned());
+        words.join(" ")
+    }
+
+    /// Program and arguments as actually spawned.
+    fn argv(&self) -> (String, Vec<String>) {
+        match &self.chroot {
+            Some(r) => {
+                let mut a = vec![r.display().to_string(), self.program.clone()];
+                a.extend(self.args.iter().cloned());
+                ("chroot".into(), a)
+            }
+            None => (self.program.clone(), self.args.clone()),
+        }
     }
 
     /// Run to completion; a non-zero exit is returned as `Ok` with its status (see `run_ok`).
     pub fn run(&self, redactor: &Redactor) -> Result<Output, RunError> {
         let start = Instant::now();
-        let mut expr = duct::cmd(&self.program, &self.args).stdout_capture().stderr_capture().unchecked();
+        let (program, args) = self.argv();
+        let mut expr = duct::cmd(&program, &args).stdout_capture().stderr_capture().unchecked();
         expr = match &self.stdin {
             Some(b) => expr.stdin_bytes(b.clone()),
             None => expr.stdin_null(),
@@ -107,12 +161,16 @@ impl Cmd {
         if let Some(d) = &self.dir {
             expr = expr.dir(d);
         }
-        let handle = expr.start().map_err(|source| RunError::Spawn { program: self.program.clone(), source })?;
+        let handle = expr.start().map_err(|source| {
+            crate::log::line(&format!("could not start `{}`: {source}", redactor.redact(&self.display())));
+            RunError::Spawn { program: self.program.clone(), source }
+        })?;
         let out = loop {
             match handle.try_wait() {
                 Ok(Some(o)) => break o.clone(),
                 Ok(None) if start.elapsed() > self.timeout => {
                     let _ = handle.kill();
+                    crate::log::line(&format!("`{}` timed out after {} s", redactor.redact(&self.display()), self.timeout.as_secs()));
                     return Err(RunError::Timeout { command: redactor.redact(&self.display()), seconds: self.timeout.as_secs() });
                 }
                 Ok(None) => std::thread::sleep(Duration::from_millis(20)),
@@ -131,6 +189,11 @@ impl Cmd {
             output.status,
             output.elapsed.as_secs_f64()
         ));
+        if output.status != 0 {
+            for l in output.tail(20).lines() {
+                crate::log::line(&format!("  | {l}"));
+            }
+        }
         Ok(output)
     }
 
@@ -138,9 +201,7 @@ impl Cmd {
     pub fn run_ok(&self, redactor: &Redactor) -> Result<Output, RunError> {
         let out = self.run(redactor)?;
         if out.status != 0 {
-            let both = format!("{}{}", out.stdout, out.stderr);
-            let tail: Vec<&str> = both.lines().rev().take(10).collect::<Vec<_>>().into_iter().rev().collect();
-            return Err(RunError::Failed { command: redactor.redact(&self.display()), status: out.status, tail: tail.join("\n") });
+            return Err(RunError::Failed { command: redactor.redact(&self.display()), status: out.status, tail: out.tail(10) });
         }
         Ok(out)
     }

@@ -1,0 +1,224 @@
+//! Database provisioning through the `mysql` client, with credentials in 0600 option files
+//! (`--defaults-extra-file`) and SQL on stdin, so no password reaches argv.
+//! - [`AdminLogin`]: make the administrator (root) log in with a password over TCP, as
+//!   `cloudstack-setup-databases --deploy-as=root:PW` does, also where root authenticates by socket only
+//!   (MySQL 8 on Ubuntu: auth_socket; MariaDB: unix_socket).
+//! - [`CloudUser`]: the `cloud` user, its password, and the grants CloudStack needs, PROCESS included.
+
+use std::path::PathBuf;
+
+use super::{Action, ActionError, Ctx, Record, Secret};
+use crate::run::{Output, SecretFile};
+
+/// How to reach the server.
+#[derive(Debug, Clone)]
+pub struct DbConn {
+    pub host: String,
+    pub port: u16,
+    /// Local socket for the administrator's socket login (default: the client's compiled-in socket).
+    pub socket: Option<PathBuf>,
+}
+
+enum Via<'a> {
+    /// TCP with a user and password: what CloudStack itself does.
+    Password(&'a str, &'a Secret),
+    /// The local socket as the OS user (root), without password.
+    Socket(&'a str),
+}
+
+/// A value inside an option file: double-quoted, with `\` and `"` escaped.
+fn opt_quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// An SQL string literal.
+pub fn sql_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+fn sql_ident(s: &str) -> String {
+    format!("`{}`", s.replace('`', "``"))
+}
+
+impl DbConn {
+    fn option_file(&self, via: &Via) -> String {
+        match via {
+            Via::Password(user, pw) => {
+                let host = if self.host == "localhost" { "127.0.0.1" } else { self.host.as_str() };
+                format!("[client]\nuser={}\npassword={}\nhost={host}\nport={}\nprotocol=TCP\n", opt_quote(user), opt_quote(pw.expose()), self.port)
+            }
+            Via::Socket(user) => {
+                let mut s = format!("[client]\nuser={}\nprotocol=SOCKET\n", opt_quote(user));
+                if let Some(sock) = &self.socket {
+                    s.push_str(&format!("socket={}\n", sock.display()));
+                }
+                s
+            }
+        }
+    }
+
+    /// Run SQL (fed on stdin); Ok with the client's output whatever its status.
+    fn sql(&self, ctx: &Ctx, via: &Via, sql: &str) -> Result<Output, ActionError> {
+        let opts = SecretFile::create(ctx.secret_root(), "mysql-client", self.option_file(via).as_bytes())
+            .map_err(|e| ActionError::io("/run/cloudstrap", e))?;
+        let cmd = ctx
+            .cmd("mysql")
+            .arg(format!("--defaults-extra-file={}", opts.inner_path().display()))
+            .args(["--batch", "--skip-column-names", "--connect-timeout=10"])
+            .stdin_bytes(sql.as_bytes().to_vec());
+        ctx.run(&cmd)
+    }
+
+    fn sql_ok(&self, ctx: &Ctx, via: &Via, sql: &str) -> Result<Output, ActionError> {
+        let out = self.sql(ctx, via, sql)?;
+        if out.status != 0 {
+            return Err(ActionError::Failed(format!("the database refused the change: {}", out.tail(5))));
+        }
+        Ok(out)
+    }
+}
+
+pub struct AdminLogin {
+    pub conn: DbConn,
+    /// The administrator account ("root").
+    pub user: String,
+    pub password: Secret,
+}
+
+impl Action for AdminLogin {
+    fn id(&self) -> String {
+        format!("db-admin-login:{}", self.user)
+    }
+
+    fn describe(&self) -> String {
+        format!("Let database user {} log in with its password over TCP ({}:{})", self.user, self.conn.host, self.conn.port)
+    }
+
+    fn is_done(&self, ctx: &Ctx) -> Result<bool, ActionError> {
+        Ok(self.conn.sql(ctx, &Via::Password(&self.user, &self.password), "SELECT 1;")?.status == 0)
+    }
+
+    fn execute(&self, ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
+        let sock = Via::Socket("root");
+        let version = self.conn.sql(ctx, &sock, "SELECT VERSION();")?;
+        if version.status != 0 {
+            return Err(ActionError::Failed(format!(
+                "cannot log in to the database as {}: its password is refused over TCP and root cannot log in over the local socket \
+                 (give the current root password as database.root-password): {}",
+                self.user,
+                version.tail(3)
+            )));
+        }
+        let account = format!("{}@'localhost'", sql_quote(&self.user));
+        let pw = sql_quote(self.password.expose());
+        // Keep socket login working where the server allows both (MariaDB); MySQL 8 takes one plugin.
+        let sql = if version.stdout.contains("MariaDB") {
+            format!("ALTER USER {account} IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD({pw});\n")
+        } else {
+            format!("ALTER USER {account} IDENTIFIED WITH caching_sha2_password BY {pw};\n")
+        };
+        self.conn.sql_ok(ctx, &sock, &sql)?;
+        record.note = Some(format!("{} now also logs in with a password", self.user));
+        Ok(())
+    }
+
+    fn revert(&self, _ctx: &Ctx, _record: &Record) -> Result<(), ActionError> {
+        // The previous authentication cannot be restored without its secret; the password stays.
+        Ok(())
+    }
+}
+
+pub struct CloudUser {
+    pub conn: DbConn,
+    pub admin_user: String,
+    pub admin_password: Secret,
+    pub user: String,
+    pub password: Secret,
+    /// Host parts of the account ("localhost", "%").
+    pub hosts: Vec<String>,
+    /// Databases it owns ("cloud", "cloud_usage").
+    pub databases: Vec<String>,
+}
+
+impl CloudUser {
+    fn admin(&self) -> Via<'_> {
+        Via::Password(&self.admin_user, &self.admin_password)
+    }
+
+    fn account(&self, host: &str) -> String {
+        format!("{}@{}", sql_quote(&self.user), sql_quote(host))
+    }
+
+    fn existing_hosts(&self, ctx: &Ctx) -> Result<Vec<String>, ActionError> {
+        let out = self.conn.sql_ok(ctx, &self.admin(), &format!("SELECT host FROM mysql.user WHERE user = {};", sql_quote(&self.user)))?;
+        Ok(out.stdout.lines().map(|l| l.trim().to_string()).collect())
+    }
+
+    fn grants_ok(&self, grants: &str) -> bool {
+        let lines: Vec<&str> = grants.lines().collect();
+        let global = lines.iter().any(|l| {
+            l.contains(" ON *.* TO ") && (l.contains("ALL PRIVILEGES") || l.split(" ON ").next().unwrap_or("").contains("PROCESS"))
+        });
+        let dbs = self.databases.iter().all(|d| lines.iter().any(|l| l.contains(&format!("GRANT ALL PRIVILEGES ON {}.*", sql_ident(d)))));
+        global && dbs
+    }
+}
+
+impl Action for CloudUser {
+    fn id(&self) -> String {
+        format!("db-user:{}", self.user)
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "Database user {} at {} with all privileges on {} and PROCESS",
+            self.user,
+            self.hosts.join(", "),
+            self.databases.join(", ")
+        )
+    }
+
+    fn is_done(&self, ctx: &Ctx) -> Result<bool, ActionError> {
+        let existing = self.existing_hosts(ctx)?;
+        for h in &self.hosts {
+            if !existing.contains(h) {
+                return Ok(false);
+            }
+            let g = self.conn.sql(ctx, &self.admin(), &format!("SHOW GRANTS FOR {};", self.account(h)))?;
+            if g.status != 0 || !self.grants_ok(&g.stdout) {
+                return Ok(false);
+            }
+        }
+        // The password is the profile's: the user itself can log in.
+        Ok(self.conn.sql(ctx, &Via::Password(&self.user, &self.password), "SELECT 1;")?.status == 0)
+    }
+
+    fn prepare(&self, ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
+        let existing = self.existing_hosts(ctx)?;
+        record.added = self.hosts.iter().filter(|h| !existing.contains(h)).cloned().collect();
+        Ok(())
+    }
+
+    fn execute(&self, ctx: &Ctx, _record: &mut Record) -> Result<(), ActionError> {
+        let pw = sql_quote(self.password.expose());
+        let mut sql = String::new();
+        for h in &self.hosts {
+            let acc = self.account(h);
+            sql.push_str(&format!("CREATE USER IF NOT EXISTS {acc} IDENTIFIED BY {pw};\nALTER USER {acc} IDENTIFIED BY {pw};\n"));
+            for d in &self.databases {
+                sql.push_str(&format!("GRANT ALL PRIVILEGES ON {}.* TO {acc};\n", sql_ident(d)));
+            }
+            // CloudStack reads the process list (apache/cloudstack#8240).
+            sql.push_str(&format!("GRANT PROCESS ON *.* TO {acc};\n"));
+        }
+        self.conn.sql_ok(ctx, &self.admin(), &sql)?;
+        Ok(())
+    }
+
+    fn revert(&self, ctx: &Ctx, record: &Record) -> Result<(), ActionError> {
+        for h in &record.added {
+            self.conn.sql_ok(ctx, &self.admin(), &format!("DROP USER IF EXISTS {};", self.account(h)))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,49 @@
+//! Create directories (NFS exports, mount points).
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+
+use super::{Action, ActionError, Ctx, Record};
+
+pub struct CreateDirs {
+    pub dirs: Vec<PathBuf>,
+    pub mode: u32,
+}
+
+impl Action for CreateDirs {
+    fn id(&self) -> String {
+        format!("dirs:{}", self.dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(","))
+    }
+
+    fn describe(&self) -> String {
+        format!("Create directories {}", self.dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(" "))
+    }
+
+    fn is_done(&self, ctx: &Ctx) -> Result<bool, ActionError> {
+        Ok(self.dirs.iter().all(|d| {
+            std::fs::metadata(ctx.path(d)).map(|m| m.is_dir() && m.permissions().mode() & 0o7777 == self.mode).unwrap_or(false)
+        }))
+    }
+
+    fn prepare(&self, ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
+        record.added = self.dirs.iter().filter(|d| !ctx.path(d).exists()).map(|d| d.display().to_string()).collect();
+        Ok(())
+    }
+
+    fn execute(&self, ctx: &Ctx, _record: &mut Record) -> Result<(), ActionError> {
+        for d in &self.dirs {
+            let host = ctx.path(d);
+            std::fs::create_dir_all(&host).map_err(|e| ActionError::io(&host, e))?;
+            std::fs::set_permissions(&host, std::fs::Permissions::from_mode(self.mode)).map_err(|e| ActionError::io(&host, e))?;
+        }
+        Ok(())
+    }
+
+    fn revert(&self, ctx: &Ctx, record: &Record) -> Result<(), ActionError> {
+        // Only directories we created, and only while empty: never delete data (templates, VM disks).
+        for d in record.added.iter().rev() {
+            let _ = std::fs::remove_dir(ctx.path(d));
+        }
+        Ok(())
+    }
+}

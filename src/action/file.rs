@@ -1,0 +1,110 @@
+//! Write a rendered file: the whole file is ours, or our managed block inside a file with foreign content.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use super::atomic::{backup, write_atomic};
+use super::{Action, ActionError, Ctx, Record};
+
+/// How much of the file is ours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Whole,
+    ManagedBlock,
+}
+
+/// A file to write: its in-system path, its content (or our block), its mode, the role that needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileSpec {
+    pub path: PathBuf,
+    pub content: String,
+    pub mode: u32,
+    pub kind: FileKind,
+    pub role: Option<crate::profile::Role>,
+}
+
+/// The content a file ends with, given what is there now.
+pub type MergeFn = fn(Option<&str>, &FileSpec) -> String;
+
+pub struct WriteFile {
+    pub spec: FileSpec,
+    pub merge: MergeFn,
+}
+
+impl WriteFile {
+    pub fn new(spec: FileSpec, merge: MergeFn) -> WriteFile {
+        WriteFile { spec, merge }
+    }
+
+    fn current(&self, ctx: &Ctx) -> Result<Option<(String, u32)>, ActionError> {
+        let host = ctx.path(&self.spec.path);
+        match std::fs::read_to_string(&host) {
+            Ok(s) => {
+                let mode = std::fs::metadata(&host).map_err(|e| ActionError::io(&host, e))?.permissions().mode() & 0o7777;
+                Ok(Some((s, mode)))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(ActionError::io(host, e)),
+        }
+    }
+
+    /// The mode the file should have: ours for a whole file; a file with foreign content keeps its own.
+    fn wanted_mode(&self, current: Option<u32>) -> u32 {
+        match (self.spec.kind, current) {
+            (FileKind::ManagedBlock, Some(m)) => m,
+            _ => self.spec.mode,
+        }
+    }
+}
+
+impl Action for WriteFile {
+    fn id(&self) -> String {
+        format!("file:{}", self.spec.path.display())
+    }
+
+    fn describe(&self) -> String {
+        match self.spec.kind {
+            FileKind::Whole => format!("Write {}", self.spec.path.display()),
+            FileKind::ManagedBlock => format!("Write the managed block in {}", self.spec.path.display()),
+        }
+    }
+
+    fn is_done(&self, ctx: &Ctx) -> Result<bool, ActionError> {
+        Ok(match self.current(ctx)? {
+            Some((text, mode)) => (self.merge)(Some(&text), &self.spec) == text && mode == self.wanted_mode(Some(mode)),
+            None => false,
+        })
+    }
+
+    fn prepare(&self, ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
+        match self.current(ctx)? {
+            Some(_) => record.backup = Some(backup(ctx, &self.spec.path)?),
+            None => record.created = true,
+        }
+        Ok(())
+    }
+
+    fn execute(&self, ctx: &Ctx, _record: &mut Record) -> Result<(), ActionError> {
+        let current = self.current(ctx)?;
+        let text = (self.merge)(current.as_ref().map(|(t, _)| t.as_str()), &self.spec);
+        let mode = self.wanted_mode(current.map(|(_, m)| m));
+        write_atomic(&ctx.path(&self.spec.path), text.as_bytes(), mode)
+    }
+
+    fn revert(&self, ctx: &Ctx, record: &Record) -> Result<(), ActionError> {
+        let host = ctx.path(&self.spec.path);
+        if let Some(b) = &record.backup {
+            let src = ctx.path(Path::new(b));
+            let bytes = std::fs::read(&src).map_err(|e| ActionError::io(&src, e))?;
+            let mode = std::fs::metadata(&src).map_err(|e| ActionError::io(&src, e))?.permissions().mode() & 0o7777;
+            write_atomic(&host, &bytes, mode)
+        } else if record.created {
+            match std::fs::remove_file(&host) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(ActionError::io(host, e)),
+                _ => Ok(()),
+            }
+        } else {
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! Apply the rendered firewall configuration to the running system.
+//! - iptables (EL6 /etc/sysconfig/iptables, Debian rules.v4, Ubuntu ufw's before.rules): the rendered file
+//!   holds our rules as a managed block at the top of a chain, ahead of any REJECT/DROP; it is loaded with
+//!   `iptables-restore` (fed on stdin, so the file is read where the action's root is).
+//! - firewalld (EL8/EL9): the rendered policy file, then `firewall-cmd --reload`.
+//!
+//! Done means: this exact file content was applied (a stamp), and for iptables every rule of our block is
+//! live (`iptables -C`) and ahead of the chain's first REJECT/DROP.
+
+use std::path::PathBuf;
+
+use super::{stamp, Action, ActionError, Ctx, Record};
+
+/// Marker lines of a managed block (the same as the renderer's).
+pub const BLOCK_BEGIN: &str = "# BEGIN cloudstrap managed block";
+pub const BLOCK_END: &str = "# END cloudstrap managed block";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// `iptables-restore` of `file`; our rules are the `-A <chain>` lines of its managed block.
+    IptablesFile { file: PathBuf, chain: String },
+    /// Run `argv` (e.g. `firewall-cmd --reload`) after `file` changed.
+    Reload { file: PathBuf, argv: Vec<String> },
+}
+
+pub struct ApplyFirewall {
+    pub backend: Backend,
+}
+
+/// The `-A CHAIN ...` lines inside the managed block of an iptables-restore file.
+pub fn block_rules(text: &str, chain: &str) -> Vec<String> {
+    let mut inside = false;
+    let mut out = vec![];
+    for l in text.lines() {
+        let t = l.trim();
+        if t == BLOCK_BEGIN {
+            inside = true;
+        } else if t == BLOCK_END {
+            inside = false;
+        } else if inside && t.starts_with(&format!("-A {chain} ")) {
+            out.push(t.to_string());
+        }
+    }
+    out
+}
+
+/// (source, protocol, port) of a rule line, the parts that identify it across iptables' rewriting.
+fn key_of(rule: &str) -> (Option<String>, Option<String>, Option<String>) {
+    let w: Vec<&str> = rule.split_whitespace().collect();
+    let after = |flag: &str| w.iter().position(|x| *x == flag).and_then(|i| w.get(i + 1)).map(|s| s.to_string());
+    let src = after("-s").map(|s| s.parse::<ipnet::IpNet>().map(|n| n.trunc().to_string()).unwrap_or(s));
+    (src, after("-p"), after("--dport"))
+}
+
+impl ApplyFirewall {
+    fn file(&self) -> &PathBuf {
+        match &self.backend {
+            Backend::IptablesFile { file, .. } | Backend::Reload { file, .. } => file,
+        }
+    }
+
+    fn stamp_fresh(&self, ctx: &Ctx) -> bool {
+        stamp::read(ctx, "firewall").as_deref() == Some(stamp::files_digest(ctx, std::slice::from_ref(self.file())).as_str())
+    }
+
+    /// Every rule of our block is live and ahead of the chain's first REJECT or DROP.
+    fn rules_live(&self, ctx: &Ctx, chain: &str) -> Result<Result<(), String>, ActionError> {
+        let text = std::fs::read_to_string(ctx.path(self.file())).map_err(|e| ActionError::io(ctx.path(self.file()), e))?;
+        let rules = block_rules(&text, chain);
+        for r in &rules {
+            let args: Vec<String> = r.split_whitespace().skip(2).map(str::to_string).collect();
+            if ctx.run(&ctx.cmd("iptables").args(["-w", "-C", chain]).args(args))?.status != 0 {
+                return Ok(Err(format!("rule not live: {r}")));
+            }
+        }
+        let live = ctx.run_ok(&ctx.cmd("iptables").args(["-w", "-S", chain]))?.stdout;
+        let live: Vec<&str> = live.lines().filter(|l| l.starts_with("-A ")).collect();
+        let first_block = live.iter().position(|l| l.contains("-j REJECT") || l.contains("-j DROP")).unwrap_or(live.len());
+        for r in &rules {
+            let k = key_of(r);
+            if !live[..first_block].iter().any(|l| key_of(l) == k) {
+                return Ok(Err(format!("rule comes after a REJECT/DROP in {chain}: {r}")));
+            }
+        }
+        Ok(Ok(()))
+    }
+}
+
+impl Action for ApplyFirewall {
+    fn id(&self) -> String {
+        format!("firewall:{}", self.file().display())
+    }
+
+    fn describe(&self) -> String {
+        match &self.backend {
+            Backend::IptablesFile { file, chain } => format!("Load the firewall rules of {} (iptables-restore; ours first in {chain})", file.display()),
+            Backend::Reload { file, argv } => format!("Apply the firewall policy {} ({})", file.display(), argv.join(" ")),
+        }
+    }
+
+    fn is_done(&self, ctx: &Ctx) -> Result<bool, ActionError> {
+        if !self.stamp_fresh(ctx) {
+            return Ok(false);
+        }
+        match &self.backend {
+            Backend::IptablesFile { chain, .. } => Ok(self.rules_live(ctx, chain)?.is_ok()),
+            Backend::Reload { .. } => Ok(true),
+        }
+    }
+
+    fn execute(&self, ctx: &Ctx, _record: &mut Record) -> Result<(), ActionError> {
+        match &self.backend {
+            Backend::IptablesFile { file, .. } => {
+                let text = std::fs::read(ctx.path(file)).map_err(|e| ActionError::io(ctx.path(file), e))?;
+                ctx.run_ok(&ctx.cmd("iptables-restore").arg("-w").stdin_bytes(text))?;
+            }
+            Backend::Reload { argv, .. } => {
+                let (prog, args) = argv.split_first().ok_or_else(|| ActionError::Failed("empty firewall reload command".into()))?;
+                ctx.run_ok(&ctx.cmd(prog.clone()).args(args.iter().cloned()))?;
+            }
+        }
+        stamp::write(ctx, "firewall", &stamp::files_digest(ctx, std::slice::from_ref(self.file())))
+    }
+
+    fn verify(&self, ctx: &Ctx) -> Result<(), ActionError> {
+        if let Backend::IptablesFile { chain, .. } = &self.backend {
+            if let Err(why) = self.rules_live(ctx, chain)? {
+                return Err(ActionError::Failed(why));
+            }
+        }
+        Ok(())
+    }
+
+    fn revert(&self, ctx: &Ctx, _record: &Record) -> Result<(), ActionError> {
+        // The rules file itself is restored by its WriteFile's revert, which comes later in reverse order;
+        // here the stamp is dropped so the next install applies the file again.
+        stamp::remove(ctx, "firewall");
+        Ok(())
+    }
+}

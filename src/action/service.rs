@@ -1,0 +1,172 @@
+//! Services: enable and start (restarting when one of its configuration files changed since the last
+//! start), or mask. systemd through `systemctl`, SysV (el6) through `chkconfig` and `service`.
+//! In an image root (not live) services are only enabled: they start when the system boots.
+
+use std::path::PathBuf;
+
+use super::{stamp, Action, ActionError, Ctx, Record};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Init {
+    Systemd,
+    SysV,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServiceOp {
+    /// Enable and start; restart when one of these in-system files changed since the last (re)start.
+    Run { config: Vec<PathBuf> },
+    /// Mask the unit (e.g. libvirtd's sockets, so libvirtd itself listens with --listen).
+    Mask,
+}
+
+pub struct Service {
+    pub init: Init,
+    pub name: String,
+    pub op: ServiceOp,
+    /// Start (or restart) it now; false in an image root, where it only gets enabled.
+    pub start_now: bool,
+}
+
+impl Service {
+    pub fn run(init: Init, name: impl Into<String>, config: Vec<PathBuf>, start_now: bool) -> Service {
+        Service { init, name: name.into(), op: ServiceOp::Run { config }, start_now }
+    }
+    pub fn mask(name: impl Into<String>, start_now: bool) -> Service {
+        Service { init: Init::Systemd, name: name.into(), op: ServiceOp::Mask, start_now }
+    }
+
+    fn stamp_name(&self) -> String {
+        format!("service-{}", self.name)
+    }
+
+    fn config_digest(&self, ctx: &Ctx) -> String {
+        match &self.op {
+            ServiceOp::Run { config } => stamp::files_digest(ctx, config),
+            ServiceOp::Mask => String::new(),
+        }
+    }
+
+    fn enabled_state(&self, ctx: &Ctx) -> Result<String, ActionError> {
+        match self.init {
+            Init::Systemd => Ok(ctx.run(&ctx.cmd("systemctl").arg("is-enabled").arg(&self.name))?.stdout.trim().to_string()),
+            Init::SysV => {
+                let out = ctx.run(&ctx.cmd("chkconfig").arg("--list").arg(&self.name))?;
+                Ok(if out.status == 0 && out.stdout.contains("3:on") { "enabled".into() } else { "disabled".into() })
+            }
+        }
+    }
+
+    fn is_active(&self, ctx: &Ctx) -> Result<bool, ActionError> {
+        let cmd = match self.init {
+            Init::Systemd => ctx.cmd("systemctl").arg("is-active").arg("--quiet").arg(&self.name),
+            Init::SysV => ctx.cmd("service").arg(&self.name).arg("status"),
+        };
+        Ok(ctx.run(&cmd)?.status == 0)
+    }
+
+    fn systemctl(&self, ctx: &Ctx, verb: &str) -> Result<(), ActionError> {
+        ctx.run_ok(&ctx.cmd("systemctl").arg(verb).arg(&self.name))?;
+        Ok(())
+    }
+}
+
+impl Action for Service {
+    fn id(&self) -> String {
+        match self.op {
+            ServiceOp::Run { .. } => format!("service:{}", self.name),
+            ServiceOp::Mask => format!("mask:{}", self.name),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match (&self.op, self.init) {
+            (ServiceOp::Mask, _) => format!("Mask {}", self.name),
+            (ServiceOp::Run { .. }, _) if !self.start_now => format!("Enable {} (it starts when the system boots)", self.name),
+            (ServiceOp::Run { config }, _) if !config.is_empty() => {
+                format!("Enable and start {} (restart when its configuration changed)", self.name)
+            }
+            _ => format!("Enable and start {}", self.name),
+        }
+    }
+
+    fn is_done(&self, ctx: &Ctx) -> Result<bool, ActionError> {
+        match &self.op {
+            ServiceOp::Mask => Ok(self.enabled_state(ctx)? == "masked"),
+            ServiceOp::Run { .. } => {
+                let enabled = matches!(self.enabled_state(ctx)?.as_str(), "enabled" | "enabled-runtime" | "static" | "alias");
+                if !(ctx.live && self.start_now) {
+                    return Ok(enabled);
+                }
+                Ok(enabled
+                    && self.is_active(ctx)?
+                    && stamp::read(ctx, &self.stamp_name()).as_deref() == Some(self.config_digest(ctx).as_str()))
+            }
+        }
+    }
+
+    fn prepare(&self, ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
+        let active = (ctx.live && self.start_now) && self.is_active(ctx)?;
+        record.previous = Some(format!("{} {}", self.enabled_state(ctx)?, if active { "active" } else { "inactive" }));
+        Ok(())
+    }
+
+    fn execute(&self, ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
+        match (&self.op, self.init) {
+            (ServiceOp::Mask, _) => {
+                self.systemctl(ctx, "mask")?;
+                if ctx.live && self.start_now {
+                    self.systemctl(ctx, "stop")?;
+                }
+            }
+            (ServiceOp::Run { .. }, Init::Systemd) => {
+                self.systemctl(ctx, "enable")?;
+                if ctx.live && self.start_now {
+                    self.systemctl(ctx, if self.is_active(ctx)? { "restart" } else { "start" })?;
+                }
+            }
+            (ServiceOp::Run { .. }, Init::SysV) => {
+                ctx.run_ok(&ctx.cmd("chkconfig").arg(&self.name).arg("on"))?;
+                if ctx.live && self.start_now {
+                    let verb = if self.is_active(ctx)? { "restart" } else { "start" };
+                    ctx.run_ok(&ctx.cmd("service").arg(&self.name).arg(verb))?;
+                }
+            }
+        }
+        if let ServiceOp::Run { .. } = self.op {
+            if ctx.live && self.start_now {
+                stamp::write(ctx, &self.stamp_name(), &self.config_digest(ctx))?;
+            } else {
+                record.note = Some("enabled; starts when the system boots".into());
+            }
+        }
+        Ok(())
+    }
+
+    fn revert(&self, ctx: &Ctx, record: &Record) -> Result<(), ActionError> {
+        let prev = record.previous.clone().unwrap_or_default();
+        match (&self.op, self.init) {
+            (ServiceOp::Mask, _) => {
+                if !prev.starts_with("masked") {
+                    self.systemctl(ctx, "unmask")?;
+                }
+            }
+            (ServiceOp::Run { .. }, init) => {
+                stamp::remove(ctx, &self.stamp_name());
+                if (ctx.live && self.start_now) && prev.ends_with("inactive") {
+                    match init {
+                        Init::Systemd => self.systemctl(ctx, "stop")?,
+                        Init::SysV => drop(ctx.run(&ctx.cmd("service").arg(&self.name).arg("stop"))?),
+                    }
+                }
+                if !prev.starts_with("enabled") {
+                    match init {
+                        Init::Systemd => self.systemctl(ctx, "disable")?,
+                        Init::SysV => drop(ctx.run(&ctx.cmd("chkconfig").arg(&self.name).arg("off"))?),
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,59 @@
+//! `cloudstrap preflight`: arguments and the command.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::cli::{exit, Format, Global};
+use crate::profile::Role;
+
+#[derive(Debug, Clone, Args)]
+pub struct PreflightArgs {
+    /// Take roles, release, names and storage from this profile.
+    #[arg(long, value_name = "FILE", conflicts_with = "role")]
+    pub profile: Option<PathBuf>,
+    /// Role(s) to check for: management, database, nfs, kvm-agent, all-in-one (default: all-in-one).
+    #[arg(long, value_name = "ROLE", value_parser = parse_role)]
+    pub role: Vec<Role>,
+    /// CloudStack release line to check the OS against (default: the profile's, else any).
+    #[arg(long, value_name = "X.Y", value_parser = ["3.0.2", "4.19", "4.20", "4.22"])]
+    pub release: Option<String>,
+    /// libvirt connection to ask for running VMs (default qemu:///system; e.g. test:///default in tests).
+    #[arg(long, value_name = "URI")]
+    pub libvirt_uri: Option<String>,
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    [Role::Management, Role::Database, Role::Nfs, Role::KvmAgent, Role::AllInOne]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+        .ok_or_else(|| format!("unknown role {s:?} (expected management, database, nfs, kvm-agent or all-in-one)"))
+}
+
+/// Run preflight and print the report; returns the exit code (1 when a check failed).
+pub fn run(global: &Global, args: &PreflightArgs) -> u8 {
+    let profile = match &args.profile {
+        Some(path) => match crate::profile::Profile::load(path) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                eprintln!("{}: {e}", path.display());
+                return exit::INPUT;
+            }
+        },
+        None => None,
+    };
+    let sys = global.sysroot();
+    let opts = super::Options { roles: args.role.clone(), release: args.release.clone(), profile, libvirt_uri: args.libvirt_uri.clone() };
+    let opts = opts.normalized();
+    let facts = crate::host::HostFacts::gather(&sys, &opts.gather_options());
+    let report = super::run_with_facts(&facts, &opts);
+    match global.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report).expect("report serialises")),
+        Format::Human => print!("{}", super::render_human(&report, facts.os.as_ref().map(|o| o.pretty_name.as_str()))),
+    }
+    if report.failed() {
+        exit::FAILED
+    } else {
+        exit::OK
+    }
+}

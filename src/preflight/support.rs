@@ -1,0 +1,154 @@
+//! The data preflight judges by: which platforms each CloudStack release supports, what each role needs
+//! (memory, disk, ports), and per-platform how-tos used in remedies. Change the tables, not the checks.
+
+use crate::platform::PlatformId;
+use crate::platform::PlatformId::*;
+use crate::profile::Role;
+
+const GIB: u64 = 1 << 30;
+
+/// CloudStack release lines cloudstrap installs, and the host platforms each supports
+/// (../shared/reference/cloudstack-facts.md section 1, restricted to cloudstrap's platforms).
+pub const RELEASES: [(&str, &[PlatformId]); 4] = [
+    ("3.0.2", &[El6]),
+    ("4.19", &[El8, El9, Ubuntu2204, Ubuntu2404]),
+    ("4.20", &[El8, El9, Ubuntu2204, Ubuntu2404]),
+    ("4.22", &[El8, El9, Ubuntu2204, Ubuntu2404, Debian12]),
+];
+
+pub fn release_platforms(release: &str) -> Option<&'static [PlatformId]> {
+    RELEASES.iter().find(|(r, _)| *r == release).map(|(_, p)| *p)
+}
+
+/// Releases that support `platform`.
+pub fn releases_for(platform: PlatformId) -> Vec<&'static str> {
+    RELEASES.iter().filter(|(_, ps)| ps.contains(&platform)).map(|(r, _)| *r).collect()
+}
+
+/// Memory a role needs (upstream's minimum system requirements: 4 GB for the management server and
+/// for a KVM host). A host with "4 GB" reports a little less as MemTotal, hence the 90 % allowance.
+pub fn memory_minimum(role: Role) -> u64 {
+    match role {
+        Role::Management | Role::KvmAgent => 4 * GIB,
+        Role::Database => GIB,
+        Role::Nfs => GIB / 2,
+        Role::AllInOne => 4 * GIB,
+    }
+}
+pub const MEMORY_ALLOWANCE_PERCENT: u64 = 90;
+/// Management server and KVM agent on one host: the JVM and the guests share the memory.
+pub const MEMORY_SHARED_WARN: u64 = 8 * GIB;
+
+/// A free-space requirement on the filesystem holding `path`.
+#[derive(Debug, Clone)]
+pub struct DiskNeed {
+    pub path: String,
+    pub fail_below: u64,
+    pub warn_below: u64,
+    pub what: &'static str,
+}
+
+/// Free space each role needs, and where. `primary`/`secondary` are the NFS export paths.
+pub fn disk_needs(role: Role, primary: &str, secondary: &str) -> Vec<DiskNeed> {
+    match role {
+        Role::Management => vec![DiskNeed { path: "/var".into(), fail_below: 5 * GIB, warn_below: 20 * GIB, what: "packages and management logs" }],
+        Role::Database => vec![DiskNeed { path: "/var/lib".into(), fail_below: 2 * GIB, warn_below: 10 * GIB, what: "the cloud databases" }],
+        Role::Nfs => vec![
+            DiskNeed {
+                path: secondary.into(),
+                fail_below: 10 * GIB,
+                warn_below: 100 * GIB,
+                what: "secondary storage: the system VM template, templates, ISOs, snapshots",
+            },
+            DiskNeed { path: primary.into(), fail_below: 10 * GIB, warn_below: 50 * GIB, what: "primary storage: VM disks" },
+        ],
+        Role::KvmAgent => vec![DiskNeed { path: "/".into(), fail_below: 10 * GIB, warn_below: 36 * GIB, what: "the KVM host system" }],
+        Role::AllInOne => vec![],
+    }
+}
+
+/// Who may hold a port: the role's own service (then the port counts as ours).
+#[derive(Debug, Clone, Copy)]
+pub struct PortNeed {
+    pub port: u16,
+    pub tcp: bool,
+    pub udp: bool,
+    pub what: &'static str,
+    /// Process names of the role's own service.
+    pub owners: &'static [&'static str],
+    /// Held by the kernel (no process) when the service is the in-kernel NFS server.
+    pub kernel: bool,
+}
+
+const fn p(port: u16, tcp: bool, udp: bool, what: &'static str, owners: &'static [&'static str], kernel: bool) -> PortNeed {
+    PortNeed { port, tcp, udp, what, owners, kernel }
+}
+
+const JAVA: &[&str] = &["java"];
+
+pub fn port_needs(role: Role) -> &'static [PortNeed] {
+    const MGMT: &[PortNeed] = &[
+        p(8080, true, false, "UI and API", JAVA, false),
+        p(8250, true, false, "agents and system VMs", JAVA, false),
+        p(9090, true, false, "management cluster", JAVA, false),
+    ];
+    const DB: &[PortNeed] = &[p(3306, true, false, "database", &["mysqld", "mariadbd"], false)];
+    const NFS: &[PortNeed] = &[
+        p(111, true, true, "rpcbind", &["rpcbind", "portmap"], false),
+        p(2049, true, false, "nfsd", &["ganesha.nfsd"], true),
+        p(892, true, true, "mountd", &["rpc.mountd", "ganesha.nfsd"], false),
+        p(875, true, true, "rquotad", &["rpc.rquotad", "ganesha.nfsd"], false),
+        p(662, true, true, "statd", &["rpc.statd"], false),
+        p(32803, true, false, "lockd", &[], true),
+        p(32769, false, true, "lockd", &[], true),
+    ];
+    const KVM: &[PortNeed] = &[p(16509, true, false, "libvirtd", &["libvirtd", "virtproxyd"], false)];
+    match role {
+        Role::Management => MGMT,
+        Role::Database => DB,
+        Role::Nfs => NFS,
+        Role::KvmAgent => KVM,
+        Role::AllInOne => &[],
+    }
+}
+
+/// How to make the primary interface static on each platform: (file to edit, what to put there and run).
+/// `file` is the configuration file found for the interface, when there is one.
+pub fn static_ip_howto(platform: Option<PlatformId>, dev: &str, file: Option<&str>, address: &str, gateway: &str) -> String {
+    let netplan = file.filter(|f| f.starts_with("/etc/netplan/")).map(String::from).unwrap_or_else(|| format!("the file in /etc/netplan/ that names {dev}"));
+    match platform {
+        Some(El6) => format!(
+            "edit /etc/sysconfig/network-scripts/ifcfg-{dev}: BOOTPROTO=static, IPADDR={ip}, NETMASK=<mask>, GATEWAY={gateway}, \
+             ONBOOT=yes, DNS1=<dns>; then `service network restart`",
+            ip = address.split('/').next().unwrap_or(address)
+        ),
+        Some(El8) | Some(El9) => format!(
+            "`nmcli con mod {dev} ipv4.method manual ipv4.addresses {address} ipv4.gateway {gateway} ipv4.dns <dns>` \
+             (stored in /etc/NetworkManager/system-connections/{dev}.nmconnection, or ifcfg-{dev} on el8), then `nmcli con up {dev}`"
+        ),
+        Some(Ubuntu2204) | Some(Ubuntu2404) => format!(
+            "edit {netplan}: `dhcp4: false`, `addresses: [{address}]`, \
+             `routes: [{{to: default, via: {gateway}}}]`, `nameservers: {{addresses: [<dns>]}}`; then `netplan try` (rolls back unless confirmed)"
+        ),
+        Some(Debian12) => format!(
+            "edit /etc/network/interfaces: `iface {dev} inet static` with `address {address}` and `gateway {gateway}` \
+             (DNS in /etc/resolv.conf); then `ifdown {dev} && ifup {dev}` from the console"
+        ),
+        None => format!("configure {dev} ({}) with the static address {address} and gateway {gateway} in the distribution's network configuration", file.unwrap_or("its configuration file")),
+    }
+}
+
+/// How to install and start a time service on each platform.
+pub fn time_howto(platform: Option<PlatformId>, servers: &[String]) -> String {
+    let list = servers.join(", ");
+    match platform {
+        Some(El6) => format!("`yum install ntp`, put `server` lines for {list} in /etc/ntp.conf, `service ntpd restart; chkconfig ntpd on`"),
+        Some(El8) | Some(El9) => format!("`dnf install chrony`, put `server` lines for {list} in /etc/chrony.conf, `systemctl enable --now chronyd`"),
+        Some(_) => format!("`apt install chrony`, put `server` lines for {list} in /etc/chrony/chrony.conf, `systemctl enable --now chrony`"),
+        None => format!("install chrony (or ntpd) with servers {list} and start it at boot"),
+    }
+}
+
+pub fn is_el(platform: Option<PlatformId>) -> bool {
+    matches!(platform, Some(El6) | Some(El8) | Some(El9))
+}

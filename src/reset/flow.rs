@@ -1,0 +1,263 @@
+//! The reset itself, phase by phase, with the state file written before each phase starts.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::backup::{self, Manifest};
+use super::context::{self, Context};
+use super::services::Services;
+use super::state::{self, Phase, ResetState};
+use super::{api, confirm::confirm, dump, step, ResetArgs, ResetError};
+use crate::cli::Global;
+use crate::run::python_script_cmd;
+
+fn failed(what: &str) -> impl Fn(std::io::Error) -> ResetError + '_ {
+    move |e| ResetError::Failed(format!("{what}: {e}"))
+}
+
+pub fn reset(args: &ResetArgs, global: &Global) -> Result<(), ResetError> {
+    let previous = state::load(&global.root).map_err(failed("cannot read the reset state"))?;
+    let mut ctx = Context::gather(global, args.profile.as_deref(), previous.as_ref().map(|s| s.release.as_str()))?;
+    let services = ctx.services();
+    let (setup_db, setup_mgmt) = context::setup_commands(&ctx.release);
+
+    // An earlier reset that stopped before dropping anything is undone; one that got further is resumed.
+    let resume = match previous {
+        Some(st) if st.phase.nothing_dropped() => {
+            step(&format!("An interrupted reset (started {}) had not dropped anything: rolling it back", st.started));
+            roll_back(&ctx.root, &services, &st)?;
+            None
+        }
+        other => other,
+    };
+
+    let cloud_db = ctx.props.cloud_db().to_string();
+    let usage_db = ctx.props.usage_db().to_string();
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+    let backup_parent = match &args.backup_dir {
+        Some(d) => d.clone(),
+        None => ctx.host_path(context::BACKUPS),
+    };
+    let force = if context::needs_force_recreate(&ctx.release) { " --force-recreate" } else { "" };
+    let handoff = handoff_wanted(&ctx);
+
+    match &resume {
+        Some(st) => println!(
+            "cloudstrap reset will resume an interrupted reset of {} (CloudStack {}), stopped at phase {:?}; its \
+             verified backup is {}.",
+            ctx.hostname,
+            ctx.release,
+            st.phase,
+            st.backup_dir.display()
+        ),
+        None => {
+            println!("cloudstrap reset will, on {} (CloudStack {}):", ctx.hostname, ctx.release);
+            println!("  1. stop {}", services.names.join(" and "));
+            println!(
+                "  2. back up databases {cloud_db} and {usage_db} (mysqldump --single-transaction, bzip2, sha256) with \
+                 db.properties, the key file and the receipt into {}/{stamp}",
+                backup_parent.display()
+            );
+            println!("  3. check the backup is complete, then drop and recreate both databases with {setup_db}{force}");
+            println!("  4. run {setup_mgmt}, start the services and wait for the API at {}", ctx.endpoint());
+            if handoff {
+                println!("  5. hand off again from the profile (admin password, API keys, zone)");
+            }
+            println!("Everything in {cloud_db} and {usage_db} is replaced by an empty CloudStack database.");
+        }
+    }
+    confirm(&ctx.hostname, args.yes, "reset it")?;
+    // Both setup commands must be there before anything stops.
+    ctx.find_command(setup_db)?;
+    ctx.find_command(setup_mgmt)?;
+
+    let mgmt_key = ctx.management_key()?;
+    let cloud = ctx.cloud_conn(mgmt_key.as_deref())?;
+    let db_key = ctx.database_key(mgmt_key.as_deref())?;
+
+    let mut st = match resume {
+        Some(st) => st,
+        None => {
+            // Made before anything stops, so an unwritable backup location changes nothing.
+            let dir = backup::create_dir(&backup_parent, &stamp)
+                .map_err(|e| ResetError::Failed(format!("cannot create the backup directory: {e}; nothing was changed")))?;
+            let services_now = services.snapshot().map_err(|e| ResetError::Failed(e.to_string()))?;
+            let st = ResetState {
+                phase: Phase::Stopping,
+                backup_dir: dir,
+                started: chrono::Utc::now().to_rfc3339(),
+                release: ctx.release.clone(),
+                services: services_now,
+            };
+            if let Err(e) = state::save(&ctx.root, &st) {
+                let _ = std::fs::remove_dir_all(&st.backup_dir);
+                return Err(ResetError::Failed(format!("cannot write the reset state: {e}; nothing was changed")));
+            }
+            if let Err(e) = back_up(&ctx, &services, &st, &cloud, &[&cloud_db, &usage_db]) {
+                let _ = std::fs::remove_dir_all(&st.backup_dir);
+                let restarted = roll_back(&ctx.root, &services, &st);
+                let tail = match restarted {
+                    Ok(()) => "nothing was dropped and the services were started again".to_string(),
+                    Err(r) => format!("nothing was dropped, but starting the services again failed: {r}"),
+                };
+                return Err(ResetError::Failed(format!("the backup failed: {e}; {tail}")));
+            }
+            let mut st = st;
+            st.phase = Phase::Verified;
+            save(&ctx.root, &st)?;
+            step(&format!("Backup complete and verified: {}", st.backup_dir.display()));
+            st
+        }
+    };
+
+    let dir = st.backup_dir.display().to_string();
+    let resume_hint = move || format!("run `cloudstrap reset` again to finish, or `cloudstrap restore {dir}` to go back");
+
+    if st.phase <= Phase::Recreating {
+        st.phase = Phase::Recreating;
+        save(&ctx.root, &st)?;
+        step(&format!("Recreating {cloud_db} and {usage_db} with {setup_db}{force}"));
+        let mut argv = vec![
+            format!("{}:{}@{}:{}", cloud.user, cloud.password.as_deref().unwrap_or(""), cloud.host, cloud.port),
+            format!("--deploy-as={}:{}", ctx.admin.user, ctx.admin.password.as_deref().unwrap_or("")),
+            "-e".into(),
+            ctx.props.encryption_type().to_string(),
+            "-m".into(),
+            mgmt_key.clone().unwrap_or_else(|| "password".into()),
+            "-k".into(),
+            db_key.clone(),
+            "-i".into(),
+            ctx.management_ip(),
+        ];
+        if !force.is_empty() {
+            argv.push("--force-recreate".into());
+        }
+        run_setup(&ctx, setup_db, &argv).map_err(|e| ResetError::Failed(format!("{e}; {}", resume_hint())))?;
+    }
+    if st.phase <= Phase::ManagementSetup {
+        st.phase = Phase::ManagementSetup;
+        save(&ctx.root, &st)?;
+        step(&format!("Setting up the management server with {setup_mgmt}"));
+        run_setup(&ctx, setup_mgmt, &[]).map_err(|e| ResetError::Failed(format!("{e}; {}", resume_hint())))?;
+    }
+    if st.phase <= Phase::Starting {
+        st.phase = Phase::Starting;
+        save(&ctx.root, &st)?;
+        step(&format!("Starting {}", services.names.join(" and ")));
+        services.start(&st.services, true).map_err(|e| ResetError::Failed(format!("{e}; {}", resume_hint())))?;
+    }
+    if st.phase <= Phase::WaitingForApi {
+        st.phase = Phase::WaitingForApi;
+        save(&ctx.root, &st)?;
+        step(&format!("Waiting for the API at {}", ctx.endpoint()));
+        api::wait_for_api(&ctx.endpoint(), Duration::from_secs(args.api_timeout))?;
+    }
+    if st.phase <= Phase::HandOff && handoff {
+        st.phase = Phase::HandOff;
+        save(&ctx.root, &st)?;
+        hand_off(&ctx).map_err(|e| ResetError::Failed(format!("{e}; {}", resume_hint())))?;
+    }
+    state::clear(&ctx.root).map_err(failed("cannot remove the reset state"))?;
+    step(&format!(
+        "Reset done: fresh {cloud_db} and {usage_db}. The previous data is in {} (`cloudstrap restore {}` puts it back).",
+        st.backup_dir.display(),
+        st.backup_dir.display()
+    ));
+    Ok(())
+}
+
+fn save(root: &Path, st: &ResetState) -> Result<(), ResetError> {
+    state::save(root, st).map_err(failed("cannot write the reset state"))
+}
+
+/// Stop the services, dump both databases, copy the files, write and verify the manifest.
+fn back_up(
+    ctx: &Context,
+    services: &Services,
+    st: &ResetState,
+    conn: &super::mysql::Conn,
+    dbs: &[&str],
+) -> Result<(), String> {
+    step(&format!("Stopping {}", services.names.join(" and ")));
+    services.stop(&st.services).map_err(|e| e.to_string())?;
+    let mut st = st.clone();
+    st.phase = Phase::Dumping;
+    state::save(&ctx.root, &st).map_err(|e| format!("cannot write the reset state: {e}"))?;
+
+    let dir = &st.backup_dir;
+    let mut manifest = Manifest {
+        format: 1,
+        created: chrono::Utc::now().to_rfc3339(),
+        host: ctx.hostname.clone(),
+        release: ctx.release.clone(),
+        db_properties: ctx.db_properties.clone(),
+        services: st.services.clone(),
+        databases: vec![],
+        files: vec![],
+    };
+    for db in dbs {
+        step(&format!("Dumping {db}"));
+        let file = format!("db/{db}.sql.bz2");
+        let d = dump::dump_database(conn, db, &dir.join(&file)).map_err(|e| ctx.redactor.redact(&e.to_string()))?;
+        manifest.databases.push(backup::DatabaseEntry { name: db.to_string(), file, sha256: d.sha256, bytes: d.bytes });
+    }
+    let wanted: Vec<PathBuf> = vec![ctx.db_properties.clone(), ctx.key_file(), PathBuf::from(context::RECEIPT)];
+    for host_path in wanted {
+        let actual = ctx.host_path(&host_path);
+        if actual.exists() {
+            let entry = backup::add_file(dir, &host_path, &actual).map_err(|e| e.to_string())?;
+            manifest.files.push(entry);
+        }
+    }
+    manifest.save(dir).map_err(|e| e.to_string())?;
+    step("Verifying the backup (checksums, complete dumps)");
+    Manifest::load(dir).and_then(|m| m.verify(dir)).map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Undo a reset that dropped nothing: start what ran before, forget the state, drop a backup that never
+/// completed.
+fn roll_back(root: &Path, services: &Services, st: &ResetState) -> Result<(), ResetError> {
+    services.start(&st.services, false).map_err(|e| ResetError::Failed(e.to_string()))?;
+    if !st.backup_dir.join(backup::MANIFEST).exists() {
+        let _ = std::fs::remove_dir_all(&st.backup_dir);
+    }
+    state::clear(root).map_err(failed("cannot remove the reset state"))
+}
+
+/// Run one of the release's Python setup commands with its arguments kept off the process list.
+fn run_setup(ctx: &Context, name: &str, argv: &[String]) -> Result<(), String> {
+    let script = ctx.find_command(name).map_err(|e| e.to_string())?;
+    let (cmd, _argfile) = python_script_cmd(&script, argv).map_err(|e| format!("{name}: {e}"))?;
+    let out = cmd.timeout(Duration::from_secs(1800)).run(&ctx.redactor).map_err(|e| e.to_string())?;
+    crate::log::line(&format!("{name} output:\n{}{}", out.stdout, out.stderr));
+    if out.status != 0 {
+        let text = format!("{}{}", out.stdout, out.stderr);
+        let tail: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('*')).collect();
+        let tail = tail[tail.len().saturating_sub(4)..].join(" / ");
+        return Err(format!("{name} failed (status {}): {tail}", out.status));
+    }
+    Ok(())
+}
+
+/// Whether the profile asks for a hand-off (admin password, keys, zone) after the API answers.
+fn handoff_wanted(ctx: &Context) -> bool {
+    ctx.profile.as_ref().is_some_and(|p| p.zone.is_some() || p.management.as_ref().is_some_and(|m| m.admin_password.is_some() || m.admin_password_file.is_some() || m.admin_password_env.is_some()))
+}
+
+/// The API hand-off after a reset: the database is new, so the admin password and the API keys are set
+/// again (`cloudstack::handoff`), then the profile's zone is deployed again (`cloudstack::zone`).
+fn hand_off(ctx: &Context) -> Result<(), String> {
+    use crate::cloudstack::{credentials, handoff, zone, Auth, Client, Options};
+    let Some(p) = &ctx.profile else { return Ok(()) };
+    let mut opts = handoff::HandoffOptions::from_profile(p, &ctx.profile_dir, &ctx.root).map_err(|e| e.to_string())?;
+    opts.endpoint = ctx.endpoint();
+    handoff::run(&opts, &mut |l| step(l)).map_err(|e| e.to_string())?;
+    if p.zone.is_some() {
+        let keys = credentials::stored(&ctx.root).map_err(|e| e.to_string())?.ok_or("the hand-off stored no API keys")?;
+        let client = Client::new(&opts.endpoint, Auth::Keys { api_key: keys.api_key, secret: keys.secret }, Options::default()).map_err(|e| e.to_string())?;
+        let dopts = zone::DeployOptions { profile_dir: ctx.profile_dir.clone(), ..zone::DeployOptions::default() };
+        zone::deploy(&client, p, &dopts, &mut |s| step(&format!("  {s}"))).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,150 @@
+//! `cloudstrap restore BACKUP`: check every checksum first, then stop the services, put the databases and
+//! the files (db.properties, key, receipt) back, and start again what ran when the backup was made.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use super::backup::{self, Manifest};
+use super::context::{self, init_system, live_hostname, secret};
+use super::dbprops::DbProperties;
+use super::mysql::{sql_ident, sql_string, Conn};
+use super::services::Services;
+use super::{confirm::confirm, dump, files, step, ResetError, RestoreArgs};
+use crate::cli::Global;
+use crate::host::Sysroot;
+use crate::profile::Profile;
+
+pub fn restore(args: &RestoreArgs, global: &Global) -> Result<(), ResetError> {
+    let dir = args.backup.as_path();
+    let manifest = Manifest::load(dir).map_err(|e| ResetError::Input(e.to_string()))?;
+    step(&format!("Verifying {} (checksums, complete dumps)", dir.display()));
+    manifest
+        .verify(dir)
+        .map_err(|e| ResetError::Failed(format!("the backup does not verify: {e}; nothing was changed")))?;
+
+    let profile = match &args.profile {
+        Some(p) => Some(Profile::load(p).map_err(|e| ResetError::Input(format!("{}: {e}", p.display())))?),
+        None => None,
+    };
+    let profile_dir = args.profile.as_deref().and_then(Path::parent).unwrap_or(Path::new("."));
+    let rooted = Sysroot::new(&global.root);
+
+    // Where the databases live and who owns them: the backup's own db.properties.
+    let props_entry = manifest
+        .files
+        .iter()
+        .find(|f| f.path == manifest.db_properties)
+        .ok_or_else(|| ResetError::Failed(format!("{}: the backup holds no db.properties", dir.display())))?;
+    let props = DbProperties::load(&backup::safe_join(dir, &props_entry.file).map_err(|e| ResetError::Failed(e.to_string()))?)
+        .map_err(|e| ResetError::Failed(e.to_string()))?;
+    let key_path = Path::new(context::conf_dir(&manifest.release)).join("key");
+    let mgmt_key = manifest
+        .files
+        .iter()
+        .find(|f| f.path == key_path)
+        .and_then(|f| backup::safe_join(dir, &f.file).ok())
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .map(|k| k.trim_end_matches(['\n', '\r']).to_string());
+    let root_password = match &profile {
+        Some(Profile { database: Some(db), .. }) => {
+            secret(&db.root_password, &db.root_password_file, &db.root_password_env, profile_dir, "database.root-password")?
+        }
+        _ => None,
+    };
+    let bad = |e: super::dbprops::DbPropsError| ResetError::Failed(e.to_string());
+    let admin = Conn {
+        user: "root".into(),
+        password: root_password.clone(),
+        host: props.host().map_err(bad)?.to_string(),
+        port: props.port().map_err(bad)?,
+        socket: None,
+    };
+    // The cloud user is put back with the password db.properties holds, when cloudstrap can read it.
+    let cloud_password = props.secret("db.cloud.password", mgmt_key.as_deref(), "cloud-password").ok();
+    let mut redactor = admin.redactor();
+    for s in [&cloud_password, &mgmt_key].into_iter().flatten() {
+        redactor.add(s.clone());
+    }
+
+    let hostname = match &profile {
+        Some(p) => p.host.hostname.clone(),
+        None => live_hostname(&global.sysroot()),
+    };
+    let services = Services::for_release(init_system(profile.as_ref(), &global.sysroot(), &manifest.release), &manifest.release);
+    println!("cloudstrap restore will, on {hostname}:");
+    println!("  1. stop {}", services.names.join(" and "));
+    println!(
+        "  2. replace databases {} with the backup of {}",
+        manifest.databases.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(" and "),
+        manifest.created
+    );
+    println!(
+        "  3. put back {} (each current file is kept beside it as FILE.cloudstrap-<time>)",
+        manifest.files.iter().map(|f| f.path.display().to_string()).collect::<Vec<_>>().join(", ")
+    );
+    println!("  4. start the services that ran when the backup was made");
+    confirm(&hostname, args.yes, "restore it")?;
+
+    let now = services.snapshot().map_err(|e| ResetError::Failed(e.to_string()))?;
+    step(&format!("Stopping {}", services.names.join(" and ")));
+    services.stop(&now).map_err(|e| ResetError::Failed(e.to_string()))?;
+
+    for d in &manifest.databases {
+        step(&format!("Restoring database {}", d.name));
+        let sql = backup::safe_join(dir, &d.file).map_err(|e| ResetError::Failed(e.to_string()))?;
+        admin
+            .query(&format!("DROP DATABASE IF EXISTS {};", sql_ident(&d.name)))
+            .map_err(|e| ResetError::Failed(redactor.redact(&e.to_string())))?;
+        load_dump(&admin, &sql).map_err(|e| ResetError::Failed(redactor.redact(&format!("restoring {}: {e}", d.name))))?;
+    }
+    if let (Some(pw), Ok(user)) = (&cloud_password, props.cloud_user()) {
+        step(&format!("Making sure database user {user} exists with its grants"));
+        let mut sql = String::new();
+        for host in ["localhost", "%"] {
+            let who = format!("{}@{}", sql_string(user), sql_string(host));
+            sql.push_str(&format!("CREATE USER IF NOT EXISTS {who} IDENTIFIED BY {};\n", sql_string(pw)));
+            sql.push_str(&format!("ALTER USER {who} IDENTIFIED BY {};\n", sql_string(pw)));
+            for d in &manifest.databases {
+                sql.push_str(&format!("GRANT ALL ON {}.* TO {who};\n", sql_ident(&d.name)));
+            }
+            sql.push_str(&format!("GRANT PROCESS ON *.* TO {who};\n"));
+        }
+        admin.query(&sql).map_err(|e| ResetError::Failed(redactor.redact(&e.to_string())))?;
+    }
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+    for f in &manifest.files {
+        let target = rooted.path(&f.path);
+        step(&format!("Putting back {}", f.path.display()));
+        files::backup_existing(&target, &stamp).map_err(|e| ResetError::Failed(format!("backing up {}: {e}", target.display())))?;
+        let data = std::fs::read(backup::safe_join(dir, &f.file).map_err(|e| ResetError::Failed(e.to_string()))?)
+            .map_err(|e| ResetError::Failed(format!("{}: {e}", f.file)))?;
+        files::write_atomic(&target, &data, f.mode).map_err(|e| ResetError::Failed(format!("writing {}: {e}", target.display())))?;
+    }
+    step("Starting the services that ran when the backup was made");
+    services.start(&manifest.services, false).map_err(|e| ResetError::Failed(e.to_string()))?;
+    step(&format!("Restore done from {}", dir.display()));
+    Ok(())
+}
+
+/// Feed a compressed dump to `mysql`, streaming (dumps can be large).
+fn load_dump(conn: &Conn, path: &Path) -> Result<(), String> {
+    let cnf = conn.option_file().map_err(|e| e.to_string())?;
+    let mut reader = dump::open_sql(path).map_err(|e| e.to_string())?;
+    let mut child = Command::new("mysql")
+        .arg(format!("--defaults-extra-file={}", cnf.path().display()))
+        .arg("--batch")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("could not run mysql: {e}"))?;
+    let mut stdin = child.stdin.take().expect("piped");
+    let fed = std::io::copy(&mut reader, &mut stdin).and_then(|_| stdin.flush());
+    drop(stdin);
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!("mysql failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
+    }
+    fed.map_err(|e| format!("reading {}: {e}", path.display()))
+}

@@ -1,0 +1,477 @@
+//! `cloudstrap reset` and `cloudstrap restore` against the machine's MariaDB, with the CloudStack setup
+//! commands and the service managers played by the stand-ins in tests/standins.
+
+#[path = "standins/harness.rs"]
+mod harness;
+
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use harness::*;
+
+const PASSWORD: &str = "Cl0ud#pw";
+
+/// The cloudstrap binary. `CLOUDSTRAP_TEST_BIN` overrides it: on a machine where several worktrees share one
+/// target directory, another build can replace target/debug/cloudstrap while these tests run.
+fn bin() -> PathBuf {
+    std::env::var_os("CLOUDSTRAP_TEST_BIN").map(PathBuf::from).unwrap_or_else(|| env!("CARGO_BIN_EXE_cloudstrap").into())
+}
+
+struct Lab {
+    root: tempfile::TempDir,
+    prefix: String,
+    user: String,
+    env: Vec<(String, String)>,
+    profile: PathBuf,
+    _guard: DbGuard,
+}
+
+impl Lab {
+    fn cloud(&self) -> String {
+        format!("{}cloud", self.prefix)
+    }
+    fn usage(&self) -> String {
+        format!("{}cloud_usage", self.prefix)
+    }
+    fn path(&self, rel: &str) -> PathBuf {
+        self.root.path().join(rel)
+    }
+    fn cloudstrap(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new(bin());
+        cmd.arg("--root").arg(self.root.path()).args(args).stdin(Stdio::null());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    }
+    fn reset(&self, extra: &[&str]) -> Output {
+        let mut args = vec!["reset", "--yes", "--profile", self.profile.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        self.cloudstrap(&args)
+    }
+    fn service(&self, name: &str) -> serde_json::Value {
+        services(self.root.path())[name].clone()
+    }
+    /// Every row of every table of both databases, in a stable order.
+    fn rows(&self) -> String {
+        let mut out = String::new();
+        for db in [self.cloud(), self.usage()] {
+            let tables = sql(&format!(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = '{db}' ORDER BY table_name"
+            ));
+            for t in tables.lines() {
+                out.push_str(&format!("== {db}.{t}\n{}\n", sql(&format!("SELECT * FROM `{db}`.`{t}` ORDER BY 1"))));
+            }
+        }
+        out
+    }
+    fn backups(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(self.path("var/lib/cloudstrap/backups"))
+            .map(|rd| rd.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+}
+
+/// An installed management server (stand-ins) with seeded databases, both services running, a receipt,
+/// and a profile whose API endpoint is a local HTTP responder.
+fn lab(name: &str, release: &str, platform: &str, roles: &str) -> Lab {
+    require_mariadb();
+    let prefix = prefix(name);
+    let user = format!("{prefix}cloud");
+    let guard = DbGuard { prefix: prefix.clone(), users: vec![user.clone()] };
+    let root = tempfile::tempdir().unwrap();
+    let mut env = standin_env(root.path(), release, &prefix);
+    let usage_unit = if release == "3.0.2" { "cloud-usage" } else { "cloudstack-usage" };
+    env.push(("CLOUDSTACK_STANDIN_UNITS".into(), usage_unit.into()));
+    env.push(("PATH".into(), format!("{}:{}", standins_dir().display(), path_with_service_standins())));
+
+    let (setup_db, setup_mgmt) =
+        if release == "3.0.2" { ("cloud-setup-databases", "cloud-setup-management") } else { ("cloudstack-setup-databases", "cloudstack-setup-management") };
+    let cred = format!("{user}:{PASSWORD}@localhost");
+    let out = run_standin(setup_db, &[&cred, "--deploy-as=root:", "-e", "file", "-m", "mgmt-k", "-k", "db-k", "-i", "127.0.0.1"], &env);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    let out = run_standin(setup_mgmt, &[], &env);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    let st = Command::new(standins_dir().join("bin/systemctl"))
+        .args(["start", usage_unit])
+        .env("CLOUDSTACK_STANDIN_ROOT", root.path())
+        .env("CLOUDSTACK_STANDIN_UNITS", usage_unit)
+        .status()
+        .unwrap();
+    assert!(st.success());
+
+    // What an operator's first try left behind: a zone-ish configuration, a used template, usage records.
+    let cloud = format!("{prefix}cloud");
+    let usage = format!("{prefix}cloud_usage");
+    sql(&format!(
+        "INSERT INTO `{cloud}`.configuration (instance, name, value) VALUES ('DEFAULT', 'zone.wizard', 'it''s \"quoted\" \\\\ ü'), \
+         ('DEFAULT', 'guest.domain.suffix', 'cloud.internal'); \
+         UPDATE `{cloud}`.vm_template SET url = 'http://mirror/systemvm.qcow2.bz2', uuid = 'u-3' WHERE id = 3; \
+         UPDATE `{cloud}`.user SET api_key = 'AK', secret_key = 'SK' WHERE id = 2; \
+         INSERT INTO `{usage}`.cloud_usage (zone_id, account_id, domain_id, description, usage_display, usage_type, raw_usage, start_date, end_date) \
+         VALUES (1, 2, 1, 'vm running', '24 Hrs', 1, 24, '2026-11-01', '2026-11-02'), (1, 2, 1, 'volume', '10 GB', 6, 10.5, '2026-11-01', '2026-11-02');"
+    ));
+    std::fs::create_dir_all(root.path().join("var/lib/cloudstrap")).unwrap();
+    std::fs::write(root.path().join("var/lib/cloudstrap/receipt.json"), "{\"actions\": []}\n").unwrap();
+
+    let endpoint = api_responder();
+    let profile = root.path().join("profile.toml");
+    std::fs::write(
+        &profile,
+        format!(
+            "[cloudstack]\nrelease = \"{release}\"\n\n[host]\nroles = [{roles}]\nplatform = \"{platform}\"\n\
+             hostname = \"csreset\"\nfqdn = \"csreset.example.org\"\naddress = \"127.0.0.1/8\"\ngateway = \"127.0.0.1\"\n\n\
+             [management]\nendpoint = \"{endpoint}\"\n"
+        ),
+    )
+    .unwrap();
+    Lab { root, prefix, user, env, profile, _guard: guard }
+}
+
+/// A local HTTP server that answers every request with 401, as the API does an unsigned call.
+fn api_responder() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let mut conn = conn;
+            let mut buf = [0u8; 2048];
+            let _ = conn.read(&mut buf);
+            let _ = conn.write_all(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    format!("http://{addr}/client/api")
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn reset_backs_up_recreates_and_restore_brings_back_the_exact_rows() {
+    let lab = lab("full", "4.22", "debian-12", "\"all-in-one\"");
+    let before = lab.rows();
+    assert!(before.contains("zone.wizard") && before.contains("volume"), "seed missing: {before}");
+    let log = lab.path("cloudstrap.log");
+
+    // Watch every command line while the reset runs: the database password must never be on one.
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let (mut dumps, mut leaks) = (0, Vec::new());
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                for e in std::fs::read_dir("/proc").unwrap().flatten() {
+                    let Ok(raw) = std::fs::read(e.path().join("cmdline")) else { continue };
+                    let line = String::from_utf8_lossy(&raw).replace('\0', " ");
+                    if line.starts_with("mysqldump ") {
+                        dumps += 1;
+                    }
+                    if line.contains(PASSWORD) || line.contains("mgmt-k") {
+                        leaks.push(line);
+                    }
+                }
+            }
+            (dumps, leaks)
+        })
+    };
+    let out = lab.reset(&["--log-file", log.to_str().unwrap()]);
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (dumps, leaks) = sampler.join().unwrap();
+    eprintln!("{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(leaks.is_empty(), "secret on a command line: {leaks:?}");
+    eprintln!("mysqldump seen in {dumps} samples");
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    assert!(log_text.contains("mysqldump") && log_text.contains("cloudstack-setup-databases"), "{log_text}");
+    assert!(!log_text.contains(PASSWORD) && !text(&out).contains(PASSWORD), "password in the log or output");
+
+    // Recreated: fresh databases, the cloud user still logs in, services running, no reset state left.
+    let after = lab.rows();
+    assert!(!after.contains("zone.wizard") && !after.contains("volume"), "{after}");
+    assert_eq!(sql(&format!("SELECT max(id) FROM `{}`.vm_template WHERE type='SYSTEM' AND hypervisor_type='KVM'", lab.cloud())), "3");
+    assert_eq!(sql(&format!("SELECT count(*) FROM `{}`.cloud_usage", lab.usage())), "0");
+    assert_eq!(lab.service("cloudstack-management")["active"], true);
+    assert_eq!(lab.service("cloudstack-usage")["active"], true);
+    assert_eq!(lab.service("cloudstack-usage")["stops"], 1);
+    assert!(!lab.path("var/lib/cloudstrap/reset-state.json").exists());
+
+    // The backup: private, checksummed, complete.
+    let backups = lab.backups();
+    assert_eq!(backups.len(), 1, "{backups:?}");
+    let b = &backups[0];
+    assert_eq!(mode(b), 0o700);
+    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(b.join("manifest.json")).unwrap()).unwrap();
+    let names: Vec<&str> = manifest["databases"].as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap()).collect();
+    assert_eq!(names, vec![lab.cloud(), lab.usage()]);
+    let files: Vec<&str> = manifest["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
+    assert_eq!(
+        files,
+        vec!["/etc/cloudstack/management/db.properties", "/etc/cloudstack/management/key", "/var/lib/cloudstrap/receipt.json"]
+    );
+    for d in manifest["databases"].as_array().unwrap() {
+        let p = b.join(d["file"].as_str().unwrap());
+        assert_eq!(mode(&p), 0o600);
+        let mut sql_text = String::new();
+        bzip2::read::MultiBzDecoder::new(std::fs::File::open(&p).unwrap()).read_to_string(&mut sql_text).unwrap();
+        assert!(sql_text.trim_end().lines().last().unwrap().starts_with("-- Dump completed"));
+    }
+    let check = Command::new("sha256sum").args(["-c", "--quiet", "SHA256SUMS"]).current_dir(b).output().unwrap();
+    assert!(check.status.success(), "sha256sum -c: {}", text(&check));
+
+    // Restore: the exact rows come back, and the files, with what they replaced kept aside.
+    let dbp = lab.path("etc/cloudstack/management/db.properties");
+    let original = std::fs::read_to_string(b.join("files/etc/cloudstack/management/db.properties")).unwrap();
+    std::fs::write(&dbp, "# changed after the reset\n").unwrap();
+    let out = lab.cloudstrap(&["restore", b.to_str().unwrap(), "--yes", "--profile", lab.profile.to_str().unwrap()]);
+    eprintln!("{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(lab.rows(), before);
+    assert_eq!(std::fs::read_to_string(&dbp).unwrap(), original);
+    assert_eq!(mode(&dbp), 0o640);
+    let kept: Vec<_> = std::fs::read_dir(dbp.parent().unwrap())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("db.properties.cloudstrap-"))
+        .collect();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(std::fs::read_to_string(kept[0].path()).unwrap(), "# changed after the reset\n");
+    assert_eq!(lab.service("cloudstack-management")["active"], true);
+    let login = Command::new("mysql")
+        .arg(format!("--user={}", lab.user))
+        .args(["-N", "-e", "SELECT 1"])
+        .env("MYSQL_PWD", PASSWORD)
+        .output()
+        .unwrap();
+    assert!(login.status.success(), "cloud user after restore: {}", text(&login));
+}
+
+#[test]
+fn restore_refuses_a_backup_whose_checksum_does_not_match() {
+    let lab = lab("badsum", "4.22", "debian-12", "\"management\", \"database\"");
+    let out = lab.reset(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let b = &lab.backups()[0];
+    sql(&format!("INSERT INTO `{}`.configuration (instance, name, value) VALUES ('DEFAULT', 'after', '1')", lab.cloud()));
+    let now = lab.rows();
+    let dump = b.join(format!("db/{}.sql.bz2", lab.usage()));
+    let mut data = std::fs::read(&dump).unwrap();
+    let last = data.len() - 1;
+    data[last] ^= 0xff;
+    std::fs::write(&dump, data).unwrap();
+    let out = lab.cloudstrap(&["restore", b.to_str().unwrap(), "--yes"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("does not match its checksum") && text(&out).contains("nothing was changed"), "{}", text(&out));
+    assert_eq!(lab.rows(), now);
+}
+
+/// The data and services as they were, after a reset that failed before dropping anything.
+fn assert_untouched(lab: &Lab, before: &str, out: &Output) {
+    assert_eq!(out.status.code(), Some(1), "{}", text(out));
+    assert!(text(out).contains("nothing was dropped and the services were started again"), "{}", text(out));
+    assert_eq!(lab.rows(), before, "data changed");
+    assert_eq!(lab.service("cloudstack-management")["active"], true);
+    assert_eq!(lab.service("cloudstack-usage")["active"], true);
+    assert!(!lab.path("var/lib/cloudstrap/reset-state.json").exists());
+}
+
+#[test]
+fn wrong_database_credentials_drop_nothing() {
+    let lab = lab("badcred", "4.22", "debian-12", "\"all-in-one\"");
+    sql(&format!("ALTER USER '{0}'@'localhost' IDENTIFIED BY 'changed-behind-our-back'; ALTER USER '{0}'@'%' IDENTIFIED BY 'changed-behind-our-back'", lab.user));
+    let before = lab.rows();
+    let out = lab.reset(&[]);
+    assert_untouched(&lab, &before, &out);
+    assert!(text(&out).contains("Access denied"), "{}", text(&out));
+    assert_eq!(lab.service("cloudstack-management")["stops"], 1, "the services were stopped for the dump");
+    assert!(lab.backups().is_empty(), "a failed backup was left behind: {:?}", lab.backups());
+}
+
+#[test]
+fn database_down_drops_nothing() {
+    let lab = lab("down", "4.22", "debian-12", "\"all-in-one\"");
+    // The server as seen through db.properties does not answer: a loopback port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dbp = lab.path("etc/cloudstack/management/db.properties");
+    let t = std::fs::read_to_string(&dbp)
+        .unwrap()
+        .replace("db.cloud.host=localhost", "db.cloud.host=127.0.0.1")
+        .replace("db.cloud.port=3306", &format!("db.cloud.port={port}"));
+    std::fs::write(&dbp, t).unwrap();
+    let before = lab.rows();
+    let out = lab.reset(&[]);
+    assert_untouched(&lab, &before, &out);
+    assert!(text(&out).contains("Can't connect"), "{}", text(&out));
+}
+
+#[test]
+fn full_backup_filesystem_drops_nothing() {
+    let lab = lab("full_fs", "4.22", "debian-12", "\"all-in-one\"");
+    // Enough incompressible rows that the dump cannot fit in a 64 KiB filesystem.
+    sql(&format!(
+        "INSERT INTO `{}`.configuration (instance, name, value) SELECT 'DEFAULT', concat('filler.', seq), \
+         concat(sha2(seq, 512), sha2(seq + 1, 512), sha2(seq + 2, 512)) FROM `{0}`.seq_1_to_3000",
+        lab.cloud()
+    ));
+    let mnt = tempfile::tempdir().unwrap();
+    let m = Command::new("mount").args(["-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs"]).arg(mnt.path()).output().unwrap();
+    assert!(m.status.success(), "this test mounts a tmpfs and needs root: {}", text(&m));
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _u = Unmount(mnt.path().to_path_buf());
+    let before = lab.rows();
+    let out = lab.reset(&["--backup-dir", mnt.path().to_str().unwrap()]);
+    assert_untouched(&lab, &before, &out);
+    assert!(text(&out).contains("No space left on device"), "{}", text(&out));
+    assert_eq!(std::fs::read_dir(mnt.path()).unwrap().count(), 0, "partial backup left on the full filesystem");
+}
+
+#[test]
+fn unwritable_backup_location_changes_nothing() {
+    let lab = lab("unwritable", "4.22", "debian-12", "\"all-in-one\"");
+    let file = lab.path("not-a-directory");
+    std::fs::write(&file, "").unwrap();
+    let before = lab.rows();
+    let out = lab.reset(&["--backup-dir", file.join("backups").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("cannot create the backup directory") && text(&out).contains("nothing was changed"));
+    assert_eq!(lab.rows(), before);
+    assert_eq!(lab.service("cloudstack-management")["stops"], 0, "services were stopped");
+}
+
+#[test]
+fn without_a_terminal_or_yes_it_refuses_with_exit_3() {
+    let lab = lab("noterm", "4.22", "debian-12", "\"all-in-one\"");
+    let before = lab.rows();
+    let out = lab.cloudstrap(&["reset", "--profile", lab.profile.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("--yes") && text(&out).contains("nothing was changed"), "{}", text(&out));
+    assert!(text(&out).contains("cloudstrap reset will"), "the plan is shown first: {}", text(&out));
+    assert_eq!(lab.rows(), before);
+    assert_eq!(lab.service("cloudstack-management")["stops"], 0);
+    assert!(lab.backups().is_empty());
+}
+
+#[test]
+fn typed_host_name_confirms_and_a_wrong_one_cancels() {
+    let lab = lab("typed", "4.22", "debian-12", "\"all-in-one\"");
+    let before = lab.rows();
+    // `script` gives cloudstrap a terminal; its stdin feeds what the operator types.
+    let run = |typed: &str| {
+        let mut line = format!("'{}' --root '{}' reset --profile '{}'", bin().display(), lab.root.path().display(), lab.profile.display());
+        line.push_str(" ; echo EXIT=$?");
+        let mut cmd = Command::new("script");
+        cmd.args(["-qec", &line, "/dev/null"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        for (k, v) in &lab.env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("script (util-linux) is needed for this test");
+        child.stdin.take().unwrap().write_all(format!("{typed}\n").as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let out = run("wrong-host");
+    assert!(out.contains("Type the host name (csreset)") && out.contains("EXIT=3"), "{out}");
+    assert_eq!(lab.rows(), before);
+    let out = run("csreset");
+    assert!(out.contains("EXIT=0"), "{out}");
+    assert_ne!(lab.rows(), before);
+}
+
+#[test]
+fn refuses_hosts_without_the_management_or_database_role() {
+    let lab = lab("roles", "4.22", "debian-12", "\"kvm-agent\"");
+    let out = lab.reset(&[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("neither the management nor the database role"), "{}", text(&out));
+    let db_only = lab.path("db-only.toml");
+    std::fs::write(&db_only, std::fs::read_to_string(&lab.profile).unwrap().replace("\"kvm-agent\"", "\"database\"")).unwrap();
+    let out = lab.cloudstrap(&["reset", "--yes", "--profile", db_only.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("not the management role"), "{}", text(&out));
+    assert_eq!(lab.service("cloudstack-management")["stops"], 0);
+}
+
+#[test]
+fn an_interrupted_reset_resumes_from_its_verified_backup() {
+    let lab = lab("resume", "4.22", "debian-12", "\"all-in-one\"");
+    let before = lab.rows();
+    // The setup command fails after the backup (here: it is a 4.20 that does not know --force-recreate).
+    let mut broken = lab.env.clone();
+    broken.retain(|(k, _)| k != "CLOUDSTACK_STANDIN_RELEASE");
+    broken.push(("CLOUDSTACK_STANDIN_RELEASE".into(), "4.20".into()));
+    let mut cmd = Command::new(bin());
+    cmd.arg("--root").arg(lab.root.path()).args(["reset", "--yes", "--profile", lab.profile.to_str().unwrap()]).envs(broken);
+    let out = cmd.stdin(Stdio::null()).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("run `cloudstrap reset` again to finish"), "{}", text(&out));
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(lab.path("var/lib/cloudstrap/reset-state.json")).unwrap()).unwrap();
+    assert_eq!(state["phase"], "recreating");
+    assert_eq!(lab.rows(), before, "the failed setup command changed nothing");
+
+    let out = lab.reset(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("resume an interrupted reset"), "{}", text(&out));
+    assert_eq!(lab.backups().len(), 1, "resuming must reuse the verified backup");
+    assert!(!lab.rows().contains("zone.wizard"));
+    assert_eq!(lab.service("cloudstack-management")["active"], true);
+    assert!(!lab.path("var/lib/cloudstrap/reset-state.json").exists());
+}
+
+#[test]
+fn an_interrupted_reset_that_dropped_nothing_is_rolled_back_first() {
+    let lab = lab("rollback", "4.22", "debian-12", "\"all-in-one\"");
+    // As a reset killed while dumping leaves the host: services stopped, a partial backup, the state file.
+    let partial = lab.path("var/lib/cloudstrap/backups/20261125T000000Z");
+    std::fs::create_dir_all(partial.join("db")).unwrap();
+    std::fs::write(partial.join("db/x.sql.partial"), "half").unwrap();
+    for unit in ["cloudstack-usage", "cloudstack-management"] {
+        let st = Command::new(standins_dir().join("bin/systemctl"))
+            .args(["stop", unit])
+            .env("CLOUDSTACK_STANDIN_ROOT", lab.root.path())
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+    let state = serde_json::json!({
+        "phase": "dumping", "backup_dir": partial, "started": "2026-11-25T00:00:00Z", "release": "4.22",
+        "services": [{"name": "cloudstack-management", "was_active": true}, {"name": "cloudstack-usage", "was_active": true}]
+    });
+    std::fs::write(lab.path("var/lib/cloudstrap/reset-state.json"), state.to_string()).unwrap();
+
+    // Refusing the new reset still leaves the host rolled back: services running, no partial backup.
+    let out = lab.cloudstrap(&["reset", "--profile", lab.profile.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("rolling it back"), "{}", text(&out));
+    assert!(!partial.exists());
+    assert_eq!(lab.service("cloudstack-management")["active"], true);
+    assert_eq!(lab.service("cloudstack-usage")["active"], true);
+    assert!(!lab.path("var/lib/cloudstrap/reset-state.json").exists());
+    assert!(lab.rows().contains("zone.wizard"));
+}
+
+#[test]
+fn release_3_0_2_on_el6_uses_sysv_and_recreates_without_the_flag() {
+    let lab = lab("el6", "3.0.2", "el6", "\"management\", \"database\"");
+    let out = lab.reset(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("cloud-setup-databases") && !text(&out).contains("--force-recreate"), "{}", text(&out));
+    assert!(!lab.rows().contains("zone.wizard"));
+    assert_eq!(lab.service("cloud-management")["active"], true);
+    assert_eq!(lab.service("cloud-usage")["stops"], 1);
+    let b = &lab.backups()[0];
+    assert!(b.join("files/etc/cloud/management/db.properties").is_file());
+}
