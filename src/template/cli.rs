@@ -99,8 +99,8 @@ fn options(a: &FetchArgs, global: &Global) -> Result<FetchOptions, InputError> {
     } else if let Some(u) = &a.checksum_url {
         ChecksumSpec::File(u.clone())
     } else {
-        match defaults.and_then(|d| d.checksum_url()) {
-            Some(u) if a.url.is_none() => ChecksumSpec::File(u),
+        match defaults.and_then(|d| d.checksum_url) {
+            Some(u) if a.url.is_none() => ChecksumSpec::File(u.to_string()),
             _ => ChecksumSpec::Probe,
         }
     };

@@ -74,7 +74,7 @@ impl FetchOptions {
         Some(FetchOptions {
             url: d.url.to_string(),
             dest: dest.into(),
-            checksum: d.checksum_url().map(ChecksumSpec::File).unwrap_or(ChecksumSpec::Probe),
+            checksum: d.checksum_url.map(|u| ChecksumSpec::File(u.to_string())).unwrap_or(ChecksumSpec::Probe),
             id: None,
             db: Some(db),
             force: false,
@@ -97,9 +97,9 @@ impl FetchOptions {
             (None, Some(d)) => d.url.to_string(),
             (None, None) => return Err(format!("template.url: no default system VM template for release {release:?}; set template.url")),
         };
-        let checksum = match (&t.checksum, defaults.and_then(|d| d.checksum_url())) {
+        let checksum = match (&t.checksum, defaults.and_then(|d| d.checksum_url)) {
             (Some(c), _) => ChecksumSpec::Given(c.parse().map_err(|e| format!("template.checksum: {e}"))?),
-            (None, Some(list)) if t.url.is_none() => ChecksumSpec::File(list),
+            (None, Some(list)) if t.url.is_none() => ChecksumSpec::File(list.to_string()),
             _ => ChecksumSpec::Probe,
         };
         if t.id.is_none() && db.is_none() {
