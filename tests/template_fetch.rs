@@ -34,11 +34,14 @@ struct Faults {
     replaced: bool,
 }
 
+/// (path, Range header) of every request.
+type RequestLog = Arc<Mutex<Vec<(String, Option<String>)>>>;
+
 struct Server {
     addr: String,
     files: Arc<Mutex<HashMap<String, Vec<u8>>>>,
     /// (path, Range header) of every request.
-    log: Arc<Mutex<Vec<(String, Option<String>)>>>,
+    log: RequestLog,
 }
 
 impl Server {
@@ -46,7 +49,7 @@ impl Server {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = format!("http://{}", listener.local_addr().unwrap());
         let files: Arc<Mutex<HashMap<String, Vec<u8>>>> = Arc::default();
-        let log: Arc<Mutex<Vec<(String, Option<String>)>>> = Arc::default();
+        let log: RequestLog = Arc::default();
         let faults = Arc::new(faults);
         let (f2, l2) = (files.clone(), log.clone());
         std::thread::spawn(move || {

@@ -106,14 +106,14 @@ pub fn get_text(client: &Client, url: &Url, policy: &RetryPolicy) -> Result<Stri
 /// Where the compressed bytes come from: a resumable GET, or a local file (`file://`, for a mirror on
 /// removable media at an air-gapped site).
 pub enum Source {
-    Http(Download),
+    Http(Box<Download>),
     Local { file: std::fs::File, path: std::path::PathBuf, total: u64 },
 }
 
 impl Source {
     pub fn open(client: &Client, url: &Url, policy: &RetryPolicy) -> Result<Source, HttpError> {
         if url.scheme() != "file" {
-            return Download::open(client.clone(), url.clone(), policy.clone()).map(Source::Http);
+            return Download::open(client.clone(), url.clone(), policy.clone()).map(|d| Source::Http(Box::new(d)));
         }
         let path = url.to_file_path().map_err(|_| HttpError::Scheme { url: url.to_string(), scheme: "file".into() })?;
         let local = |source| HttpError::Local { path: path.clone(), source };
