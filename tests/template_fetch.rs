@@ -567,6 +567,10 @@ struct TestDb {
 
 impl TestDb {
     fn create(tag: &str, password: &str) -> TestDb {
+        Self::with_grants(tag, password, "select, update")
+    }
+
+    fn with_grants(tag: &str, password: &str, grants: &str) -> TestDb {
         let pw = password.replace('\\', "\\\\").replace('\'', "''");
         let name = format!("tmpl_{tag}_{}", std::process::id());
         let user = name.clone();
@@ -580,7 +584,7 @@ impl TestDb {
                (8, 'u8', 'http://x/removed.qcow2.bz2', 'SYSTEM', 'KVM', now()),
                (9, 'u9', 'http://x/user.qcow2.bz2', 'USER', 'KVM', null);
              drop user if exists '{user}'@'localhost'; create user '{user}'@'localhost' identified by '{pw}';
-             grant select, update on {name}.* to '{user}'@'localhost';"
+             grant {grants} on {name}.* to '{user}'@'localhost';"
         ));
         TestDb { name, user }
     }
@@ -615,6 +619,22 @@ fn template_id_from_the_database_and_row_updated() {
     let row = mysql_root(&format!("select id, uuid, url from {}.vm_template order by id", db.name));
     let want = format!("1\tu1\thttp://x/xen.vhd.bz2\n3\t{}\t{}\n8\tu8\thttp://x/removed.qcow2.bz2\n9\tu9\thttp://x/user.qcow2.bz2\n", inst.uuid, srv.url("/t.bz2"));
     assert_eq!(row, want);
+}
+
+#[test]
+fn a_failed_row_update_takes_the_template_back_out() {
+    let f = fixture();
+    let db = TestDb::with_grants("noupdate", "pw-1", "select");
+    let srv = Server::start(Faults::default());
+    srv.put("/t.bz2", f.single.clone());
+    let dest = tempfile::tempdir().unwrap();
+    let mut o = opts(srv.url("/t.bz2"), dest.path(), ChecksumSpec::Skip);
+    o.id = None;
+    o.db = Some(db.options("pw-1"));
+    let err = template::fetch(&o, &Silent).unwrap_err();
+    assert!(matches!(err, TemplateError::Db(_)) && err.to_string().contains("denied"), "{err}");
+    assert_nothing_left(dest.path());
+    assert_eq!(mysql_root(&format!("select uuid from {}.vm_template where id = 3", db.name)), "u3\n");
 }
 
 #[test]
