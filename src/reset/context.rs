@@ -6,50 +6,41 @@ use std::path::{Path, PathBuf};
 
 use super::dbprops::DbProperties;
 use super::mysql::Conn;
-use super::services::{Init, Services};
+use super::services::Services;
 use super::ResetError;
 use crate::cli::Global;
 use crate::host::Sysroot;
+use crate::platform::{InitSystem, Platform, PlatformId, Release};
 use crate::profile::{Profile, Role};
 use crate::run::{Cmd, Redactor};
 
 pub const RECEIPT: &str = "/var/lib/cloudstrap/receipt.json";
 pub const BACKUPS: &str = "/var/lib/cloudstrap/backups";
 
-/// The release's configuration directory (3.0.2 used the `cloud` names).
-pub fn conf_dir(release: &str) -> &'static str {
-    if release == "3.0.2" {
-        "/etc/cloud/management"
-    } else {
-        "/etc/cloudstack/management"
-    }
-}
-
-/// `(setup-databases, setup-management)` command names of a release.
-pub fn setup_commands(release: &str) -> (&'static str, &'static str) {
-    if release == "3.0.2" {
-        ("cloud-setup-databases", "cloud-setup-management")
-    } else {
-        ("cloudstack-setup-databases", "cloudstack-setup-management")
-    }
-}
-
-/// True from 4.21, where setup-databases refuses existing databases without `--force-recreate`.
-pub fn needs_force_recreate(release: &str) -> bool {
-    let mut parts = release.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
-    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
-    (major, minor) >= (4, 21)
+/// The row of a release line, or why cloudstrap cannot reset it.
+pub fn release_row(line: &str) -> Result<&'static Release, ResetError> {
+    Release::get(line).ok_or_else(|| {
+        ResetError::Input(format!(
+            "CloudStack {line} is not a release line cloudstrap knows (known: {})",
+            ["3.0.2", "4.19", "4.20", "4.21", "4.22", "4.23"]
+                .into_iter()
+                .filter(|l| Release::get(l).is_some())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })
 }
 
 pub struct Context {
     pub root: PathBuf,
     pub profile: Option<Profile>,
     pub release: String,
+    pub row: &'static Release,
     pub hostname: String,
     /// db.properties as on the host, e.g. /etc/cloudstack/management/db.properties.
     pub db_properties: PathBuf,
     pub props: DbProperties,
-    pub init: Init,
+    pub init: InitSystem,
     pub redactor: Redactor,
     /// The database's root account (for the release's `--deploy-as`).
     pub admin: Conn,
@@ -71,7 +62,8 @@ impl Context {
             (None, Some(r)) => r.to_string(),
             (None, None) => detect_release(&rooted)?,
         };
-        let db_properties = PathBuf::from(conf_dir(&release)).join("db.properties");
+        let row = release_row(&release)?;
+        let db_properties = PathBuf::from(row.paths.management_conf_dir).join("db.properties");
         check_roles(profile.as_ref(), &rooted, &db_properties)?;
         let props = DbProperties::load(&rooted.path(&db_properties)).map_err(|e| {
             ResetError::Failed(format!("{e} (is the CloudStack management server installed and set up on this host?)"))
@@ -80,7 +72,7 @@ impl Context {
             Some(p) => p.host.hostname.clone(),
             None => live_hostname(&sysroot),
         };
-        let init = init_system(profile.as_ref(), &sysroot, &release);
+        let init = init_system(profile.as_ref(), &sysroot, row);
         let dir = profile_path.and_then(Path::parent).unwrap_or(Path::new("."));
         let root_password = match &profile {
             Some(Profile { database: Some(db), .. }) => {
@@ -99,7 +91,7 @@ impl Context {
             port: props.port().map_err(|e| ResetError::Failed(e.to_string()))?,
             socket: None,
         };
-        Ok(Context { root, profile, release, hostname, db_properties, props, init, redactor, admin, profile_dir: dir.to_path_buf() })
+        Ok(Context { root, profile, release, row, hostname, db_properties, props, init, redactor, admin, profile_dir: dir.to_path_buf() })
     }
 
     /// A path on the host, below --root.
@@ -108,11 +100,11 @@ impl Context {
     }
 
     pub fn services(&self) -> Services {
-        Services::for_release(self.init, &self.release)
+        Services::for_release(self.init, self.row)
     }
 
     pub fn key_file(&self) -> PathBuf {
-        PathBuf::from(conf_dir(&self.release)).join("key")
+        PathBuf::from(self.row.paths.management_conf_dir).join("key")
     }
 
     /// The management key: the key file (`-e file`), the profile, or `CLOUD_SECRET_KEY` (`-e env`).
@@ -271,20 +263,17 @@ pub(super) fn live_hostname(sysroot: &Sysroot) -> String {
     nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_else(|_| "localhost".into())
 }
 
-/// systemd everywhere except EL6 (and CloudStack 3.0.2, which only ran there).
-pub(super) fn init_system(profile: Option<&Profile>, sysroot: &Sysroot, release: &str) -> Init {
-    let platform = profile.and_then(|p| p.host.platform.clone());
-    let el6 = match platform.as_deref() {
-        Some(p) => p == "el6",
-        None => {
-            release == "3.0.2"
-                || sysroot.read_opt("/etc/redhat-release").ok().flatten().is_some_and(|r| r.contains("release 6"))
-        }
-    };
-    if el6 {
-        Init::SysV
-    } else {
-        Init::Systemd
+/// The platform's init system: the profile's platform, else the detected one; when neither is known,
+/// SysV for the EL6-only 3.x lines and systemd otherwise.
+pub(super) fn init_system(profile: Option<&Profile>, sysroot: &Sysroot, release: &Release) -> InitSystem {
+    let id = profile
+        .and_then(|p| p.host.platform.as_deref())
+        .and_then(|p| p.parse::<PlatformId>().ok())
+        .or_else(|| crate::host::detect_platform(sysroot).ok());
+    match id {
+        Some(id) => Platform::get(id).init,
+        None if release.is_legacy() => InitSystem::SysV,
+        None => InitSystem::Systemd,
     }
 }
 
@@ -313,11 +302,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn force_recreate_from_4_21() {
-        assert!(!needs_force_recreate("3.0.2"));
-        assert!(!needs_force_recreate("4.19"));
-        assert!(!needs_force_recreate("4.20"));
-        assert!(needs_force_recreate("4.21"));
-        assert!(needs_force_recreate("4.22.0.1"));
+    fn unknown_release_lines_are_refused() {
+        assert!(release_row("4.22").is_ok());
+        assert!(matches!(release_row("5.0"), Err(ResetError::Input(m)) if m.contains("known: 3.0.2")));
     }
 }

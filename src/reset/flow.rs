@@ -19,7 +19,7 @@ pub fn reset(args: &ResetArgs, global: &Global) -> Result<(), ResetError> {
     let previous = state::load(&global.root).map_err(failed("cannot read the reset state"))?;
     let mut ctx = Context::gather(global, args.profile.as_deref(), previous.as_ref().map(|s| s.release.as_str()))?;
     let services = ctx.services();
-    let (setup_db, setup_mgmt) = context::setup_commands(&ctx.release);
+    let (setup_db, setup_mgmt) = (ctx.row.commands.setup_databases, ctx.row.commands.setup_management);
 
     // An earlier reset that stopped before dropping anything is undone; one that got further is resumed.
     let resume = match previous {
@@ -38,7 +38,7 @@ pub fn reset(args: &ResetArgs, global: &Global) -> Result<(), ResetError> {
         Some(d) => d.clone(),
         None => ctx.host_path(context::BACKUPS),
     };
-    let force = if context::needs_force_recreate(&ctx.release) { " --force-recreate" } else { "" };
+    let force = if ctx.row.force_recreate { " --force-recreate" } else { "" };
     let handoff = handoff_wanted(&ctx);
 
     match &resume {

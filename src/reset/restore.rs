@@ -38,7 +38,8 @@ pub fn restore(args: &RestoreArgs, global: &Global) -> Result<(), ResetError> {
         .ok_or_else(|| ResetError::Failed(format!("{}: the backup holds no db.properties", dir.display())))?;
     let props = DbProperties::load(&backup::safe_join(dir, &props_entry.file).map_err(|e| ResetError::Failed(e.to_string()))?)
         .map_err(|e| ResetError::Failed(e.to_string()))?;
-    let key_path = Path::new(context::conf_dir(&manifest.release)).join("key");
+    let row = context::release_row(&manifest.release)?;
+    let key_path = Path::new(row.paths.management_conf_dir).join("key");
     let mgmt_key = manifest
         .files
         .iter()
@@ -71,7 +72,7 @@ pub fn restore(args: &RestoreArgs, global: &Global) -> Result<(), ResetError> {
         Some(p) => p.host.hostname.clone(),
         None => live_hostname(&global.sysroot()),
     };
-    let services = Services::for_release(init_system(profile.as_ref(), &global.sysroot(), &manifest.release), &manifest.release);
+    let services = Services::for_release(init_system(profile.as_ref(), &global.sysroot(), row), row);
     println!("cloudstrap restore will, on {hostname}:");
     println!("  1. stop {}", services.names.join(" and "));
     println!(

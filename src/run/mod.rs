@@ -4,7 +4,7 @@
 
 mod python;
 mod secret_file;
-pub use python::{python_script_cmd, PY_LAUNCHER};
+pub use python::python_script_cmd;
 pub use secret_file::{python_launcher, SecretFile};
 
 use std::path::{Path, PathBuf};
