@@ -262,6 +262,9 @@ fn restore_refuses_a_backup_whose_checksum_does_not_match() {
     let b = &lab.backups()[0];
     sql(&format!("INSERT INTO `{}`.configuration (instance, name, value) VALUES ('DEFAULT', 'after', '1')", lab.cloud()));
     let now = lab.rows();
+    let out = lab.cloudstrap(&["restore", b.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "restore without a terminal or --yes: {}", text(&out));
+    assert_eq!(lab.rows(), now);
     let dump = b.join(format!("db/{}.sql.bz2", lab.usage()));
     let mut data = std::fs::read(&dump).unwrap();
     let last = data.len() - 1;
@@ -474,4 +477,36 @@ fn release_3_0_2_on_el6_uses_sysv_and_recreates_without_the_flag() {
     assert_eq!(lab.service("cloud-usage")["stops"], 1);
     let b = &lab.backups()[0];
     assert!(b.join("files/etc/cloud/management/db.properties").is_file());
+}
+
+#[test]
+fn secrets_come_from_the_profile_when_db_properties_cannot_be_read() {
+    let lab = lab("secrets", "4.22", "debian-12", "\"all-in-one\"");
+    // As on a real host: values encrypted with jasypt, which cloudstrap does not read.
+    let dbp = lab.path("etc/cloudstack/management/db.properties");
+    let t: String = std::fs::read_to_string(&dbp).unwrap().lines().filter(|l| !l.starts_with("db.cloud.encryption.scheme")).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&dbp, t).unwrap();
+    let before = lab.rows();
+    let out = lab.reset(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("jasypt") && text(&out).contains("cloud-password"), "{}", text(&out));
+    assert!(!text(&out).contains("ENC("), "{}", text(&out));
+    assert_eq!(lab.rows(), before);
+    assert_eq!(lab.service("cloudstack-management")["stops"], 0);
+    assert!(lab.backups().is_empty());
+
+    std::fs::write(lab.path("cloud.pw"), format!("{PASSWORD}\n")).unwrap();
+    let mut profile = std::fs::read_to_string(&lab.profile).unwrap();
+    profile.push_str("\n[database]\ncloud-user = \"ignored\"\ncloud-password-file = \"cloud.pw\"\nmanagement-key-env = \"T_RESET_MGMT_KEY\"\ndatabase-key = \"db-k2\"\n");
+    std::fs::write(&lab.profile, profile).unwrap();
+    let mut cmd = Command::new(bin());
+    cmd.arg("--root").arg(lab.root.path()).args(["reset", "--yes", "--profile", lab.profile.to_str().unwrap()]);
+    cmd.envs(lab.env.iter().cloned()).env("T_RESET_MGMT_KEY", "mgmt-k2").stdin(Stdio::null());
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(!lab.rows().contains("zone.wizard"));
+    let props = properties(&dbp);
+    assert_eq!(standin_decode(&props["db.cloud.password"], "mgmt-k2"), PASSWORD);
+    assert_eq!(standin_decode(&props["db.cloud.encrypt.secret"], "mgmt-k2"), "db-k2");
+    assert_eq!(std::fs::read_to_string(lab.path("etc/cloudstack/management/key")).unwrap(), "mgmt-k2");
 }
