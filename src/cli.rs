@@ -60,6 +60,10 @@ pub enum Command {
     /// Validate a profile, or print its JSON Schema.
     #[command(subcommand)]
     Profile(ProfileCmd),
+    /// Write every file the install would write under a directory, for review.
+    Render(crate::render::RenderArgs),
+    /// Show which files the install would change, with a diff against the current ones.
+    Plan(crate::render::PlanArgs),
     /// Start over: back up and recreate the CloudStack databases, then set the management server up again.
     Reset(crate::reset::ResetArgs),
     /// Put back the databases and files of a backup made by `reset`.
@@ -69,12 +73,21 @@ pub enum Command {
     /// Seed the system VM template into secondary storage.
     #[command(subcommand)]
     Template(crate::template::cli::TemplateCmd),
+    /// Install this host's roles from a profile (unattended); --dry-run shows the plan.
+    Install(crate::install::InstallArgs),
+    /// Call the CloudStack API: a signed request, the JSON answer printed.
+    Api(crate::cloudstack::command::ApiArgs),
+    /// Deploy the profile's zone through the CloudStack API.
+    #[command(subcommand)]
+    Zone(crate::cloudstack::command::ZoneCmd),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ProfileCmd {
     /// Check a profile and report every problem with its file, line and column.
     Check { file: PathBuf },
+    /// Print the JSON Schema of profiles (for editors).
+    Schema,
 }
 
 /// Parse the command line and run; returns the process exit code.
@@ -89,17 +102,17 @@ pub fn main() -> ExitCode {
     };
     crate::log::set_file(cli.global.log_file.clone());
     let code = match cli.command {
+        Command::Profile(ProfileCmd::Check { file }) => crate::profile::cmd::check(&file),
+        Command::Profile(ProfileCmd::Schema) => crate::profile::cmd::schema(),
         Command::Reset(args) => crate::reset::run_reset(&args, &cli.global),
         Command::Restore(args) => crate::reset::run_restore(&args, &cli.global),
-        Command::Profile(ProfileCmd::Check { file }) => match crate::profile::Profile::load(&file) {
-            Ok(_) => exit::OK,
-            Err(e) => {
-                eprintln!("{}: {e}", file.display());
-                exit::INPUT
-            }
-        },
+        Command::Render(a) => crate::render::render_main(&cli.global, &a),
+        Command::Plan(a) => crate::render::plan_main(&cli.global, &a),
         Command::Preflight(args) => crate::preflight::cmd::run(&cli.global, &args),
         Command::Template(cmd) => crate::template::cli::run(cmd, &cli.global),
+        Command::Install(args) => crate::install::run(&args, &cli.global),
+        Command::Api(args) => crate::cloudstack::command::run_api(&args, &cli.global),
+        Command::Zone(cmd) => crate::cloudstack::command::run_zone(&cmd, &cli.global),
     };
     ExitCode::from(code)
 }

@@ -13,16 +13,22 @@
 //! - [`profile`]: the TOML profile, its validation with located errors, its JSON Schema.
 //! - [`host`]: facts about the machine, read through a [`host::Sysroot`].
 //! - [`platform`]: distributions as data.
+//! - [`render`]: every configuration file, from templates, merged with the user's own lines.
 //! - [`preflight`]: read-only checks of the host against its roles, with remedies.
 //! - [`run`]: the one way to run a command.
+//! - [`cloudstack`]: the hand-off to the management server API (signed client, keys, zone deployment).
 
 pub mod cli;
+pub mod cloudstack;
 pub mod host;
 pub mod log;
 pub mod platform;
 pub mod preflight;
 pub mod profile;
+pub mod render;
 pub mod reset;
 pub mod run;
 pub mod template;
 pub mod action;
+pub mod plan;
+pub mod install;

@@ -13,13 +13,14 @@ pub enum FileKind {
     ManagedBlock,
 }
 
-/// A file to write: its in-system path, its content (or our block), its mode.
+/// A file to write: its in-system path, its content (or our block), its mode, the role that needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileSpec {
     pub path: PathBuf,
     pub content: String,
     pub mode: u32,
     pub kind: FileKind,
+    pub role: Option<crate::profile::Role>,
 }
 
 /// The content a file ends with, given what is there now.

@@ -1,197 +1,140 @@
-//! Open the ports a role needs, ahead of any REJECT the host's firewall already has.
-//! iptables: our rules live in their own chain, CLOUDSTRAP, jumped to from the first rule of INPUT and
-//! loaded with `iptables-restore --noflush` (foreign rules are left alone); firewalld: rich rules;
-//! ufw: `ufw allow`. Persistence across reboots is the rendered rules file (a `WriteFile`).
+//! Apply the rendered firewall configuration to the running system.
+//! - iptables (EL6 /etc/sysconfig/iptables, Debian rules.v4, Ubuntu ufw's before.rules): the rendered file
+//!   holds our rules as a managed block at the top of a chain, ahead of any REJECT/DROP; it is loaded with
+//!   `iptables-restore` (fed on stdin, so the file is read where the action's root is).
+//! - firewalld (EL8/EL9): the rendered policy file, then `firewall-cmd --reload`.
+//!
+//! Done means: this exact file content was applied (a stamp), and for iptables every rule of our block is
+//! live (`iptables -C`) and ahead of the chain's first REJECT/DROP.
 
-use super::{Action, ActionError, Ctx, Record};
+use std::path::PathBuf;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Iptables,
-    Firewalld,
-    Ufw,
-}
+use super::{stamp, Action, ActionError, Ctx, Record};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Proto {
-    Tcp,
-    Udp,
-}
+/// Marker lines of a managed block (the same as the renderer's).
+pub const BLOCK_BEGIN: &str = "# BEGIN cloudstrap managed block";
+pub const BLOCK_END: &str = "# END cloudstrap managed block";
 
-impl Proto {
-    fn as_str(self) -> &'static str {
-        match self {
-            Proto::Tcp => "tcp",
-            Proto::Udp => "udp",
-        }
-    }
-}
-
-/// Accept `proto` on `port` ("2049" or a range "5900:6100") from `source` (a CIDR; None = anywhere).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rule {
-    pub proto: Proto,
-    pub port: String,
-    pub source: Option<String>,
+pub enum Backend {
+    /// `iptables-restore` of `file`; our rules are the `-A <chain>` lines of its managed block.
+    IptablesFile { file: PathBuf, chain: String },
+    /// Run `argv` (e.g. `firewall-cmd --reload`) after `file` changed.
+    Reload { file: PathBuf, argv: Vec<String> },
 }
-
-pub const CHAIN: &str = "CLOUDSTRAP";
 
 pub struct ApplyFirewall {
     pub backend: Backend,
-    pub rules: Vec<Rule>,
 }
 
-/// A CIDR as iptables prints it (host bits cleared: 192.168.1.4/24 -> 192.168.1.0/24).
-fn canonical_source(s: &str) -> String {
-    match s.parse::<ipnet::IpNet>() {
-        Ok(n) => n.trunc().to_string(),
-        Err(_) => match s.parse::<std::net::IpAddr>() {
-            Ok(ip) if ip.is_ipv4() => format!("{ip}/32"),
-            Ok(ip) => format!("{ip}/128"),
-            Err(_) => s.to_string(),
-        },
+/// The `-A CHAIN ...` lines inside the managed block of an iptables-restore file.
+pub fn block_rules(text: &str, chain: &str) -> Vec<String> {
+    let mut inside = false;
+    let mut out = vec![];
+    for l in text.lines() {
+        let t = l.trim();
+        if t == BLOCK_BEGIN {
+            inside = true;
+        } else if t == BLOCK_END {
+            inside = false;
+        } else if inside && t.starts_with(&format!("-A {chain} ")) {
+            out.push(t.to_string());
+        }
     }
+    out
+}
+
+/// (source, protocol, port) of a rule line, the parts that identify it across iptables' rewriting.
+fn key_of(rule: &str) -> (Option<String>, Option<String>, Option<String>) {
+    let w: Vec<&str> = rule.split_whitespace().collect();
+    let after = |flag: &str| w.iter().position(|x| *x == flag).and_then(|i| w.get(i + 1)).map(|s| s.to_string());
+    let src = after("-s").map(|s| s.parse::<ipnet::IpNet>().map(|n| n.trunc().to_string()).unwrap_or(s));
+    (src, after("-p"), after("--dport"))
 }
 
 impl ApplyFirewall {
-    /// The chain exactly as `iptables -S CLOUDSTRAP` prints it once applied.
-    pub fn iptables_chain(&self) -> String {
-        let mut s = format!("-N {CHAIN}\n");
-        for r in &self.rules {
-            let src = r.source.as_deref().map(|c| format!("-s {} ", canonical_source(c))).unwrap_or_default();
-            let p = r.proto.as_str();
-            s.push_str(&format!("-A {CHAIN} {src}-p {p} -m {p} --dport {} -j ACCEPT\n", r.port));
+    fn file(&self) -> &PathBuf {
+        match &self.backend {
+            Backend::IptablesFile { file, .. } | Backend::Reload { file, .. } => file,
         }
-        s
     }
 
-    /// Input for `iptables-restore --noflush`: declaring the chain empties it, then our rules and the jump.
-    pub fn iptables_restore_input(&self) -> String {
-        let mut s = format!("*filter\n:{CHAIN} - [0:0]\n");
-        for l in self.iptables_chain().lines().skip(1) {
-            s.push_str(l);
-            s.push('\n');
+    fn stamp_fresh(&self, ctx: &Ctx) -> bool {
+        stamp::read(ctx, "firewall").as_deref() == Some(stamp::files_digest(ctx, std::slice::from_ref(self.file())).as_str())
+    }
+
+    /// Every rule of our block is live and ahead of the chain's first REJECT or DROP.
+    fn rules_live(&self, ctx: &Ctx, chain: &str) -> Result<Result<(), String>, ActionError> {
+        let text = std::fs::read_to_string(ctx.path(self.file())).map_err(|e| ActionError::io(ctx.path(self.file()), e))?;
+        let rules = block_rules(&text, chain);
+        for r in &rules {
+            let args: Vec<String> = r.split_whitespace().skip(2).map(str::to_string).collect();
+            if ctx.run(&ctx.cmd("iptables").args(["-w", "-C", chain]).args(args))?.status != 0 {
+                return Ok(Err(format!("rule not live: {r}")));
+            }
         }
-        s.push_str(&format!("-I INPUT 1 -j {CHAIN}\nCOMMIT\n"));
-        s
-    }
-
-    fn rich_rule(r: &Rule) -> String {
-        let src = r.source.as_deref().map(|c| format!(" source address=\"{}\"", canonical_source(c))).unwrap_or_default();
-        format!("rule family=\"ipv4\"{src} port port=\"{}\" protocol=\"{}\" accept", r.port.replace(':', "-"), r.proto.as_str())
-    }
-
-    fn ufw_args(r: &Rule) -> Vec<String> {
-        let from = r.source.as_deref().map(canonical_source).unwrap_or_else(|| "any".into());
-        ["allow", "from", &from, "to", "any", "port", &r.port, "proto", r.proto.as_str()].iter().map(|s| s.to_string()).collect()
-    }
-
-    fn firewall_cmd(&self, ctx: &Ctx) -> &'static str {
-        if ctx.live {
-            "firewall-cmd"
-        } else {
-            "firewall-offline-cmd"
+        let live = ctx.run_ok(&ctx.cmd("iptables").args(["-w", "-S", chain]))?.stdout;
+        let live: Vec<&str> = live.lines().filter(|l| l.starts_with("-A ")).collect();
+        let first_block = live.iter().position(|l| l.contains("-j REJECT") || l.contains("-j DROP")).unwrap_or(live.len());
+        for r in &rules {
+            let k = key_of(r);
+            if !live[..first_block].iter().any(|l| key_of(l) == k) {
+                return Ok(Err(format!("rule comes after a REJECT/DROP in {chain}: {r}")));
+            }
         }
+        Ok(Ok(()))
     }
 }
 
 impl Action for ApplyFirewall {
     fn id(&self) -> String {
-        match self.backend {
-            Backend::Iptables => "firewall:iptables".into(),
-            Backend::Firewalld => "firewall:firewalld".into(),
-            Backend::Ufw => "firewall:ufw".into(),
-        }
+        format!("firewall:{}", self.file().display())
     }
 
     fn describe(&self) -> String {
-        let ports: Vec<String> = self.rules.iter().map(|r| format!("{}/{}", r.port, r.proto.as_str())).collect();
-        let how = match self.backend {
-            Backend::Iptables => "iptables, ahead of existing rules",
-            Backend::Firewalld => "firewalld",
-            Backend::Ufw => "ufw",
-        };
-        format!("Open ports {} ({how})", ports.join(" "))
+        match &self.backend {
+            Backend::IptablesFile { file, chain } => format!("Load the firewall rules of {} (iptables-restore; ours first in {chain})", file.display()),
+            Backend::Reload { file, argv } => format!("Apply the firewall policy {} ({})", file.display(), argv.join(" ")),
+        }
     }
 
     fn is_done(&self, ctx: &Ctx) -> Result<bool, ActionError> {
-        match self.backend {
-            Backend::Iptables => {
-                let chain = ctx.run(&ctx.cmd("iptables").args(["-w", "-S", CHAIN]))?;
-                let input = ctx.run_ok(&ctx.cmd("iptables").args(["-w", "-S", "INPUT"]))?;
-                let jumps: Vec<&str> = input.stdout.lines().filter(|l| l.starts_with("-A INPUT")).collect();
-                let first_is_ours = jumps.first() == Some(&format!("-A INPUT -j {CHAIN}").as_str());
-                let once = jumps.iter().filter(|l| l.ends_with(&format!("-j {CHAIN}"))).count() == 1;
-                Ok(chain.status == 0 && chain.stdout == self.iptables_chain() && first_is_ours && once)
-            }
-            Backend::Firewalld => {
-                let out = ctx.run_ok(&ctx.cmd(self.firewall_cmd(ctx)).args(["--permanent", "--list-rich-rules"]))?;
-                let have: Vec<&str> = out.stdout.lines().map(str::trim).collect();
-                Ok(self.rules.iter().all(|r| have.contains(&Self::rich_rule(r).as_str())))
-            }
-            Backend::Ufw => {
-                let out = ctx.run_ok(&ctx.cmd("ufw").args(["show", "added"]))?;
-                Ok(self.rules.iter().all(|r| out.stdout.lines().any(|l| l.trim() == format!("ufw {}", Self::ufw_args(r).join(" ")))))
-            }
+        if !self.stamp_fresh(ctx) {
+            return Ok(false);
+        }
+        match &self.backend {
+            Backend::IptablesFile { chain, .. } => Ok(self.rules_live(ctx, chain)?.is_ok()),
+            Backend::Reload { .. } => Ok(true),
         }
     }
 
     fn execute(&self, ctx: &Ctx, _record: &mut Record) -> Result<(), ActionError> {
-        match self.backend {
-            Backend::Iptables => {
-                // Drop earlier jumps so exactly one, at the top, remains.
-                for _ in 0..16 {
-                    if ctx.run(&ctx.cmd("iptables").args(["-w", "-D", "INPUT", "-j", CHAIN]))?.status != 0 {
-                        break;
-                    }
-                }
-                ctx.run_ok(&ctx.cmd("iptables-restore").args(["-w", "--noflush"]).stdin_bytes(self.iptables_restore_input()))?;
+        match &self.backend {
+            Backend::IptablesFile { file, .. } => {
+                let text = std::fs::read(ctx.path(file)).map_err(|e| ActionError::io(ctx.path(file), e))?;
+                ctx.run_ok(&ctx.cmd("iptables-restore").arg("-w").stdin_bytes(text))?;
             }
-            Backend::Firewalld => {
-                let fw = self.firewall_cmd(ctx);
-                for r in &self.rules {
-                    ctx.run_ok(&ctx.cmd(fw).arg("--permanent").arg(format!("--add-rich-rule={}", Self::rich_rule(r))))?;
-                }
-                if ctx.live {
-                    ctx.run_ok(&ctx.cmd("firewall-cmd").arg("--reload"))?;
-                }
+            Backend::Reload { argv, .. } => {
+                let (prog, args) = argv.split_first().ok_or_else(|| ActionError::Failed("empty firewall reload command".into()))?;
+                ctx.run_ok(&ctx.cmd(prog.clone()).args(args.iter().cloned()))?;
             }
-            Backend::Ufw => {
-                for r in &self.rules {
-                    ctx.run_ok(&ctx.cmd("ufw").args(Self::ufw_args(r)))?;
-                }
+        }
+        stamp::write(ctx, "firewall", &stamp::files_digest(ctx, std::slice::from_ref(self.file())))
+    }
+
+    fn verify(&self, ctx: &Ctx) -> Result<(), ActionError> {
+        if let Backend::IptablesFile { chain, .. } = &self.backend {
+            if let Err(why) = self.rules_live(ctx, chain)? {
+                return Err(ActionError::Failed(why));
             }
         }
         Ok(())
     }
 
     fn revert(&self, ctx: &Ctx, _record: &Record) -> Result<(), ActionError> {
-        match self.backend {
-            Backend::Iptables => {
-                for _ in 0..16 {
-                    if ctx.run(&ctx.cmd("iptables").args(["-w", "-D", "INPUT", "-j", CHAIN]))?.status != 0 {
-                        break;
-                    }
-                }
-                ctx.run(&ctx.cmd("iptables").args(["-w", "-F", CHAIN]))?;
-                ctx.run(&ctx.cmd("iptables").args(["-w", "-X", CHAIN]))?;
-            }
-            Backend::Firewalld => {
-                let fw = self.firewall_cmd(ctx);
-                for r in &self.rules {
-                    ctx.run(&ctx.cmd(fw).arg("--permanent").arg(format!("--remove-rich-rule={}", Self::rich_rule(r))))?;
-                }
-                if ctx.live {
-                    ctx.run(&ctx.cmd("firewall-cmd").arg("--reload"))?;
-                }
-            }
-            Backend::Ufw => {
-                for r in &self.rules {
-                    ctx.run(&ctx.cmd("ufw").arg("delete").args(Self::ufw_args(r)))?;
-                }
-            }
-        }
+        // The rules file itself is restored by its WriteFile's revert, which comes later in reverse order;
+        // here the stamp is dropped so the next install applies the file again.
+        stamp::remove(ctx, "firewall");
         Ok(())
     }
 }

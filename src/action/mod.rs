@@ -5,6 +5,7 @@
 //! The executor ([`executor`]) runs a plan of actions as a dependency graph, writes the receipt
 //! ([`receipt`]) after every action, and resumes from it; [`progress`] shows it to the operator.
 
+pub mod apparmor;
 pub mod atomic;
 pub mod database;
 pub mod dirs;
@@ -52,8 +53,8 @@ impl fmt::Debug for Secret {
 }
 
 /// What an action works on: the root its files live under, whether that root is the running system,
-/// and the redactor for everything it logs.
-#[derive(Debug, Clone)]
+/// the redactor for everything it logs, and the display downloads report to.
+#[derive(Clone)]
 pub struct Ctx {
     /// Files are read and written below this directory ("/" on a live host).
     pub root: PathBuf,
@@ -63,6 +64,14 @@ pub struct Ctx {
     /// Commands run in `chroot` of this directory (set for a root other than "/").
     pub chroot: Option<PathBuf>,
     pub redactor: Redactor,
+    /// Where long actions (downloads) show their own bars.
+    pub progress: Option<std::sync::Arc<dyn progress::Progress>>,
+}
+
+impl fmt::Debug for Ctx {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ctx").field("root", &self.root).field("live", &self.live).field("chroot", &self.chroot).finish()
+    }
 }
 
 impl Ctx {
@@ -71,13 +80,13 @@ impl Ctx {
         let root = root.into();
         let live = root == Path::new("/");
         let chroot = if live { None } else { Some(root.clone()) };
-        Ctx { root, live, chroot, redactor }
+        Ctx { root, live, chroot, redactor, progress: None }
     }
 
     /// A live context whose files go below `root` while commands run on this machine unchanged
     /// (tests: real MariaDB or iptables in a network namespace, files in a scratch directory).
     pub fn live_with_files_in(root: impl Into<PathBuf>, redactor: Redactor) -> Ctx {
-        Ctx { root: root.into(), live: true, chroot: None, redactor }
+        Ctx { root: root.into(), live: true, chroot: None, redactor, progress: None }
     }
 
     /// The host path of an in-system absolute path.

@@ -24,14 +24,16 @@ pub struct Service {
     pub init: Init,
     pub name: String,
     pub op: ServiceOp,
+    /// Start (or restart) it now; false in an image root, where it only gets enabled.
+    pub start_now: bool,
 }
 
 impl Service {
-    pub fn run(init: Init, name: impl Into<String>, config: Vec<PathBuf>) -> Service {
-        Service { init, name: name.into(), op: ServiceOp::Run { config } }
+    pub fn run(init: Init, name: impl Into<String>, config: Vec<PathBuf>, start_now: bool) -> Service {
+        Service { init, name: name.into(), op: ServiceOp::Run { config }, start_now }
     }
-    pub fn mask(name: impl Into<String>) -> Service {
-        Service { init: Init::Systemd, name: name.into(), op: ServiceOp::Mask }
+    pub fn mask(name: impl Into<String>, start_now: bool) -> Service {
+        Service { init: Init::Systemd, name: name.into(), op: ServiceOp::Mask, start_now }
     }
 
     fn stamp_name(&self) -> String {
@@ -80,6 +82,7 @@ impl Action for Service {
     fn describe(&self) -> String {
         match (&self.op, self.init) {
             (ServiceOp::Mask, _) => format!("Mask {}", self.name),
+            (ServiceOp::Run { .. }, _) if !self.start_now => format!("Enable {} (it starts when the system boots)", self.name),
             (ServiceOp::Run { config }, _) if !config.is_empty() => {
                 format!("Enable and start {} (restart when its configuration changed)", self.name)
             }
@@ -92,7 +95,7 @@ impl Action for Service {
             ServiceOp::Mask => Ok(self.enabled_state(ctx)? == "masked"),
             ServiceOp::Run { .. } => {
                 let enabled = matches!(self.enabled_state(ctx)?.as_str(), "enabled" | "enabled-runtime" | "static" | "alias");
-                if !ctx.live {
+                if !(ctx.live && self.start_now) {
                     return Ok(enabled);
                 }
                 Ok(enabled
@@ -103,7 +106,7 @@ impl Action for Service {
     }
 
     fn prepare(&self, ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
-        let active = ctx.live && self.is_active(ctx)?;
+        let active = (ctx.live && self.start_now) && self.is_active(ctx)?;
         record.previous = Some(format!("{} {}", self.enabled_state(ctx)?, if active { "active" } else { "inactive" }));
         Ok(())
     }
@@ -112,26 +115,26 @@ impl Action for Service {
         match (&self.op, self.init) {
             (ServiceOp::Mask, _) => {
                 self.systemctl(ctx, "mask")?;
-                if ctx.live {
+                if ctx.live && self.start_now {
                     self.systemctl(ctx, "stop")?;
                 }
             }
             (ServiceOp::Run { .. }, Init::Systemd) => {
                 self.systemctl(ctx, "enable")?;
-                if ctx.live {
+                if ctx.live && self.start_now {
                     self.systemctl(ctx, if self.is_active(ctx)? { "restart" } else { "start" })?;
                 }
             }
             (ServiceOp::Run { .. }, Init::SysV) => {
                 ctx.run_ok(&ctx.cmd("chkconfig").arg(&self.name).arg("on"))?;
-                if ctx.live {
+                if ctx.live && self.start_now {
                     let verb = if self.is_active(ctx)? { "restart" } else { "start" };
                     ctx.run_ok(&ctx.cmd("service").arg(&self.name).arg(verb))?;
                 }
             }
         }
         if let ServiceOp::Run { .. } = self.op {
-            if ctx.live {
+            if ctx.live && self.start_now {
                 stamp::write(ctx, &self.stamp_name(), &self.config_digest(ctx))?;
             } else {
                 record.note = Some("enabled; starts when the system boots".into());
@@ -150,7 +153,7 @@ impl Action for Service {
             }
             (ServiceOp::Run { .. }, init) => {
                 stamp::remove(ctx, &self.stamp_name());
-                if ctx.live && prev.ends_with("inactive") {
+                if (ctx.live && self.start_now) && prev.ends_with("inactive") {
                     match init {
                         Init::Systemd => self.systemctl(ctx, "stop")?,
                         Init::SysV => drop(ctx.run(&ctx.cmd("service").arg(&self.name).arg("stop"))?),

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{stamp, Action, ActionError, Ctx, Record, Secret};
-use crate::run::{python_launcher, SecretFile};
+use crate::run::{SecretFile, PY_LAUNCHER};
 
 /// One argument: plain, or holding a secret (e.g. `cloud:PASSWORD@localhost`).
 #[derive(Debug, Clone)]
@@ -100,9 +100,12 @@ impl Action for SetupCommand {
             let python = Self::python_of(ctx, &script).ok_or_else(|| {
                 ActionError::Failed(format!("{} is not a Python script; refusing to pass secrets on its command line", script.display()))
             })?;
-            let spec = serde_json::json!({ "script": script.display().to_string(), "argv": argv });
-            let f = SecretFile::create(ctx.secret_root(), "setup-argv", spec.to_string().as_bytes()).map_err(|e| ActionError::io("/run/cloudstrap", e))?;
-            let c = ctx.cmd(python).arg("-c").arg(python_launcher()).arg(f.inner_path().display().to_string());
+            // The launcher's argv file: a JSON list [script, arg...], 0600, inside the root the command runs in.
+            let mut list = vec![script.display().to_string()];
+            list.extend(argv);
+            let spec = serde_json::to_string(&list).map_err(|e| ActionError::Failed(e.to_string()))?;
+            let f = SecretFile::create(ctx.secret_root(), "setup-argv", spec.as_bytes()).map_err(|e| ActionError::io("/run/cloudstrap", e))?;
+            let c = ctx.cmd(python).arg("-c").arg(PY_LAUNCHER).arg(f.inner_path().display().to_string());
             _spec_file = Some(f);
             c
         } else {

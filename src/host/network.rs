@@ -165,7 +165,8 @@ fn netplan(sys: &Sysroot, out: &mut Vec<IfaceConfig>) {
                 let indent = line.len() - line.trim_start().len();
                 let body = line.trim();
                 if let Some(ai) = in_addresses {
-                    if indent > ai && body.starts_with('-') {
+                    // YAML allows a list at the same indent as its key.
+                    if indent >= ai && body.starts_with('-') && !body.contains(':') {
                         if let Some(cur) = found.last_mut() {
                             cur.addresses.push(unquote(body.trim_start_matches('-')).to_string());
                         }
@@ -346,6 +347,7 @@ mod tests {
                 "/etc/netplan/50.yaml",
                 "network:\n  version: 2\n  ethernets:\n    enp1s0:\n      dhcp4: true\n    enp2s0:\n      addresses:\n        - 10.0.0.5/24\n      routes: []\n    enp3s0:\n      addresses: [10.0.1.5/24]\n",
             ),
+            ("/etc/netplan/60.yaml", "network:\n  ethernets:\n    enp4s0:\n      addresses:\n      - 10.0.2.5/24\n      nameservers:\n        addresses:\n        - 10.0.2.1\n"),
             ("/etc/network/interfaces", "auto lo\niface lo inet loopback\niface eno1 inet static\n  address 10.1.1.2/24\n"),
             ("/etc/systemd/network/10.network", "[Match]\nName=eth9\n[Network]\nDHCP=yes\n"),
         ]);
@@ -359,12 +361,15 @@ mod tests {
                 ("enp1s0", Method::Dhcp),
                 ("enp2s0", Method::Static),
                 ("enp3s0", Method::Static),
+                ("enp4s0", Method::Static),
                 ("lo", Method::Other),
                 ("eno1", Method::Static),
                 ("eth9", Method::Dhcp),
             ]
         );
         assert!(n.local_addresses.contains(&"10.0.0.5".parse().unwrap()));
+        let enp4 = n.interfaces.iter().find(|i| i.name == "enp4s0").unwrap();
+        assert_eq!(enp4.addresses, vec!["10.0.2.5/24"], "nameserver addresses are not interface addresses");
     }
 
     #[test]

@@ -16,6 +16,10 @@ pub fn selinux(sys: &Sysroot) -> SelinuxFacts {
     let configured = sys.read_opt("/etc/selinux/config").ok().flatten().and_then(|t| {
         t.lines().find_map(|l| l.trim().strip_prefix("SELINUX=").map(|v| v.trim().trim_matches('"').to_lowercase()))
     });
-    let enforcing = sys.read_opt("/sys/fs/selinux/enforce").ok().flatten().map(|t| t.trim() == "1");
+    // EL6 mounts selinuxfs at /selinux; later releases at /sys/fs/selinux.
+    let enforcing = ["/sys/fs/selinux/enforce", "/selinux/enforce"]
+        .iter()
+        .find_map(|p| sys.read_opt(p).ok().flatten())
+        .map(|t| t.trim() == "1");
     SelinuxFacts { configured, enforcing }
 }

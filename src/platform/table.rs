@@ -309,6 +309,9 @@ pub struct Platform {
     /// Drop-in directory for sudoers (`#includedir` in the stock sudoers on every supported platform).
     pub sudoers_dir: &'static str,
     pub hosts: &'static str,
+    /// Shell-style file whose `HOSTNAME=` key holds the persistent host name (EL6's /etc/sysconfig/network);
+    /// `None` where systemd keeps it and the installer runs `hostnamectl set-hostname`.
+    pub hostname_file: Option<&'static str>,
     /// CloudStack release lines with packages for this platform.
     pub releases: &'static [&'static str],
 }
@@ -409,8 +412,13 @@ const UFW: Firewall = Firewall::IptablesFile {
     reload: &["ufw", "reload"],
 };
 
-const CHRONY_EL: TimeService =
-    TimeService { kind: TimeKind::Chrony, package: "chrony", service: "chronyd", path: "/etc/chrony.conf", dropin: false };
+const CHRONY_EL: TimeService = TimeService {
+    kind: TimeKind::Chrony,
+    package: "chrony",
+    service: "chronyd",
+    path: "/etc/chrony.conf",
+    dropin: false,
+};
 // Debian and Ubuntu's chrony.conf reads `sourcedir /etc/chrony/sources.d`.
 const CHRONY_DEB: TimeService = TimeService {
     kind: TimeKind::Chrony,
@@ -489,7 +497,13 @@ pub static PLATFORMS: [Platform; 6] = [
         },
         access_control: AccessControl::Selinux { config: "/etc/selinux/config" },
         network: NetworkConfig::Ifcfg { dir: IFCFG_DIR },
-        time: TimeService { kind: TimeKind::Ntpd, package: "ntp", service: "ntpd", path: "/etc/ntp.conf", dropin: false },
+        time: TimeService {
+            kind: TimeKind::Ntpd,
+            package: "ntp",
+            service: "ntpd",
+            path: "/etc/ntp.conf",
+            dropin: false,
+        },
         nfs: NfsLayout {
             exports: EXPORTS,
             // EL6's nfs-utils 1.2.3 predates /etc/exports.d.
@@ -520,6 +534,7 @@ pub static PLATFORMS: [Platform; 6] = [
         repo: RepoForm::Yum { path: "/etc/yum.repos.d/cloudstack.repo", el_major: 6 },
         sudoers_dir: SUDOERS_DIR,
         hosts: HOSTS,
+        hostname_file: Some("/etc/sysconfig/network"),
         releases: &["3.0.2"],
     },
     Platform {
@@ -542,6 +557,7 @@ pub static PLATFORMS: [Platform; 6] = [
         repo: RepoForm::Yum { path: "/etc/yum.repos.d/cloudstack.repo", el_major: 8 },
         sudoers_dir: SUDOERS_DIR,
         hosts: HOSTS,
+        hostname_file: None,
         releases: &["4.19", "4.20", "4.22"],
     },
     Platform {
@@ -564,6 +580,7 @@ pub static PLATFORMS: [Platform; 6] = [
         repo: RepoForm::Yum { path: "/etc/yum.repos.d/cloudstack.repo", el_major: 9 },
         sudoers_dir: SUDOERS_DIR,
         hosts: HOSTS,
+        hostname_file: None,
         releases: &["4.19", "4.20", "4.22"],
     },
     Platform {
@@ -598,6 +615,7 @@ pub static PLATFORMS: [Platform; 6] = [
         },
         sudoers_dir: SUDOERS_DIR,
         hosts: HOSTS,
+        hostname_file: None,
         releases: &["4.19", "4.20", "4.22"],
     },
     Platform {
@@ -629,6 +647,7 @@ pub static PLATFORMS: [Platform; 6] = [
         },
         sudoers_dir: SUDOERS_DIR,
         hosts: HOSTS,
+        hostname_file: None,
         releases: &["4.19", "4.20", "4.22"],
     },
     Platform {
@@ -678,6 +697,7 @@ pub static PLATFORMS: [Platform; 6] = [
         },
         sudoers_dir: SUDOERS_DIR,
         hosts: HOSTS,
+        hostname_file: None,
         releases: &["4.22"],
     },
 ];

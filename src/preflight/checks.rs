@@ -192,7 +192,7 @@ fn net_static_ip(c: &Ctx) -> Outcome {
             format!(
                 "CloudStack records the host's address; when a DHCP lease changes it, agents and storage break (article Q1). \
                  Make it static: {}",
-                support::static_ip_howto(c.platform, &d.name, &addr, &gw)
+                support::static_ip_howto(c.platform, &d.name, Some(&d.file), &addr, &gw)
             ),
         );
     }
@@ -203,12 +203,12 @@ fn net_static_ip(c: &Ctx) -> Outcome {
     if primary.is_empty() {
         return warn(
             "no network configuration found (ifcfg, NetworkManager, netplan, ifupdown, systemd-networkd)",
-            format!("make sure the primary address is static: {}", support::static_ip_howto(c.platform, "<dev>", &addr, &gw)),
+            format!("make sure the primary address is static: {}", support::static_ip_howto(c.platform, "<dev>", None, &addr, &gw)),
         );
     }
     warn(
         format!("no static address on {}", primary.iter().map(|i| format!("{} ({})", i.name, i.file)).collect::<Vec<_>>().join(", ")),
-        format!("give the primary interface (or its bridge) a static address: {}", support::static_ip_howto(c.platform, &primary[0].name, &addr, &gw)),
+        format!("give the primary interface (or its bridge) a static address: {}", support::static_ip_howto(c.platform, &primary[0].name, Some(&primary[0].file), &addr, &gw)),
     )
 }
 
@@ -245,7 +245,8 @@ fn net_fqdn(c: &Ctx) -> Outcome {
             format!("CloudStack hands this address to agents and system VMs: put {hosts_line}; {q2}"),
         );
     }
-    let local = &c.facts.net.local_addresses;
+    // Only judge locality when some non-loopback address of the host is known.
+    let local: Vec<&IpAddr> = c.facts.net.local_addresses.iter().filter(|a| !is_loopback(a)).collect();
     if !local.is_empty() && !non_loop.iter().any(|a| local.contains(a)) {
         return fail(
             format!("{fqdn} resolves to {}, which is not an address of this host", non_loop.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ")),
@@ -296,7 +297,7 @@ fn vm_none_running(c: &Ctx) -> Outcome {
 fn plural(n: usize, what: &str) -> String {
     if n == 1 {
         format!("1 {what}")
-    } else if what.ends_with('s') {
+    } else if what.ends_with("ss") {
         format!("{n} {what}es")
     } else {
         format!("{n} {what}s")
@@ -441,7 +442,7 @@ fn ports_free(c: &Ctx) -> Outcome {
         );
     }
     if ours.is_empty() {
-        pass(format!("all {checked} ports of the role free"))
+        pass(format!("{} of the roles free", plural(checked, "port")))
     } else {
         pass(format!("free, or held by the role's own service: {}", ours.join(", ")))
     }

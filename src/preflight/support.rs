@@ -113,7 +113,9 @@ pub fn port_needs(role: Role) -> &'static [PortNeed] {
 }
 
 /// How to make the primary interface static on each platform: (file to edit, what to put there and run).
-pub fn static_ip_howto(platform: Option<PlatformId>, dev: &str, address: &str, gateway: &str) -> String {
+/// `file` is the configuration file found for the interface, when there is one.
+pub fn static_ip_howto(platform: Option<PlatformId>, dev: &str, file: Option<&str>, address: &str, gateway: &str) -> String {
+    let netplan = file.filter(|f| f.starts_with("/etc/netplan/")).map(String::from).unwrap_or_else(|| format!("the file in /etc/netplan/ that names {dev}"));
     match platform {
         Some(El6) => format!(
             "edit /etc/sysconfig/network-scripts/ifcfg-{dev}: BOOTPROTO=static, IPADDR={ip}, NETMASK=<mask>, GATEWAY={gateway}, \
@@ -125,14 +127,14 @@ pub fn static_ip_howto(platform: Option<PlatformId>, dev: &str, address: &str, g
              (stored in /etc/NetworkManager/system-connections/{dev}.nmconnection, or ifcfg-{dev} on el8), then `nmcli con up {dev}`"
         ),
         Some(Ubuntu2204) | Some(Ubuntu2404) => format!(
-            "edit the file in /etc/netplan/ that names {dev}: `dhcp4: false`, `addresses: [{address}]`, \
+            "edit {netplan}: `dhcp4: false`, `addresses: [{address}]`, \
              `routes: [{{to: default, via: {gateway}}}]`, `nameservers: {{addresses: [<dns>]}}`; then `netplan try` (rolls back unless confirmed)"
         ),
         Some(Debian12) => format!(
             "edit /etc/network/interfaces: `iface {dev} inet static` with `address {address}` and `gateway {gateway}` \
              (DNS in /etc/resolv.conf); then `ifdown {dev} && ifup {dev}` from the console"
         ),
-        None => format!("configure {dev} with the static address {address} and gateway {gateway} in the distribution's network configuration"),
+        None => format!("configure {dev} ({}) with the static address {address} and gateway {gateway} in the distribution's network configuration", file.unwrap_or("its configuration file")),
     }
 }
 

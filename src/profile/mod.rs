@@ -1,12 +1,188 @@
-//! Profile v1: model, loading and validation.
+//! Profile v1: model, loading with full validation, secrets, JSON Schema.
+//!
+//! `load` reports every problem of a file at once, each as `FILE:LINE:COL: key.path: what is wrong and what
+//! is expected`, and never echoes a secret: toml's own error text (which quotes the source line) is never shown.
 mod model;
-pub use model::*;
+pub mod rules;
+mod secrets;
+mod shape;
+pub mod spans;
+mod validate;
 
-use std::path::Path;
+pub mod cmd;
+
+pub use model::*;
+pub use secrets::{Secret, SecretError, Secrets};
+pub use validate::{is_secret_key, secret_refs, validate, SecretRef};
+
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use spans::SpanIndex;
+
+/// One problem, by key path; `span` when the position is already known (syntax and shape problems).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    pub path: String,
+    pub span: Option<Range<usize>>,
+    pub message: String,
+    /// The key is absent: reported at the table that lacks it.
+    pub missing: bool,
+}
+
+impl Problem {
+    pub fn new(path: &str, message: String) -> Problem {
+        Problem { path: path.to_string(), span: None, message, missing: false }
+    }
+    pub fn at(path: &str, span: Range<usize>, message: String) -> Problem {
+        Problem { path: path.to_string(), span: Some(span), message, missing: false }
+    }
+}
+
+/// A problem placed in its file.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Located {
+    pub file: PathBuf,
+    pub line: usize,
+    pub col: usize,
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for Located {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: {}: {}", self.file.display(), self.line, self.col, self.path, self.message)
+    }
+}
+
+/// Where a loaded profile came from; lets later steps place their errors at the right line.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub file: PathBuf,
+    pub spans: Arc<SpanIndex>,
+}
+
+impl PartialEq for Origin {
+    /// Two profiles are equal by content, wherever they were read from.
+    fn eq(&self, _: &Origin) -> bool {
+        true
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("{}: cannot read the profile: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{}", lines(.problems))]
+    Invalid { problems: Vec<Located> },
+}
+
+fn lines(problems: &[Located]) -> String {
+    problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+}
+
+impl ProfileError {
+    pub fn problems(&self) -> &[Located] {
+        match self {
+            ProfileError::Invalid { problems } => problems,
+            ProfileError::Read { .. } => &[],
+        }
+    }
+}
+
+/// The JSON Schema of the profile (what `profile schema` prints and `check` enforces for shape).
+pub fn schema() -> schemars::Schema {
+    schemars::schema_for!(Profile)
+}
+
+/// Read, parse and validate a profile file.
+pub fn load(path: &Path) -> Result<Profile, ProfileError> {
+    let bytes = std::fs::read(path).map_err(|source| ProfileError::Read { path: path.to_path_buf(), source })?;
+    match String::from_utf8(bytes) {
+        Ok(text) => load_str(&text, path),
+        Err(e) => {
+            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            let prefix = String::from_utf8_lossy(valid);
+            let line = prefix.matches('\n').count() + 1;
+            let col = prefix.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+            Err(ProfileError::Invalid {
+                problems: vec![Located {
+                    file: path.to_path_buf(),
+                    line,
+                    col,
+                    path: "(file)".into(),
+                    message: "invalid UTF-8 (expected a UTF-8 text file)".into(),
+                }],
+            })
+        }
+    }
+}
+
+/// Parse and validate profile text; `file` names it in messages.
+pub fn load_str(text: &str, file: &Path) -> Result<Profile, ProfileError> {
+    let (doc, syntax) = toml::de::DeTable::parse_recoverable(text);
+    let index = SpanIndex::new(text, &doc);
+    let mut problems: Vec<Problem> = Vec::new();
+    if !syntax.is_empty() {
+        for e in &syntax {
+            let span = e.span().unwrap_or(0..0);
+            // Only the parser's message: its Display would quote the source line, which may hold a secret.
+            let msg = e.message().replace('\n', "; ");
+            problems.push(Problem::at(&index.path_at(span.start), span, format!("invalid TOML: {msg}")));
+        }
+        return Err(invalid(file, &index, problems));
+    }
+    let shape = shape::Shape::new();
+    problems.extend(shape.check(&doc));
+    let dropped: Vec<String> = problems.iter().map(|p| p.path.clone()).collect();
+    let (value, placeholders) = shape.repaired(&doc, &dropped);
+    let profile: Result<Profile, _> = value.try_into();
+    match profile {
+        Ok(mut profile) => {
+            let covered = |path: &str| {
+                dropped.iter().chain(&placeholders).any(|d| {
+                    path == d
+                        || path.starts_with(&format!("{d}."))
+                        || path.starts_with(&format!("{d}["))
+                        || d.starts_with(&format!("{path}["))
+                })
+            };
+            problems.extend(validate::validate(&profile).into_iter().filter(|p| !covered(&p.path)));
+            if problems.is_empty() {
+                profile.origin = Some(Origin { file: file.to_path_buf(), spans: Arc::new(index) });
+                return Ok(profile);
+            }
+        }
+        Err(e) if problems.is_empty() => {
+            // The schema let through something serde refused: report it without the value serde quotes.
+            let (span, path) = match e.span() {
+                Some(s) => (s.clone(), index.path_at(s.start)),
+                None => (0..0, "(top level)".to_string()),
+            };
+            problems.push(Problem::at(&path, span, "has a value of the wrong type or form".to_string()));
+        }
+        Err(_) => {}
+    }
+    Err(invalid(file, &index, problems))
+}
+
+fn invalid(file: &Path, index: &SpanIndex, problems: Vec<Problem>) -> ProfileError {
+    let mut located: Vec<Located> = problems.into_iter().map(|p| locate(file, index, p)).collect();
+    located.sort();
+    located.dedup();
+    ProfileError::Invalid { problems: located }
+}
+
+fn locate(file: &Path, index: &SpanIndex, p: Problem) -> Located {
+    let span = p.span.clone().unwrap_or_else(|| index.value_span(&p.path));
+    let pos = index.position(span.start);
+    Located { file: file.to_path_buf(), line: pos.line, col: pos.col, path: p.path, message: p.message }
+}
 
 impl Profile {
-    /// Parse a profile from TOML text without validating cross-field rules.
-    /// (Located errors and full validation live in `check`.)
+    /// Parse a profile from TOML text without validating cross-field rules (prefer `profile::load`).
     pub fn from_toml_str(text: &str) -> Result<Profile, toml::de::Error> {
         toml::from_str(text)
     }
@@ -26,8 +202,24 @@ impl Profile {
         self.host.fqdn.split_once('.').map(|(_, d)| d)
     }
 
+    /// Parse without the cross-field rules (kept for early callers; prefer `profile::load`, which validates).
     pub fn load(path: &Path) -> anyhow::Result<Profile> {
         let text = std::fs::read_to_string(path)?;
         Ok(Profile::from_toml_str(&text)?)
+    }
+
+    /// A message placed at `key_path` in the file this profile came from (`FILE:LINE:COL: key: message`),
+    /// or `key: message` for a profile that was not read from a file.
+    pub fn locate(&self, key_path: &str, message: impl Into<String>) -> String {
+        let message = message.into();
+        match &self.origin {
+            Some(o) => locate(&o.file, &o.spans, Problem::new(key_path, message)).to_string(),
+            None => format!("{key_path}: {message}"),
+        }
+    }
+
+    /// The profile as TOML text (what the guided install saves).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a profile serializes to TOML")
     }
 }

@@ -30,6 +30,11 @@ pub struct Profile {
     pub agent: Option<Agent>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zone: Option<Zone>,
+    /// Where this profile was read from, to place later errors (e.g. an unreadable `*-file`) at their line.
+    /// Not part of the file, and ignored when comparing profiles.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub origin: Option<super::Origin>,
 }
 
 fn one() -> u32 {
@@ -113,6 +118,7 @@ pub struct Database {
     #[serde(default = "localhost")]
     pub host: String,
     #[serde(default = "mysql_port")]
+    #[schemars(range(min = 1))]
     pub port: u16,
     /// Server flavour to install for the database role: "mysql" or "mariadb" (default: the platform's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -147,9 +153,11 @@ pub struct Database {
     pub database_key_env: Option<String>,
     /// `max_connections` (350 per management server).
     #[serde(default = "max_connections")]
+    #[schemars(range(min = 1))]
     pub max_connections: u32,
     /// `server_id`, an integer.
     #[serde(default = "one")]
+    #[schemars(range(min = 1))]
     pub server_id: u32,
 }
 
@@ -226,6 +234,7 @@ pub struct Template {
     pub checksum: Option<String>,
     /// Template id in secondary storage (default: looked up in the cloud database as upstream does).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub id: Option<u32>,
 }
 

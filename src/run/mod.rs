@@ -1,11 +1,11 @@
 //! The one way to run an external command: stdin closed, output captured, timed, logged with secrets redacted.
 //! Secrets reach a command through 0600 files ([`SecretFile`]) or the environment, never through argv;
-//! [`python_launcher`] does this for Python tools that only take passwords on their command line.
+//! [`PY_LAUNCHER`] does this for Python tools that only take passwords on their command line.
 
 mod python;
 mod secret_file;
-pub use python::python_script_cmd;
-pub use secret_file::{python_launcher, SecretFile};
+pub use python::{python_script_cmd, PY_LAUNCHER};
+pub use secret_file::SecretFile;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

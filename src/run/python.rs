@@ -1,7 +1,6 @@
-//! Running a Python script without its arguments reaching the process list: `python -c LAUNCHER ARGFILE`,
-//! where the launcher ([`super::python_launcher`], shared with the engine's setup actions) reads the real
-//! argv from a 0600 file, removes it, and runs the script in-process (runpy). For callers outside the
-//! action framework (reset, tests); inside it, `action::setup::SetupCommand` does the same under a chroot.
+//! Running upstream's Python setup scripts without their arguments reaching the process list.
+//! CloudStack's setup-databases takes passwords on argv; we start `python -c LAUNCHER ARGFILE` instead, where
+//! the launcher reads the real argv from a 0600 file and runs the script in-process (runpy).
 
 use std::io::{self, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -11,17 +10,21 @@ use tempfile::NamedTempFile;
 
 use super::Cmd;
 
-/// A command that runs `script` with `args` through the launcher, and the 0600 file holding the argv
-/// (the launcher removes it once read; dropping the handle removes it if the command never ran).
+/// The launcher passed to `python -c`.
+pub const PY_LAUNCHER: &str = include_str!("py_launcher.py");
+
+/// A command that runs `script` with `args` through the launcher, and the 0600 file holding the argv.
+/// Keep the file alive until the command has finished; dropping it deletes it.
 /// The interpreter comes from the script's `#!` line (`python3` when it has none).
 pub fn python_script_cmd(script: &Path, args: &[String]) -> io::Result<(Cmd, NamedTempFile)> {
-    let spec = serde_json::json!({ "script": script.to_string_lossy(), "argv": args });
+    let mut argv = vec![script.to_string_lossy().into_owned()];
+    argv.extend(args.iter().cloned());
     let mut file = tempfile::Builder::new().prefix("cloudstrap-argv-").suffix(".json").tempfile()?;
     file.as_file().set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    file.write_all(spec.to_string().as_bytes())?;
+    file.write_all(serde_json::to_string(&argv).map_err(io::Error::other)?.as_bytes())?;
     file.as_file().sync_all()?;
     let (program, pre) = interpreter(script);
-    let cmd = Cmd::new(program).args(pre).arg("-c").arg(super::python_launcher()).arg(file.path().to_string_lossy().into_owned());
+    let cmd = Cmd::new(program).args(pre).arg("-c").arg(PY_LAUNCHER).arg(file.path().to_string_lossy().into_owned());
     Ok((cmd, file))
 }
 
@@ -73,6 +76,5 @@ mod tests {
         let out = cmd.run_ok(&Default::default()).unwrap();
         let got: Vec<String> = serde_json::from_str(out.stdout.trim()).unwrap();
         assert_eq!(got, vec!["--pw".to_string(), secret]);
-        assert!(!file.path().exists(), "the launcher leaves the argv file behind");
     }
 }

@@ -1,4 +1,4 @@
-//! 0600 files that carry secrets to a command, and the launcher that keeps Python tools' passwords off argv.
+//! 0600 files that carry secrets to a command, below the root the command runs in.
 
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -41,19 +41,4 @@ impl Drop for SecretFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.host_path);
     }
-}
-
-/// Python code for `python3 -c CODE FILE`: reads `{"script": PATH, "argv": [...]}` from FILE (0600), removes
-/// the file, and runs the script as `__main__` with that argv. The script sees its usual `sys.argv`, while
-/// the process list only ever shows `python3 -c ... FILE`.
-pub fn python_launcher() -> &'static str {
-    concat!(
-        "import json, os, runpy, sys\n",
-        "spec_path = sys.argv[1]\n",
-        "with open(spec_path) as f:\n",
-        "    spec = json.load(f)\n",
-        "os.unlink(spec_path)\n",
-        "sys.argv = [spec['script']] + spec['argv']\n",
-        "runpy.run_path(spec['script'], run_name='__main__')\n",
-    )
 }

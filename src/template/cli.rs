@@ -1,6 +1,6 @@
 //! `cloudstrap template fetch`: the command line over `template::fetch`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
@@ -23,6 +23,7 @@ pub struct FetchArgs {
     #[arg(long)]
     pub release: Option<String>,
     /// Secondary storage mount point (or a local directory); the template goes to template/tmpl/1/<id>/.
+    /// Below --root when one is given.
     #[arg(long)]
     pub dest: PathBuf,
     /// Expected checksum of the compressed file: md5:HEX, sha256:HEX or sha512:HEX.
@@ -84,7 +85,7 @@ enum InputError {
     PasswordFile(PathBuf, std::io::Error),
 }
 
-fn options(a: &FetchArgs) -> Result<FetchOptions, InputError> {
+fn options(a: &FetchArgs, global: &Global) -> Result<FetchOptions, InputError> {
     let defaults = match &a.release {
         Some(r) => Some(super::release::defaults(r).ok_or_else(|| InputError::Release(r.clone()))?),
         None => None,
@@ -138,7 +139,8 @@ fn options(a: &FetchArgs) -> Result<FetchOptions, InputError> {
     };
     Ok(FetchOptions {
         url,
-        dest: a.dest.clone(),
+        // --dest is a path on the host as seen from --root.
+        dest: if global.root == Path::new("/") { a.dest.clone() } else { global.root.join(a.dest.strip_prefix("/").unwrap_or(&a.dest)) },
         checksum,
         id: a.id,
         db,
@@ -164,7 +166,7 @@ fn is_input_error(e: &TemplateError) -> bool {
 
 pub fn run(cmd: TemplateCmd, global: &Global) -> u8 {
     let TemplateCmd::Fetch(args) = cmd;
-    let opts = match options(&args) {
+    let opts = match options(&args, global) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("template fetch: {e}");

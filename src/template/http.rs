@@ -5,7 +5,8 @@
 //!
 //! Retried with exponential backoff: connection errors, timeouts, 5xx, 408 and 429. Not retried: 404/410
 //! and other 4xx. `If-Range` (ETag or Last-Modified) makes a server that changed the file answer 200
-//! instead of splicing two versions; that ends the download with an error.
+//! instead of splicing two versions; that ends the download with an error. A 200 carrying the same
+//! validator is a server without range support: the body is read again and the known prefix skipped.
 
 use std::io::Read;
 use std::time::Duration;
@@ -241,11 +242,11 @@ impl Download {
                     self.resp = Some(resp);
                     return Ok(());
                 }
-                if self.validator.is_some() {
-                    // If-Range was sent: a full answer means the file is not the one we were reading.
+                if self.validator.is_some() && validator(resp.headers()) != self.validator {
+                    // If-Range was sent and the validator moved: not the file we were reading.
                     return Err(Attempt::Fatal(HttpError::Changed { url }));
                 }
-                // A server without range support: read the file again and drop what we already have.
+                // The same file from a server without range support: read it again and drop what we have.
                 let mut resp = resp;
                 let skip = from.unwrap_or(0);
                 let copied = std::io::copy(&mut (&mut resp).take(skip), &mut std::io::sink())

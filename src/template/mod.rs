@@ -85,6 +85,52 @@ impl FetchOptions {
     }
 }
 
+impl FetchOptions {
+    /// From a profile's `[template]` section and release: URL and checksum default to the release's,
+    /// `allow-http` from `[cloudstack]`. `db` is the caller's (the engine resolves the secrets).
+    pub fn from_profile(profile: &crate::profile::Profile, dest: impl Into<PathBuf>, db: Option<DbOptions>) -> Result<FetchOptions, String> {
+        let release = &profile.cloudstack.release;
+        let t = profile.template.clone().unwrap_or(crate::profile::Template { url: None, checksum: None, id: None });
+        let defaults = release::defaults(release);
+        let url = match (&t.url, defaults) {
+            (Some(u), _) => u.clone(),
+            (None, Some(d)) => d.url.to_string(),
+            (None, None) => return Err(format!("template.url: no default system VM template for release {release:?}; set template.url")),
+        };
+        let checksum = match (&t.checksum, defaults.and_then(|d| d.checksum_url())) {
+            (Some(c), _) => ChecksumSpec::Given(c.parse().map_err(|e| format!("template.checksum: {e}"))?),
+            (None, Some(list)) if t.url.is_none() => ChecksumSpec::File(list),
+            _ => ChecksumSpec::Probe,
+        };
+        if t.id.is_none() && db.is_none() {
+            return Err("template.id: not set, and no database access to look it up".into());
+        }
+        Ok(FetchOptions {
+            url,
+            dest: dest.into(),
+            checksum,
+            id: t.id,
+            db,
+            force: false,
+            allow_http: profile.cloudstack.allow_http,
+            threads: None,
+            retry: RetryPolicy::default(),
+        })
+    }
+}
+
+/// Whether `<dest>/template/tmpl/1/<id>` holds a complete template: its `template.properties` names a
+/// qcow2 file that is there with the recorded size (what an install step checks before fetching).
+pub fn is_installed(dest: &Path, id: u32) -> bool {
+    let dir = Layout { dest: dest.to_path_buf(), id }.dir();
+    let Ok(props) = std::fs::read_to_string(dir.join("template.properties")) else { return false };
+    let get = |k: &str| props.lines().find_map(|l| l.strip_prefix(k)?.strip_prefix('=').map(str::to_string));
+    match (get("qcow2.filename"), get("qcow2.size").and_then(|s| s.parse::<u64>().ok())) {
+        (Some(name), Some(size)) => std::fs::metadata(dir.join(name)).map(|m| m.len() == size).unwrap_or(false),
+        _ => false,
+    }
+}
+
 /// What was installed.
 #[derive(Debug, Clone)]
 pub struct Installed {
@@ -317,4 +363,32 @@ fn stage_and_install(
         recorded,
         elapsed: Duration::ZERO,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(extra: &str) -> crate::profile::Profile {
+        toml::from_str(&format!(
+            "[cloudstack]\nrelease = \"4.22\"\n{extra}\n[host]\nroles = [\"management\"]\nhostname = \"m\"\nfqdn = \"m.example.org\"\naddress = \"10.0.0.2/24\"\ngateway = \"10.0.0.1\"\n"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn options_from_a_profile() {
+        let o = FetchOptions::from_profile(&profile(""), "/mnt/secondary", Some(DbOptions::local_root())).unwrap();
+        assert_eq!(o.url, release::defaults("4.22").unwrap().url);
+        assert_eq!(o.checksum, ChecksumSpec::File("https://download.cloudstack.org/systemvm/4.22/sha512sum.txt".into()));
+        assert!(!o.allow_http && o.id.is_none());
+
+        let p = profile("allow-http = true\n[template]\nurl = \"http://mirror.lan/t.qcow2.bz2\"\nid = 201\n");
+        let o = FetchOptions::from_profile(&p, "/mnt/secondary", None).unwrap();
+        assert_eq!((o.url.as_str(), o.id, o.allow_http), ("http://mirror.lan/t.qcow2.bz2", Some(201), true));
+        assert_eq!(o.checksum, ChecksumSpec::Probe);
+
+        let err = FetchOptions::from_profile(&profile(""), "/m", None).unwrap_err();
+        assert!(err.contains("template.id"), "{err}");
+    }
 }

@@ -1,0 +1,65 @@
+//! Disable AppArmor profiles (libvirt's on Debian and Ubuntu, so libvirt can reach NFS primary storage):
+//! a link in the `disable` directory keeps them off at boot, `apparmor_parser -R` unloads them now.
+
+use std::path::{Path, PathBuf};
+
+use super::{Action, ActionError, Ctx, Record};
+
+pub struct DisableProfiles {
+    pub disable_dir: PathBuf,
+    pub profile_dir: PathBuf,
+    pub profiles: Vec<String>,
+}
+
+impl DisableProfiles {
+    fn link(&self, p: &str) -> PathBuf {
+        self.disable_dir.join(p)
+    }
+}
+
+impl Action for DisableProfiles {
+    fn id(&self) -> String {
+        format!("apparmor-disable:{}", self.profiles.join(","))
+    }
+
+    fn describe(&self) -> String {
+        format!("Disable the AppArmor profiles {} (link into {}, unload)", self.profiles.join(" "), self.disable_dir.display())
+    }
+
+    fn is_done(&self, ctx: &Ctx) -> Result<bool, ActionError> {
+        Ok(self.profiles.iter().all(|p| ctx.path(self.link(p)).symlink_metadata().is_ok()))
+    }
+
+    fn prepare(&self, ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
+        record.added = self.profiles.iter().filter(|p| ctx.path(self.link(p)).symlink_metadata().is_err()).cloned().collect();
+        Ok(())
+    }
+
+    fn execute(&self, ctx: &Ctx, _record: &mut Record) -> Result<(), ActionError> {
+        let dir = ctx.path(&self.disable_dir);
+        std::fs::create_dir_all(&dir).map_err(|e| ActionError::io(&dir, e))?;
+        for p in &self.profiles {
+            let link = ctx.path(self.link(p));
+            if link.symlink_metadata().is_err() {
+                std::os::unix::fs::symlink(self.profile_dir.join(p), &link).map_err(|e| ActionError::io(&link, e))?;
+            }
+            let profile = self.profile_dir.join(p);
+            if ctx.live && ctx.path(&profile).exists() && Path::new("/sys/kernel/security/apparmor").exists() {
+                // Not loaded is fine: the link keeps it off from the next boot on.
+                ctx.run(&ctx.cmd("apparmor_parser").arg("-R").arg(profile.display().to_string()))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn revert(&self, ctx: &Ctx, record: &Record) -> Result<(), ActionError> {
+        for p in &record.added {
+            let _ = std::fs::remove_file(ctx.path(self.link(p)));
+            let profile = self.profile_dir.join(p);
+            if ctx.live && ctx.path(&profile).exists() {
+                ctx.run(&ctx.cmd("apparmor_parser").arg("-r").arg(profile.display().to_string()))?;
+            }
+        }
+        Ok(())
+    }
+}

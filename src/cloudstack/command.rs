@@ -1,0 +1,228 @@
+//! The `api` and `zone deploy` subcommands.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+
+use super::client::{Auth, Client, Options};
+use super::credentials::{self, Credentials};
+use super::error::ApiError;
+use super::sign;
+use super::zone::{self, DeployOptions};
+use crate::cli::{exit, Format, Global};
+use crate::profile::Profile;
+
+/// `cloudstrap api COMMAND [NAME=VALUE ...]`: one signed API call (it replaces the seed guide's
+/// generate-url.pl).
+#[derive(Debug, Clone, Args)]
+pub struct ApiArgs {
+    /// API command, e.g. listZones.
+    pub command: String,
+    /// Parameters, each NAME=VALUE.
+    #[arg(value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Print the signed URL instead of sending the request.
+    #[arg(long)]
+    pub print_url: bool,
+    /// Sign with this expiry (yyyy-MM-ddTHH:mm:ss+ZZZZ) instead of ten minutes from now.
+    #[arg(long, value_name = "TIMESTAMP")]
+    pub expires: Option<String>,
+    /// Take the endpoint and keys from this profile's [management] section.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
+    /// Print an async command's job id instead of waiting for its result.
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ZoneCmd {
+    /// Deploy the profile's zone (or finish a deployment that stopped half-way).
+    Deploy(ZoneDeployArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ZoneDeployArgs {
+    #[arg(long, value_name = "FILE")]
+    pub profile: PathBuf,
+    /// Also wait for the system VMs (secondary storage VM, console proxy) to be Running.
+    #[arg(long)]
+    pub wait_system_vms: bool,
+    /// Longest wait for each host to be Up, in seconds.
+    #[arg(long, default_value_t = 600.0, value_name = "SECONDS")]
+    pub host_timeout: f64,
+    /// Longest wait for the system VMs, in seconds.
+    #[arg(long, default_value_t = 1800.0, value_name = "SECONDS")]
+    pub system_vm_timeout: f64,
+    /// Seconds between two polls of jobs, hosts and system VMs.
+    #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+    pub poll_interval: f64,
+}
+
+fn fail(e: &ApiError) -> u8 {
+    eprintln!("cloudstrap: {e}");
+    match e {
+        ApiError::Input(_) => exit::INPUT,
+        _ => exit::FAILED,
+    }
+}
+
+fn load_profile(path: &Path) -> Result<Profile, u8> {
+    Profile::load(path).map_err(|e| {
+        eprintln!("{}: {e}", path.display());
+        exit::INPUT
+    })
+}
+
+fn seconds(v: f64, flag: &str) -> Result<Duration, u8> {
+    Duration::try_from_secs_f64(v).map_err(|_| {
+        eprintln!("cloudstrap: {flag} takes a number of seconds, not {v}");
+        exit::INPUT
+    })
+}
+
+/// Parse NAME=VALUE arguments.
+pub fn parse_params(args: &[String]) -> Result<Vec<(String, String)>, ApiError> {
+    args.iter()
+        .map(|a| match a.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+            _ => Err(ApiError::Input(format!("\"{a}\" is not NAME=VALUE"))),
+        })
+        .collect()
+}
+
+fn keys_client(c: &Credentials, options: Options) -> Result<Client, ApiError> {
+    Client::new(&c.endpoint, Auth::Keys { api_key: c.api_key.clone(), secret: c.secret.clone() }, options)
+}
+
+pub fn run_api(args: &ApiArgs, global: &Global) -> u8 {
+    let params = match parse_params(&args.params) {
+        Ok(p) => p,
+        Err(e) => return fail(&e),
+    };
+    if let Some(e) = &args.expires {
+        if sign::parse_expires(e).is_none() {
+            return fail(&ApiError::Input(format!("--expires \"{e}\" is not a timestamp like 2030-01-31T12:00:00+0000")));
+        }
+    }
+    let profile = match &args.profile {
+        Some(p) => match load_profile(p) {
+            Ok(pr) => Some((pr, p.clone())),
+            Err(code) => return code,
+        },
+        None => None,
+    };
+    let creds = match credentials::resolve(profile.as_ref().map(|(p, path)| (p, path.as_path())), &global.root) {
+        Ok(c) => c,
+        Err(e) => return fail(&e),
+    };
+    let client = match keys_client(&creds, Options::default()) {
+        Ok(c) => c,
+        Err(e) => return fail(&e),
+    };
+    let refs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    if args.print_url {
+        println!("{}", client.signed_url(&args.command, &refs, args.expires.as_deref()));
+        return exit::OK;
+    }
+    let result = match &args.expires {
+        // A fixed expiry applies to this one request: send exactly what --print-url shows.
+        Some(e) => send_fixed(&client, &args.command, &refs, e),
+        None => client.execute_raw(&args.command, &refs),
+    };
+    let doc = match result {
+        Ok(d) => d,
+        Err(e) => return fail(&e),
+    };
+    let inner = doc.as_object().and_then(|o| o.values().next().cloned()).unwrap_or_default();
+    let out = match Client::job_of(&args.command, &inner) {
+        Some(job) if !args.no_wait => match client.wait_job_document(&args.command, &job) {
+            Ok(d) => d,
+            Err(e) => return fail(&e),
+        },
+        _ => doc,
+    };
+    println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    exit::OK
+}
+
+fn send_fixed(client: &Client, command: &str, params: &[(&str, &str)], expires: &str) -> Result<serde_json::Value, ApiError> {
+    let url = client.signed_url(command, params, Some(expires));
+    let resp = reqwest::blocking::Client::builder()
+        .timeout(client.options.request_timeout)
+        .build()
+        .and_then(|h| h.get(&url).send())
+        .map_err(|e| ApiError::Transport { command: command.into(), endpoint: client.endpoint().into(), reason: e.to_string() })?;
+    let status = resp.status().as_u16();
+    let body = resp.text().map_err(|e| ApiError::Transport { command: command.into(), endpoint: client.endpoint().into(), reason: e.to_string() })?;
+    super::client::parse_document(command, status, &body)
+}
+
+pub fn run_zone(cmd: &ZoneCmd, global: &Global) -> u8 {
+    let ZoneCmd::Deploy(args) = cmd;
+    let profile = match load_profile(&args.profile) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let (host_wait, vm_wait, poll) = match (seconds(args.host_timeout, "--host-timeout"), seconds(args.system_vm_timeout, "--system-vm-timeout"), seconds(args.poll_interval, "--poll-interval")) {
+        (Ok(a), Ok(b), Ok(c)) => (a, b, c),
+        (Err(c), _, _) | (_, Err(c), _) | (_, _, Err(c)) => return c,
+    };
+    if profile.zone.is_none() {
+        return fail(&ApiError::Input(format!("{}: the profile has no [zone] section", args.profile.display())));
+    }
+    // Keys in the profile win; else the environment's; else those the hand-off stored.
+    let has_keys = profile.management.as_ref().is_some_and(|m| m.api_key.is_some());
+    let creds = match (has_keys, credentials::from_env()) {
+        (false, Ok(Some(c))) => Ok(c),
+        (_, Err(e)) if !has_keys => Err(e),
+        _ => credentials::from_profile(&profile, &args.profile, &global.root),
+    };
+    let creds = match creds {
+        Ok(c) => c,
+        Err(e) => return fail(&e),
+    };
+    let client = match keys_client(&creds, Options { poll_interval: poll, ..Options::default() }) {
+        Ok(c) => c,
+        Err(e) => return fail(&e),
+    };
+    let opts = DeployOptions {
+        host_wait,
+        system_vm_wait: args.wait_system_vms.then_some(vm_wait),
+        poll_interval: poll,
+        profile_dir: args.profile.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(".")),
+    };
+    let human = global.format == Format::Human;
+    if human {
+        println!("deploying zone from {} through {}", args.profile.display(), creds.endpoint);
+    }
+    let mut report = |s: &zone::Step| {
+        crate::log::line(&format!("zone deploy: {s}"));
+        if human {
+            println!("  {s}");
+        }
+    };
+    match zone::deploy(&client, &profile, &opts, &mut report) {
+        Ok(d) => {
+            if human {
+                println!("zone {} is deployed and enabled", d.zone_id);
+            } else {
+                let steps: Vec<_> = d
+                    .steps
+                    .iter()
+                    .map(|s| serde_json::json!({"what": s.what, "outcome": format!("{:?}", s.outcome).to_lowercase(), "id": s.id}))
+                    .collect();
+                println!("{}", serde_json::json!({"zone_id": d.zone_id, "steps": steps}));
+            }
+            exit::OK
+        }
+        Err(e) => {
+            let code = fail(&e);
+            if code == exit::FAILED {
+                eprintln!("cloudstrap: run `cloudstrap zone deploy` again once that is fixed: it continues where it stopped");
+            }
+            code
+        }
+    }
+}

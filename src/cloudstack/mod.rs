@@ -1,0 +1,24 @@
+//! Hand-off to the CloudStack management server through its API.
+//!
+//! - [`sign`]: request signing exactly as ApiServer.verifyRequest recomputes it.
+//! - [`Client`]: signed calls or a login session, typed answers, async jobs, safe retries.
+//! - [`handoff`]: after the management role: wait for the API, set the admin password, create and
+//!   store API keys (also for CloudMonkey).
+//! - [`zone`]: deploy the profile's zone, looking every object up before creating it.
+//! - [`agent`]: a KVM host registering itself with the management server.
+//! - [`command`]: the `api` and `zone deploy` subcommands.
+
+pub mod agent;
+mod client;
+pub mod command;
+pub mod credentials;
+mod error;
+pub mod files;
+pub mod handoff;
+pub mod sign;
+pub mod types;
+pub mod zone;
+
+pub use client::{is_idempotent, list_items, object_of, parse_body, Auth, Client, LoginInfo, Options};
+pub use credentials::Credentials;
+pub use error::ApiError;

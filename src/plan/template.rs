@@ -1,0 +1,169 @@
+//! The system VM template steps: the download into secondary storage (`template::fetch`, with the
+//! template id from the profile or the id a fresh database gives it, so it needs no database and
+//! overlaps with package installs), then the database row, once setup-databases created it.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use crate::action::executor::Step;
+use crate::action::progress::Download;
+use crate::action::{Action, ActionError, Ctx, Record, Secret};
+use crate::platform::Release;
+use crate::profile::Profile;
+use crate::template::layout::Layout;
+use crate::template::{ChecksumSpec, DbOptions, FetchOptions};
+
+use super::PlanSecrets;
+
+/// The SYSTEM KVM template's id in a freshly created 4.x database (upstream's lookup gives it too).
+pub const FRESH_DATABASE_ID: u32 = 3;
+
+/// Adds the template steps; `secondary_dir` is the step that creates secondary storage.
+pub fn plan(steps: &mut Vec<Step>, profile: &Profile, release: &Release, secondary_dir: usize, setup_db: Option<usize>, secrets: &PlanSecrets) {
+    let Some(nfs) = &profile.nfs else { return };
+    let t = profile.template.clone().unwrap_or(crate::profile::Template { url: None, checksum: None, id: None });
+    let url = t.url.unwrap_or_else(|| release.template.url.to_string());
+    let checksum = match (&t.checksum, release.template.checksum_url) {
+        (Some(c), _) => c.parse().map(ChecksumSpec::Given).unwrap_or(ChecksumSpec::Probe),
+        (None, Some(list)) => ChecksumSpec::File(list.to_string()),
+        (None, None) => ChecksumSpec::Probe,
+    };
+    let id = t.id.unwrap_or(FRESH_DATABASE_ID);
+    let dest = PathBuf::from(&nfs.secondary);
+    let seed = SeedTemplate { url: url.clone(), dest: dest.clone(), id, checksum, allow_http: profile.cloudstack.allow_http };
+    steps.push(Step { action: Box::new(seed), after: vec![secondary_dir] });
+    let seeded = steps.len() - 1;
+    if let (Some(sdb), Some(root)) = (setup_db, &secrets.db_root) {
+        let record = RecordTemplate { dest, id, url, root_password: root.clone() };
+        steps.push(Step { action: Box::new(record), after: vec![seeded, sdb] });
+    }
+}
+
+pub struct SeedTemplate {
+    pub url: String,
+    /// In-system path of secondary storage.
+    pub dest: PathBuf,
+    pub id: u32,
+    pub checksum: ChecksumSpec,
+    pub allow_http: bool,
+}
+
+/// The engine's download bar behind the template pipeline's progress interface.
+struct Bar(Mutex<Option<Box<dyn Download>>>, Option<std::sync::Arc<dyn crate::action::progress::Progress>>);
+
+impl crate::template::Progress for Bar {
+    fn start(&self, what: &str, total: Option<u64>) {
+        if let Some(p) = &self.1 {
+            *self.0.lock().unwrap() = Some(p.download(what, total));
+        }
+    }
+    fn set(&self, done: u64) {
+        if let Some(d) = self.0.lock().unwrap().as_ref() {
+            d.set_position(done);
+        }
+    }
+    fn note(&self, msg: &str) {
+        crate::log::line(&format!("template: {msg}"));
+    }
+    fn finish(&self, summary: &str) {
+        if let Some(d) = self.0.lock().unwrap().take() {
+            d.finish();
+        }
+        crate::log::line(&format!("template: {summary}"));
+    }
+}
+
+impl Action for SeedTemplate {
+    fn id(&self) -> String {
+        format!("template:{}", self.id)
+    }
+
+    fn describe(&self) -> String {
+        format!("Seed the system VM template {} into {}/template/tmpl/1/{}", self.url, self.dest.display(), self.id)
+    }
+
+    fn is_done(&self, ctx: &Ctx) -> Result<bool, ActionError> {
+        Ok(ctx.path(Layout { dest: self.dest.clone(), id: self.id }.dir().join("template.properties")).exists())
+    }
+
+    fn execute(&self, ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
+        let opts = FetchOptions {
+            url: self.url.clone(),
+            dest: ctx.path(&self.dest),
+            checksum: self.checksum.clone(),
+            id: Some(self.id),
+            db: None,
+            force: false,
+            allow_http: self.allow_http,
+            threads: None,
+            retry: Default::default(),
+        };
+        let bar = Bar(Mutex::new(None), ctx.progress.clone());
+        let installed = crate::template::fetch(&opts, &bar).map_err(|e| ActionError::Failed(format!("template: {e}")))?;
+        record.note = Some(format!("uuid {}", installed.uuid));
+        Ok(())
+    }
+
+    fn revert(&self, _ctx: &Ctx, _record: &Record) -> Result<(), ActionError> {
+        // Templates are data on shared storage: `cloudstrap reset` decides about them.
+        Ok(())
+    }
+}
+
+/// Point the database row at the seeded template (uuid, url).
+pub struct RecordTemplate {
+    pub dest: PathBuf,
+    pub id: u32,
+    pub url: String,
+    pub root_password: Secret,
+}
+
+impl RecordTemplate {
+    fn uuid(&self, ctx: &Ctx) -> Result<String, ActionError> {
+        let dir = ctx.path(Layout { dest: self.dest.clone(), id: self.id }.dir());
+        let rd = std::fs::read_dir(&dir).map_err(|e| ActionError::io(&dir, e))?;
+        rd.filter_map(Result::ok)
+            .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".qcow2")).map(str::to_string))
+            .next()
+            .ok_or_else(|| ActionError::Failed(format!("no template file in {}", dir.display())))
+    }
+    fn db(&self) -> DbOptions {
+        let mut d = DbOptions::local_root();
+        d.password = Some(self.root_password.expose().to_string());
+        d
+    }
+}
+
+impl Action for RecordTemplate {
+    fn id(&self) -> String {
+        format!("template-row:{}", self.id)
+    }
+
+    fn describe(&self) -> String {
+        format!("Record the seeded template in cloud.vm_template (id {})", self.id)
+    }
+
+    fn is_done(&self, ctx: &Ctx) -> Result<bool, ActionError> {
+        let uuid = self.uuid(ctx)?;
+        Ok(crate::action::stamp::read(ctx, "template-row").as_deref() == Some(uuid.as_str()))
+    }
+
+    fn execute(&self, ctx: &Ctx, _record: &mut Record) -> Result<(), ActionError> {
+        let db = self.db();
+        let found = db.system_template_id().map_err(|e| ActionError::Failed(format!("template id lookup: {e}")))?;
+        if found != self.id {
+            return Err(ActionError::Failed(format!(
+                "the database's SYSTEM KVM template is id {found}, the template was seeded as id {}: set template.id = {found} in the profile and run install again",
+                self.id
+            )));
+        }
+        let uuid = self.uuid(ctx)?;
+        db.record_template(self.id, &uuid, &self.url).map_err(|e| ActionError::Failed(format!("template row: {e}")))?;
+        crate::action::stamp::write(ctx, "template-row", &uuid)
+    }
+
+    fn revert(&self, ctx: &Ctx, _record: &Record) -> Result<(), ActionError> {
+        crate::action::stamp::remove(ctx, "template-row");
+        Ok(())
+    }
+}

@@ -1,0 +1,78 @@
+//! `cloudstrap profile check FILE` and `cloudstrap profile schema`.
+
+use std::path::Path;
+
+use crate::cli::exit;
+
+/// Print every problem of the profile (stderr, exit 2) or one OK line (stdout, exit 0).
+pub fn check(file: &Path) -> u8 {
+    let code = match super::load(file) {
+        Ok(p) => {
+            let roles: Vec<&str> = p.host.roles.iter().map(|r| r.as_str()).collect();
+            println!("{}: ok (CloudStack {}, roles {})", file.display(), p.cloudstack.release, roles.join(", "));
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            exit::INPUT
+        }
+    };
+    if let Some(w) = exposure_warning(file) {
+        eprintln!("{w}");
+    }
+    code
+}
+
+/// Print the JSON Schema of profiles.
+pub fn schema() -> u8 {
+    let mut s = serde_json::to_value(super::schema()).expect("schema serializes");
+    s["$id"] = "https://cloudstrap.invalid/profile-v1.schema.json".into();
+    println!("{}", serde_json::to_string_pretty(&s).expect("schema prints"));
+    exit::OK
+}
+
+/// A warning when the file holds a secret inline and group or others may read it.
+pub fn exposure_warning(file: &Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(file).ok()?.permissions().mode() & 0o777;
+    if mode & 0o044 == 0 {
+        return None;
+    }
+    let text = std::fs::read_to_string(file).ok()?;
+    let keys = inline_secret_keys(&text);
+    let first = keys.first()?;
+    Some(format!(
+        "warning: {}: holds secrets inline ({first}{}) and is readable by group or others (mode {mode:04o}); \
+         run `chmod 600 {}` or move them to *-file / *-env references",
+        file.display(),
+        if keys.len() > 1 { format!(" and {} more", keys.len() - 1) } else { String::new() },
+        file.display()
+    ))
+}
+
+/// Key paths of inline secret values in a (possibly invalid) profile text.
+pub fn inline_secret_keys(text: &str) -> Vec<String> {
+    let (doc, _) = toml::de::DeTable::parse_recoverable(text);
+    let mut out = Vec::new();
+    walk(doc.get_ref(), "", &mut out);
+    out
+}
+
+fn walk(t: &toml::de::DeTable<'_>, path: &str, out: &mut Vec<String>) {
+    use toml::de::DeValue;
+    for (k, v) in t.iter() {
+        let p = super::spans::join(path, k.get_ref());
+        match v.get_ref() {
+            DeValue::Table(t) => walk(t, &p, out),
+            DeValue::Array(a) => {
+                for (i, e) in a.iter().enumerate() {
+                    if let DeValue::Table(t) = e.get_ref() {
+                        walk(t, &super::spans::index(&p, i), out);
+                    }
+                }
+            }
+            DeValue::String(_) if super::is_secret_key(k.get_ref()) => out.push(p),
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! `cloudstrap render` (write every file under a directory) and `cloudstrap plan` (show what would change).
+//! Both combine the rendered files with the current files under `--root`, exactly as the install would.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use serde::Serialize;
+
+use super::{merge, render_all, render_network, RenderedFile};
+use crate::cli::{exit, Format, Global};
+use crate::host::Sysroot;
+use crate::platform::PlatformId;
+use crate::profile::Profile;
+
+#[derive(Debug, Clone, Args)]
+pub struct RenderArgs {
+    /// The profile to render.
+    #[arg(long)]
+    pub profile: PathBuf,
+    /// Directory to write into, laid out as if it were "/".
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Also write the bridge configuration (cloudbr0/cloudbr1) for review when the profile does not
+    /// set agent.configure-bridges.
+    #[arg(long)]
+    pub network: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PlanArgs {
+    /// The profile to plan for.
+    #[arg(long)]
+    pub profile: PathBuf,
+}
+
+/// What installing one file would do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeStatus {
+    Create,
+    Update,
+    Unchanged,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FileChange {
+    pub path: PathBuf,
+    pub what: String,
+    pub status: ChangeStatus,
+    #[serde(skip)]
+    pub old: Option<String>,
+    #[serde(skip)]
+    pub new: String,
+    /// Unified diff from the current to the new content (empty when unchanged).
+    pub diff: String,
+}
+
+/// Unified diff of one file, labelled with its path.
+fn unified(path: &Path, old: &str, new: &str) -> String {
+    if old == new {
+        return String::new();
+    }
+    let label = path.display().to_string();
+    similar::TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(3)
+        .header(&label, &format!("{label} (cloudstrap)"))
+        .to_string()
+}
+
+/// Compare every rendered file with the current file under `root`.
+pub fn file_changes(files: &[RenderedFile], root: &Sysroot) -> std::io::Result<Vec<FileChange>> {
+    files
+        .iter()
+        .map(|f| {
+            let old = root
+                .read_opt(&f.path)
+                .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", root.path(&f.path).display())))?;
+            let new = merge(old.as_deref(), f);
+            let status = match &old {
+                None => ChangeStatus::Create,
+                Some(o) if *o == new => ChangeStatus::Unchanged,
+                Some(_) => ChangeStatus::Update,
+            };
+            let diff = unified(&f.path, old.as_deref().unwrap_or(""), &new);
+            Ok(FileChange { path: f.path.clone(), what: f.what.clone(), status, old, new, diff })
+        })
+        .collect()
+}
+
+/// The profile and the platform it is for (its `host.platform`, else detected from the sysroot).
+fn load(global: &Global, path: &Path) -> Result<(Profile, PlatformId), String> {
+    let profile = Profile::load(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let platform = match &profile.host.platform {
+        Some(s) => s.parse::<PlatformId>().map_err(|e| format!("{}: host.platform: {e}", path.display()))?,
+        None => crate::host::detect_platform(&global.sysroot())
+            .map_err(|e| format!("{}: host.platform not given and {e}", path.display()))?,
+    };
+    Ok((profile, platform))
+}
+
+/// Standard output that tolerates a closed pipe (`cloudstrap plan | head`).
+fn print_out(text: &str) {
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
+fn input_error(msg: impl std::fmt::Display) -> u8 {
+    eprintln!("error: {msg}");
+    exit::INPUT
+}
+
+/// Write `content` to `path` atomically (temp file in the same directory, fsync, rename).
+fn write_file(path: &Path, content: &str, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(content.as_bytes())?;
+    tmp.as_file().set_permissions(std::fs::Permissions::from_mode(mode))?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+pub fn render_main(global: &Global, args: &RenderArgs) -> u8 {
+    let (profile, platform) = match load(global, &args.profile) {
+        Ok(x) => x,
+        Err(e) => return input_error(e),
+    };
+    let mut files = match render_all(&profile, platform) {
+        Ok(f) => f,
+        Err(e) => return input_error(format!("{}: {e}", args.profile.display())),
+    };
+    let bridges_included = profile.agent.as_ref().is_some_and(|a| a.configure_bridges);
+    if args.network && !bridges_included {
+        match render_network(&profile, platform) {
+            Ok(f) => files.extend(f),
+            Err(e) => return input_error(format!("{}: {e}", args.profile.display())),
+        }
+    }
+    let root = Sysroot::new(global.root.clone());
+    let changes = match file_changes(&files, &root) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: cannot read the current file {e}");
+            return exit::FAILED;
+        }
+    };
+    let mut report = String::new();
+    for (f, c) in files.iter().zip(&changes) {
+        let dest = Sysroot::new(&args.out).path(&f.path);
+        if let Err(e) = write_file(&dest, &c.new, f.mode) {
+            eprintln!("error: cannot write {}: {e}", dest.display());
+            return exit::FAILED;
+        }
+        report += &format!("{:<10} {}  ({})\n", format!("{:?}", c.status).to_lowercase(), f.path.display(), f.what);
+    }
+    report += &format!("{} files for {platform} written under {}\n", files.len(), args.out.display());
+    print_out(&report);
+    exit::OK
+}
+
+#[derive(Serialize)]
+struct PlanReport<'a> {
+    platform: String,
+    release: &'a str,
+    roles: Vec<&'static str>,
+    changes: usize,
+    files: &'a [FileChange],
+}
+
+pub fn plan_main(global: &Global, args: &PlanArgs) -> u8 {
+    let (profile, platform) = match load(global, &args.profile) {
+        Ok(x) => x,
+        Err(e) => return input_error(e),
+    };
+    let files = match render_all(&profile, platform) {
+        Ok(f) => f,
+        Err(e) => return input_error(format!("{}: {e}", args.profile.display())),
+    };
+    let changes = match file_changes(&files, &Sysroot::new(global.root.clone())) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: cannot read the current file {e}");
+            return exit::FAILED;
+        }
+    };
+    let n = changes.iter().filter(|c| c.status != ChangeStatus::Unchanged).count();
+    let report = PlanReport {
+        platform: platform.to_string(),
+        release: &profile.cloudstack.release,
+        roles: profile.roles().iter().map(|r| r.as_str()).collect(),
+        changes: n,
+        files: &changes,
+    };
+    let mut text = String::new();
+    match global.format {
+        Format::Json => text = serde_json::to_string_pretty(&report).expect("plan serializes") + "\n",
+        Format::Human => {
+            text += &format!(
+                "plan for {} ({platform}, CloudStack {}, roles: {})\n",
+                profile.host.fqdn,
+                report.release,
+                report.roles.join(", ")
+            );
+            if n == 0 {
+                text += &format!("no changes: all {} files are already configured\n", changes.len());
+            } else {
+                for c in &changes {
+                    text += &format!(
+                        "  {:<10} {}  ({})\n",
+                        format!("{:?}", c.status).to_lowercase(),
+                        c.path.display(),
+                        c.what
+                    );
+                }
+                for c in changes.iter().filter(|c| c.status != ChangeStatus::Unchanged) {
+                    text += "\n";
+                    text += &c.diff;
+                }
+                text += &format!("\n{n} of {} files would change\n", changes.len());
+            }
+        }
+    }
+    print_out(&text);
+    exit::OK
+}

@@ -1,0 +1,171 @@
+//! The management hand-off (API wait, admin password, keys for root and CloudMonkey) and the agent's
+//! self-registration, against the simulator.
+
+#[path = "common/cloudstack.rs"]
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::Duration;
+
+use cloudstack_simulator::Config;
+use cloudstrap::cloudstack::agent::{register, RegisterOptions};
+use cloudstrap::cloudstack::credentials::{stored, KEYS_FILE};
+use cloudstrap::cloudstack::handoff::{run, HandoffOptions, CMK_CONFIG};
+use cloudstrap::cloudstack::zone::{deploy, DeployOptions};
+use cloudstrap::cloudstack::{ApiError, Auth, Client};
+use common::*;
+
+const NEW_PASSWORD: &str = "Profile-Admin-Pw1";
+
+fn options(endpoint: &str, root: &Path) -> HandoffOptions {
+    HandoffOptions {
+        endpoint: endpoint.into(),
+        root: root.into(),
+        admin_user: "admin".into(),
+        admin_password: NEW_PASSWORD.into(),
+        api_wait: Duration::from_secs(10),
+        poll_interval: Duration::from_millis(5),
+        client: fast(),
+    }
+}
+
+fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+fn fresh() -> cloudstack_simulator::Running {
+    simulator_with(Config::default())
+}
+
+#[test]
+fn handoff_sets_the_password_creates_keys_and_writes_them_for_root_and_cmk() {
+    let sim = fresh();
+    let root = tempfile::tempdir().unwrap();
+    let mut lines = vec![];
+    let r = run(&options(&sim.url(), root.path()), &mut |l| lines.push(l.to_string())).unwrap();
+    assert!(r.password_changed && r.keys_created);
+    assert_eq!(r.ui_url, format!("http://{}/client/", sim.server.addr));
+    // The default password is gone, the profile's works.
+    assert_eq!(Client::login(&sim.url(), "admin", "password", "/", fast()).unwrap_err().errorcode(), Some(531));
+    Client::login(&sim.url(), "admin", NEW_PASSWORD, "/", fast()).unwrap();
+    // The keys are the admin's, stored 0600 for root, and they work.
+    let admin = &sim.sim.state().users[0];
+    let secret = admin.secretkey.clone().unwrap();
+    let keys = root.path().join(KEYS_FILE.trim_start_matches('/'));
+    assert_eq!(mode(&keys), 0o600);
+    let c = stored(root.path()).unwrap().unwrap();
+    assert_eq!((c.api_key.as_str(), c.secret.as_str(), c.endpoint.as_str()), (admin.apikey.as_deref().unwrap(), secret.as_str(), sim.url().as_str()));
+    Client::new(&c.endpoint, Auth::Keys { api_key: c.api_key, secret: c.secret }, fast()).unwrap().execute("listZones", &[]).unwrap();
+    // CloudMonkey: the cloudstrap profile, current, JSON output.
+    let cmk = root.path().join(CMK_CONFIG.trim_start_matches('/'));
+    assert_eq!(mode(&cmk), 0o600);
+    assert_eq!(mode(cmk.parent().unwrap()), 0o700);
+    let text = std::fs::read_to_string(&cmk).unwrap();
+    assert!(text.contains("\nprofile = cloudstrap\n") && text.contains("output = json\n"), "{text}");
+    assert!(text.contains(&format!("[cloudstrap]\nurl = {}\nusername = admin\n", sim.url())), "{text}");
+    assert!(text.contains(&format!("apikey = {}\nsecretkey = {secret}\n", admin.apikey.as_deref().unwrap())), "{text}");
+    // Nothing reported holds a secret; the report says where things are.
+    let all = lines.join("\n");
+    assert!(!all.contains(&secret) && !all.contains(NEW_PASSWORD), "{all}");
+    assert!(all.contains("CloudStack UI: http://") && all.contains(KEYS_FILE) && all.contains(CMK_CONFIG), "{all}");
+}
+
+#[test]
+fn handoff_again_changes_nothing_and_reuses_keys() {
+    let sim = fresh();
+    let root = tempfile::tempdir().unwrap();
+    let first = run(&options(&sim.url(), root.path()), &mut |_| {}).unwrap();
+    let files_before: Vec<_> = walk(root.path());
+    let again = run(&options(&sim.url(), root.path()), &mut |_| {}).unwrap();
+    assert!(!again.password_changed && !again.keys_created);
+    assert_eq!(again.api_key, first.api_key);
+    assert_eq!(walk(root.path()), files_before, "no new files, no backups");
+    assert_eq!(sim.sim.calls().iter().filter(|c| *c == "registerUserKeys").count(), 1, "keys registered once");
+
+    // Without the stored file, the keys the server has are fetched, not replaced.
+    std::fs::remove_file(root.path().join(KEYS_FILE.trim_start_matches('/'))).unwrap();
+    let third = run(&options(&sim.url(), root.path()), &mut |_| {}).unwrap();
+    assert!(!third.keys_created);
+    assert_eq!(third.api_key, first.api_key);
+    assert!(sim.sim.calls().iter().any(|c| c == "getUserKeys"));
+}
+
+#[test]
+fn an_existing_cmk_config_is_backed_up_and_kept() {
+    let sim = fresh();
+    let root = tempfile::tempdir().unwrap();
+    let cmk = root.path().join(CMK_CONFIG.trim_start_matches('/'));
+    std::fs::create_dir_all(cmk.parent().unwrap()).unwrap();
+    std::fs::write(&cmk, "prompt = >\nprofile = other\n\n[other]\nurl = http://other/client/api\n").unwrap();
+    run(&options(&sim.url(), root.path()), &mut |_| {}).unwrap();
+    let text = std::fs::read_to_string(&cmk).unwrap();
+    assert!(text.contains("[other]\nurl = http://other/client/api\n") && text.contains("profile = cloudstrap"), "{text}");
+    let backups: Vec<_> = walk(root.path()).into_iter().filter(|p| p.contains("config.cloudstrap-bak-")).collect();
+    assert_eq!(backups.len(), 1, "{backups:?}");
+}
+
+#[test]
+fn wrong_passwords_are_a_clear_error() {
+    let sim = simulator_with(Config { admin_password: "somebody-else-set-this".into(), ..Config::default() });
+    let root = tempfile::tempdir().unwrap();
+    let e = run(&options(&sim.url(), root.path()), &mut |_| {}).unwrap_err();
+    assert!(matches!(e, ApiError::Input(_)));
+    assert_eq!(e.to_string(), "cannot log in as admin with the default password nor with the profile's: set management.admin-password to the current one");
+    assert!(walk(root.path()).is_empty(), "nothing written");
+}
+
+#[test]
+fn an_api_that_never_answers_times_out_with_the_log_tail() {
+    let root = tempfile::tempdir().unwrap();
+    let log = root.path().join("var/log/cloudstack/management/management-server.log");
+    std::fs::create_dir_all(log.parent().unwrap()).unwrap();
+    let lines: String = (1..=30).map(|i| format!("line {i}\n")).collect();
+    std::fs::write(&log, format!("{lines}ERROR [c.c.u.d.T] Unable to get a database connection\n")).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut o = options(&format!("http://127.0.0.1:{port}/client/api"), root.path());
+    o.api_wait = Duration::from_millis(30);
+    let e = run(&o, &mut |_| {}).unwrap_err();
+    let text = e.to_string();
+    assert!(text.starts_with(&format!("the CloudStack API at http://127.0.0.1:{port}/client/api answering did not happen within")), "{text}");
+    assert!(text.contains("last lines of the log:\nline 12\n") && text.ends_with("Unable to get a database connection"), "{text}");
+    assert!(!text.contains("line 11\n"));
+}
+
+#[test]
+fn a_kvm_agent_registers_itself_and_waits_for_up() {
+    let sim = simulator();
+    let mut p = profile("advanced-zone.toml");
+    let c = client(&sim);
+    // The zone exists (deployed without this host); this host is 10.0.0.7.
+    let mut zone_only = p.clone();
+    zone_only.zone.as_mut().unwrap().hosts.clear();
+    deploy(&c, &zone_only, &DeployOptions { poll_interval: Duration::from_millis(1), profile_dir: fixture(""), ..DeployOptions::default() }, &mut |_| {}).unwrap();
+    p.host.address = "10.0.0.7/24".into();
+    let opts = RegisterOptions { host_wait: Duration::from_secs(10), poll_interval: Duration::from_millis(1), client: fast() };
+    let mut lines = vec![];
+    let h = register(&c, &p, &fixture(""), &opts, &mut |l| lines.push(l.to_string())).unwrap();
+    assert_eq!((h.ipaddress.as_str(), h.state.as_str()), ("10.0.0.7", "Up"));
+    assert_eq!(lines, ["added host 10.0.0.7 to zone Adv1, pod Rack1, cluster KVM1", "the management server sees host 10.0.0.7 Up"]);
+    let again = register(&c, &p, &fixture(""), &opts, &mut |_| {}).unwrap();
+    assert_eq!(again.id, h.id);
+    assert_eq!(sim.sim.objects("host").len(), 1);
+    // Without the zone on the server it says what to do first.
+    let other = simulator();
+    let e = register(&client(&other), &p, &fixture(""), &opts, &mut |_| {}).unwrap_err();
+    assert_eq!(e.to_string(), "zone Adv1 is not on the management server yet: run `cloudstrap zone deploy` on the management host first");
+}
+
+fn walk(dir: &Path) -> Vec<String> {
+    let mut out = vec![];
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p.display().to_string());
+        }
+    }
+    out.sort();
+    out
+}

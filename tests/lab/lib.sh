@@ -1,0 +1,647 @@
+# shellcheck shell=bash
+# The lab's machinery: cached image build, local apt repositories, network namespace, qemu machines, SSH,
+# phase timings and scenario bookkeeping. Sourced by scripts/lab; LAB_SRC is the checkout.
+
+LAB_CACHE="${LAB_CACHE:-/var/cache/cloudstrap-lab}"
+LAB_SUITE=bookworm
+LAB_MIRROR="${LAB_MIRROR:-http://deb.debian.org/debian}"
+LAB_NET=10.77.0          # the namespace's /24; the host side (bridge) is .1
+LAB_HOST_IP=$LAB_NET.1
+LAB_PORT=8000            # the repository and template HTTP server on the host side
+LAB_DIR="$LAB_SRC/tests/lab"
+
+# What debootstrap puts in every machine: a small Debian 12 server (kernel, systemd, ssh, ifupdown with
+# DHCP client as the Debian installer sets up, python3 as the standard task has).
+BASE_INCLUDE=(linux-image-amd64 systemd-sysv udev dbus openssh-server iproute2 iputils-ping ca-certificates
+  sudo procps netbase kmod less ifupdown isc-dhcp-client python3 gnupg)
+
+# Everything the machines may install, downloaded once on the host: the roles' packages as the install engine
+# asks for them, the dependencies the stand-in CloudStack packages declare, and their recommends.
+REPO_PACKAGES=(mariadb-server mariadb-client default-mysql-client default-mysql-server nfs-kernel-server
+  nfs-common rpcbind libvirt-daemon-system libvirt-clients libvirt-daemon-driver-qemu qemu-system-x86
+  qemu-utils chrony iptables nftables bridge-utils ipmitool genisoimage sudo openssh-client python3
+  python3-paramiko python3-pymysql ebtables ipset cpu-checker curl wget bzip2 lsof sysstat augeas-tools
+  apparmor dnsmasq-base uuid-runtime)
+# Alternatives that conflict with the set above (or each other), downloaded in separate passes.
+REPO_ALTERNATIVES=(ntpsec ufw iptables-persistent firewalld)
+
+# What the snapshot has installed already, because these take minutes under TCG. The install engine still
+# runs its package actions; on these it finds them installed.
+SNAPSHOT_PACKAGES=(mariadb-server mariadb-client nfs-kernel-server nfs-common rpcbind libvirt-daemon-system
+  libvirt-clients qemu-system-x86 qemu-utils chrony python3-paramiko iptables bridge-utils)
+
+LAB_SSH_OPTS=(-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
+  -o ConnectTimeout=5 -o BatchMode=yes -o ServerAliveInterval=15 -o ServerAliveCountMax=8)
+
+# ---------------------------------------------------------------------------------------------------------
+# output and timing
+
+say() { printf '[lab %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+die() { say "ERROR: $*"; exit 1; }
+
+declare -a LAB_PHASES=()      # "name<TAB>seconds<TAB>note"
+declare -a LAB_NOTES=()       # what was reused or skipped, and why
+declare -A LAB_T0=()
+phase_start() { LAB_T0[$1]=$SECONDS; say "phase $1 ..."; }
+phase_end() {   # NAME [NOTE]
+  local d=$((SECONDS - ${LAB_T0[$1]:-$SECONDS}))
+  LAB_PHASES+=("$1"$'\t'"$d"$'\t'"${2:-}")
+  say "phase $1 done in ${d}s${2:+ ($2)}"
+}
+note() { LAB_NOTES+=("$*"); say "$*"; }
+
+print_summary() {
+  local p name d n
+  {
+    echo
+    echo "================ lab summary ================"
+    printf '%-44s %8s  %s\n' phase seconds note
+    for p in "${LAB_PHASES[@]}"; do
+      IFS=$'\t' read -r name d n <<<"$p"
+      printf '%-44s %8s  %s\n' "$name" "$d" "$n"
+    done
+    if ((${#LAB_NOTES[@]})); then
+      echo "-- reused / skipped"
+      for n in "${LAB_NOTES[@]}"; do echo "  $n"; done
+    fi
+    if ((${#LAB_RESULTS[@]})); then
+      echo "-- scenarios"
+      for n in "${LAB_RESULTS[@]}"; do echo "  $n"; done
+    fi
+    echo "total ${SECONDS}s"
+  } >&2
+}
+
+lab_hash() {   # hash of arguments and of the named files' contents (args prefixed with @ are files)
+  local a
+  for a in "$@"; do
+    if [[ $a == @* ]]; then cat "${a#@}"; else printf '%s\n' "$a"; fi
+  done | sha256sum | cut -c1-12
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# prerequisites
+
+check_host() {
+  [ "$(id -u)" = 0 ] || die "the lab needs root (debootstrap, network namespaces, taps)"
+  local missing=() c
+  for c in debootstrap qemu-system-x86_64 qemu-img mkfs.ext4 dpkg-scanpackages dpkg-deb apt-ftparchive \
+    ssh scp ssh-keygen ip dnsmasq python3 gpg sha256sum bzip2; do
+    command -v "$c" >/dev/null || missing+=("$c")
+  done
+  ((${#missing[@]} == 0)) || die "missing host commands: ${missing[*]} (install the packages in scripts/test-env/packages/lab.list)"
+  [ -e /dev/net/tun ] || die "/dev/net/tun is missing: qemu needs tap devices"
+  mkdir -p "$LAB_CACHE"
+}
+
+lab_accel() {
+  case "${LAB_ACCEL:-auto}" in
+    kvm) echo kvm ;;
+    tcg) echo tcg ;;
+    *) if grep -qwE 'vmx|svm' /proc/cpuinfo && [ -w /dev/kvm ]; then echo kvm; else echo tcg; fi ;;
+  esac
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# base image: debootstrap + customisation, packed into a raw ext4 image; cached by a hash of its inputs
+
+base_key() {
+  lab_hash v1 "$LAB_SUITE" "$LAB_MIRROR" "${BASE_INCLUDE[*]}" "@$LAB_DIR/image/customize.sh" \
+    "@$LAB_DIR/image/cslab-firstboot" "@$LAB_DIR/image/cslab-firstboot.service"
+}
+
+build_base() {
+  BASE_DIR="$LAB_CACHE/base-$(base_key)"
+  if [ -f "$BASE_DIR/done" ]; then
+    note "base image: reused $BASE_DIR (built $(date -u -r "$BASE_DIR/done" +%F\ %H:%M), same inputs hash)"
+    return
+  fi
+  phase_start build-base
+  local tmp="$BASE_DIR.tmp" rootfs
+  rm -rf "$tmp"; mkdir -p "$tmp"
+  rootfs="$tmp/rootfs"
+  say "debootstrap $LAB_SUITE from $LAB_MIRROR (log: $tmp/debootstrap.log)"
+  debootstrap --variant=minbase --include="$(IFS=,; echo "${BASE_INCLUDE[*]}")" \
+    "$LAB_SUITE" "$rootfs" "$LAB_MIRROR" >"$tmp/debootstrap.log" 2>&1 \
+    || { tail -20 "$tmp/debootstrap.log" >&2; die "debootstrap failed"; }
+  ssh-keygen -q -t ed25519 -N '' -C cloudstrap-lab -f "$tmp/id_ed25519"
+  install -d -m 0700 "$rootfs/root/.ssh"
+  install -m 0600 "$tmp/id_ed25519.pub" "$rootfs/root/.ssh/authorized_keys"
+  install -m 0755 "$LAB_DIR/image/cslab-firstboot" "$rootfs/usr/local/sbin/cslab-firstboot"
+  install -m 0644 "$LAB_DIR/image/cslab-firstboot.service" "$rootfs/etc/systemd/system/cslab-firstboot.service"
+  install -m 0755 "$LAB_DIR/image/customize.sh" "$rootfs/tmp/customize.sh"
+  LAB_HOST_IP=$LAB_HOST_IP LAB_PORT=$LAB_PORT chroot "$rootfs" /tmp/customize.sh >"$tmp/customize.log" 2>&1 \
+    || { tail -20 "$tmp/customize.log" >&2; die "customizing the image failed"; }
+  rm -f "$rootfs/tmp/customize.sh"
+  cp "$(ls "$rootfs"/boot/vmlinuz-* | sort -V | tail -1)" "$tmp/vmlinuz"
+  cp "$(ls "$rootfs"/boot/initrd.img-* | sort -V | tail -1)" "$tmp/initrd.img"
+  say "packing the root filesystem into an 8 GB ext4 image"
+  truncate -s 8G "$tmp/base.raw"
+  mkfs.ext4 -q -L root -d "$rootfs" "$tmp/base.raw"
+  touch "$tmp/done"
+  rm -rf "$BASE_DIR"; mv "$tmp" "$BASE_DIR"
+  phase_end build-base "$(du -sh "$BASE_DIR/rootfs" | cut -f1) rootfs"
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# the Debian repository the machines install from (downloaded in the base's chroot, so it holds exactly what
+# the machines lack)
+
+build_debian_repo() {
+  local key; key=$(lab_hash v1 "${REPO_PACKAGES[*]}" "${REPO_ALTERNATIVES[*]}")
+  DEBIAN_REPO="$BASE_DIR/repo-$key"
+  if [ -f "$DEBIAN_REPO/Packages.gz" ]; then
+    note "debian repo: reused $DEBIAN_REPO ($(ls "$DEBIAN_REPO"/*.deb | wc -l) packages, same package list)"
+    return
+  fi
+  phase_start download-debs
+  local rootfs="$BASE_DIR/rootfs" dl=/var/tmp/lab-dl
+  rm -rf "$rootfs$dl"; mkdir -p "$rootfs$dl/lists/partial" "$rootfs$dl/archives/partial"
+  echo "deb $LAB_MIRROR $LAB_SUITE main" >"$rootfs$dl/sources.list"
+  cp "$rootfs/etc/resolv.conf" "$rootfs$dl/resolv.conf.saved" 2>/dev/null || true
+  cp -L /etc/resolv.conf "$rootfs/etc/resolv.conf"
+  local aptopts=(-o "Dir::Etc::SourceList=$dl/sources.list" -o Dir::Etc::SourceParts=/nonexistent
+    -o "Dir::State::Lists=$dl/lists" -o "Dir::Cache::Archives=$dl/archives" -o Dir::Cache::pkgcache=
+    -o Dir::Cache::srcpkgcache= -o Acquire::Languages=none -o APT::Sandbox::User=root)
+  {
+    chroot "$rootfs" apt-get "${aptopts[@]}" update &&
+      chroot "$rootfs" apt-get "${aptopts[@]}" install -y --download-only "${REPO_PACKAGES[@]}" &&
+      for alt in "${REPO_ALTERNATIVES[@]}"; do
+        chroot "$rootfs" apt-get "${aptopts[@]}" install -y --download-only "$alt" || exit 1
+      done
+  } >"$BASE_DIR/download.log" 2>&1 || { tail -20 "$BASE_DIR/download.log" >&2; die "downloading packages failed"; }
+  if [ -f "$rootfs$dl/resolv.conf.saved" ]; then cp "$rootfs$dl/resolv.conf.saved" "$rootfs/etc/resolv.conf"; else : >"$rootfs/etc/resolv.conf"; fi
+  local tmp="$DEBIAN_REPO.tmp"
+  rm -rf "$tmp"; mkdir -p "$tmp"
+  mv "$rootfs$dl"/archives/*.deb "$tmp/"
+  rm -rf "$rootfs$dl"
+  (cd "$tmp" && dpkg-scanpackages . /dev/null 2>/dev/null >Packages && gzip -k Packages)
+  rm -rf "$DEBIAN_REPO"; mv "$tmp" "$DEBIAN_REPO"
+  phase_end download-debs "$(ls "$DEBIAN_REPO"/*.deb | wc -l) packages, $(du -sh "$DEBIAN_REPO" | cut -f1)"
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# network namespace, HTTP server, DHCP server
+
+LAB_NS=""
+LAB_RUN=""
+declare -A VM_IP=() VM_PID=()
+
+net_up() {
+  LAB_NS="cslab-$$"
+  ip netns add "$LAB_NS"
+  ip -n "$LAB_NS" link set lo up
+  ip -n "$LAB_NS" link add br0 type bridge
+  ip -n "$LAB_NS" addr add "$LAB_HOST_IP/24" dev br0
+  ip -n "$LAB_NS" link set br0 up
+  mkdir -p "$LAB_RUN/www"
+  ln -sfn "$DEBIAN_REPO" "$LAB_RUN/www/debian"
+  ip netns exec "$LAB_NS" /usr/bin/python3 -m http.server --bind "$LAB_HOST_IP" --directory "$LAB_RUN/www" \
+    "$LAB_PORT" >"$LAB_RUN/http.log" 2>&1 &
+  echo $! >"$LAB_RUN/http.pid"
+  local i
+  for i in $(seq 1 50); do
+    ip netns exec "$LAB_NS" bash -c "exec 3<>/dev/tcp/$LAB_HOST_IP/$LAB_PORT" 2>/dev/null && break
+    sleep 0.2
+  done
+  say "network namespace $LAB_NS: bridge $LAB_HOST_IP/24, no uplink; repository http://$LAB_HOST_IP:$LAB_PORT/"
+}
+
+dhcp_up() {   # a DHCP server on the bridge (no DNS), for machines that configure themselves by DHCP
+  [ -f "$LAB_RUN/dnsmasq.pid" ] && return
+  ip netns exec "$LAB_NS" dnsmasq --conf-file=/dev/null --user=root --port=0 --interface=br0 --bind-interfaces \
+    --dhcp-range="$LAB_NET.100,$LAB_NET.150,255.255.255.0,12h" --dhcp-leasefile="$LAB_RUN/dhcp.leases" \
+    --pid-file="$LAB_RUN/dnsmasq.pid" --log-facility="$LAB_RUN/dnsmasq.log" --log-dhcp
+}
+
+lab_cleanup() {
+  local rc=$? f pid
+  set +e
+  for f in "$LAB_RUN"/*.qemu.pid "$LAB_RUN"/http.pid "$LAB_RUN"/dnsmasq.pid; do
+    [ -f "$f" ] || continue
+    pid=$(cat "$f"); [ -n "$pid" ] && kill "$pid" 2>/dev/null
+  done
+  for f in "$LAB_RUN"/*.qemu.pid; do
+    [ -f "$f" ] || continue
+    pid=$(cat "$f")
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null
+  done
+  [ -n "$LAB_NS" ] && ip netns del "$LAB_NS" 2>/dev/null
+  print_summary
+  if [ -n "$LAB_RUN" ] && [ -d "$LAB_RUN" ]; then
+    if [ "$rc" = 0 ] && [ -z "${LAB_KEEP:-}" ]; then rm -rf "$LAB_RUN"; else say "logs kept in $LAB_RUN"; fi
+  fi
+  exit "$rc"
+}
+
+run_dir_init() {
+  mkdir -p "$LAB_CACHE/runs"
+  LAB_RUN=$(mktemp -d "$LAB_CACHE/runs/$(date -u +%Y%m%d-%H%M%S).XXXX")
+  trap lab_cleanup EXIT
+  trap 'exit 130' INT TERM
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# machines
+
+# vm_start NAME NET DISK: NET is "static:ADDR/PREFIX" or "dhcp"; hostname and domain from VM_HOSTNAME and
+# VM_DOMAIN (empty domain: no FQDN). Waits for SSH.
+vm_start() {
+  local name=$1 net=$2 disk=$3 idx mac tap accel cpu
+  # A counter file, not a variable: scenarios run in subshells and taps must stay unique in the namespace.
+  idx=$(($(cat "$LAB_RUN/vm-count" 2>/dev/null || echo 0) + 1)); echo "$idx" >"$LAB_RUN/vm-count"
+  mac=$(printf '52:54:00:4c:ab:%02x' "$idx"); tap="tap$idx"
+  ip -n "$LAB_NS" tuntap add "$tap" mode tap
+  ip -n "$LAB_NS" link set "$tap" master br0 up
+  accel=$(lab_accel)
+  if [ "$accel" = kvm ]; then cpu=host; accel_opt=kvm; else cpu=max; accel_opt=tcg,thread=multi; fi
+  local cmdline="console=ttyS0 root=/dev/vda rw net.ifnames=0 quiet cslab.net=$net cslab.host=${VM_HOSTNAME:-$name} cslab.domain=${VM_DOMAIN-lab.example} cslab.hostip=$LAB_HOST_IP"
+  ip netns exec "$LAB_NS" qemu-system-x86_64 -name "$name" -accel "$accel_opt" -cpu "$cpu" -smp "${VM_SMP:-2}" \
+    -m "${VM_MEM:-2048}" -kernel "$BASE_DIR/vmlinuz" -initrd "$BASE_DIR/initrd.img" -append "$cmdline" \
+    -drive "file=$disk,if=virtio,format=qcow2,cache=unsafe,discard=unmap" \
+    -netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" -device "virtio-net-pci,netdev=n0,mac=$mac" \
+    -serial "file:$LAB_RUN/$name.serial" -display none -monitor "unix:$LAB_RUN/$name.mon,server=on,wait=off" -daemonize \
+    -pidfile "$LAB_RUN/$name.qemu.pid" || die "qemu did not start $name"
+  VM_PID[$name]=$(cat "$LAB_RUN/$name.qemu.pid")
+  if [[ $net == static:* ]]; then
+    VM_IP[$name]=${net#static:}; VM_IP[$name]=${VM_IP[$name]%/*}
+  else
+    VM_IP[$name]=""
+  fi
+  wait_ssh "$name" "$mac"
+}
+
+wait_ssh() {   # NAME MAC
+  local name=$1 mac=$2 deadline=$((SECONDS + ${LAB_BOOT_TIMEOUT:-600}))
+  while ((SECONDS < deadline)); do
+    kill -0 "${VM_PID[$name]}" 2>/dev/null || { tail -30 "$LAB_RUN/$name.serial" >&2; die "$name: qemu exited"; }
+    if [ -z "${VM_IP[$name]}" ] && [ -f "$LAB_RUN/dhcp.leases" ]; then
+      VM_IP[$name]=$(awk -v m="$mac" '$2==m {print $3}' "$LAB_RUN/dhcp.leases" | tail -1)
+    fi
+    if [ -n "${VM_IP[$name]}" ] && vm_ssh_raw "$name" true 2>/dev/null; then return 0; fi
+    sleep 2
+  done
+  tail -30 "$LAB_RUN/$name.serial" >&2
+  die "$name: no SSH after ${LAB_BOOT_TIMEOUT:-600}s"
+}
+
+vm_ssh_raw() { local name=$1; shift; ip netns exec "$LAB_NS" ssh -i "$BASE_DIR/id_ed25519" "${LAB_SSH_OPTS[@]}" "root@${VM_IP[$name]}" "$@"; }
+# vm NAME CMD...: run a shell command line on the machine, logging it to the run dir
+vm() {
+  local name=$1; shift
+  printf '### %s $ %s\n' "$(date -u +%T)" "$*" >>"$LAB_RUN/$name.ssh.log"
+  vm_ssh_raw "$name" "$@" 2>&1 | tee -a "$LAB_RUN/$name.ssh.log"
+  return "${PIPESTATUS[0]}"
+}
+vm_quiet() {
+  local name=$1; shift
+  printf '### %s $ %s\n' "$(date -u +%T)" "$*" >>"$LAB_RUN/$name.ssh.log"
+  vm_ssh_raw "$name" "$@" >>"$LAB_RUN/$name.ssh.log" 2>&1
+}
+vm_put() {   # NAME SRC DST
+  ip netns exec "$LAB_NS" scp -q -i "$BASE_DIR/id_ed25519" "${LAB_SSH_OPTS[@]}" "$2" "root@${VM_IP[$1]}:$3"
+}
+
+vm_stop() {   # clean shutdown, so the disk is consistent (the snapshot needs it)
+  local name=$1 pid=${VM_PID[$1]} i
+  vm_ssh_raw "$name" 'systemctl poweroff' >/dev/null 2>&1 || true
+  vm_wait_exit "$name" 60 && return
+  say "$name: no shutdown over SSH; pressing the ACPI power button"
+  vm_monitor "$name" system_powerdown
+  vm_wait_exit "$name" 180 && return
+  say "$name: still running; killing qemu"
+  kill "$pid" 2>/dev/null; sleep 2; kill -9 "$pid" 2>/dev/null || true
+  rm -f "$LAB_RUN/$name.qemu.pid"
+}
+
+vm_wait_exit() {   # NAME SECONDS
+  local pid=${VM_PID[$1]} i
+  for ((i = 0; i < $2; i++)); do
+    kill -0 "$pid" 2>/dev/null || { rm -f "$LAB_RUN/$1.qemu.pid"; return 0; }
+    sleep 1
+  done
+  return 1
+}
+
+vm_monitor() {   # NAME COMMAND: one human monitor command
+  python3 - "$LAB_RUN/$1.mon" "$2" <<'P' || true
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+time.sleep(0.5)
+s.sendall((sys.argv[2] + "\n").encode())
+time.sleep(1)
+s.close()
+P
+}
+
+vm_kill() {   # pull the plug
+  local pid=${VM_PID[$1]}
+  kill -9 "$pid" 2>/dev/null || true
+  rm -f "$LAB_RUN/$1.qemu.pid"
+}
+
+overlay() {   # overlay NAME: a fresh copy-on-write disk on the snapshot
+  qemu-img create -q -f qcow2 -F qcow2 -b "$SNAPSHOT" "$LAB_RUN/$1.qcow2"
+  echo "$LAB_RUN/$1.qcow2"
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# snapshot: the base plus the heavy packages, installed once
+
+build_snapshot() {
+  local key; key=$(lab_hash v2 "$(basename "$DEBIAN_REPO")" "${SNAPSHOT_PACKAGES[*]}" no-recommends)
+  SNAPSHOT="$BASE_DIR/snapshot-$key.qcow2"
+  if [ -f "$SNAPSHOT" ]; then
+    note "snapshot: reused $SNAPSHOT (heavy packages already installed: ${SNAPSHOT_PACKAGES[*]})"
+    return
+  fi
+  phase_start build-snapshot
+  local disk="$SNAPSHOT.tmp"
+  qemu-img create -q -f qcow2 -F raw -b "$BASE_DIR/base.raw" "$disk"
+  phase_start boot-snapshot-vm
+  VM_HOSTNAME=snap VM_DOMAIN=lab.example vm_start snap "static:$LAB_NET.250/24" "$disk"
+  phase_end boot-snapshot-vm
+  phase_start install-heavy-packages
+  vm snap "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends ${SNAPSHOT_PACKAGES[*]}" \
+    >/dev/null || die "installing the heavy packages failed (log: $LAB_RUN/snap.ssh.log)"
+  phase_end install-heavy-packages "${SNAPSHOT_PACKAGES[*]}"
+  # Forget this machine's identity, so every overlay configures itself at first boot.
+  # Host keys go in the same command as the power-off: without them sshd takes no new connection.
+  vm snap 'apt-get clean; rm -f /etc/cslab-configured /etc/ssh/ssh_host_*; rm -rf /var/lib/apt/lists/*; fstrim -a; sync; systemctl poweroff' >/dev/null || true
+  vm_wait_exit snap 120 || vm_stop snap
+  mv "$disk" "$SNAPSHOT"
+  phase_end build-snapshot "$(du -h "$SNAPSHOT" | cut -f1) qcow2"
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# the product: the cloudstrap binary, the stand-in CloudStack repository, the system VM template
+
+prepare_product() {
+  phase_start build-product
+  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$LAB_SRC/target}"
+  if [ -n "${CLOUDSTRAP_BIN:-}" ]; then
+    LAB_BIN=$CLOUDSTRAP_BIN
+    note "cloudstrap: using CLOUDSTRAP_BIN=$LAB_BIN"
+  else
+    (cd "$LAB_SRC" && cargo build --locked --bin cloudstrap >"$LAB_RUN/cargo.log" 2>&1) \
+      || { tail -20 "$LAB_RUN/cargo.log" >&2; die "cargo build failed"; }
+    LAB_BIN="$CARGO_TARGET_DIR/debug/cloudstrap"
+  fi
+  [ -x "$LAB_BIN" ] || die "no cloudstrap binary at $LAB_BIN"
+  # Debug info makes the binary large to copy into every machine; the guest does not need it.
+  objcopy --strip-debug "$LAB_BIN" "$LAB_RUN/cloudstrap" 2>/dev/null || cp "$LAB_BIN" "$LAB_RUN/cloudstrap"
+  # The API simulator (a separate crate) runs inside the stand-in management package.
+  LAB_SIMULATOR_BIN=""
+  if [ -f "$LAB_SRC/tests/simulator/Cargo.toml" ]; then
+    (cd "$LAB_SRC" && cargo build --locked -p cloudstack-simulator --bin cloudstack-simulator >>"$LAB_RUN/cargo.log" 2>&1) \
+      || { tail -20 "$LAB_RUN/cargo.log" >&2; die "cargo build of the API simulator failed"; }
+    LAB_SIMULATOR_BIN="$CARGO_TARGET_DIR/debug/cloudstack-simulator"
+  fi
+  if LAB_SIMULATOR_BIN=$LAB_SIMULATOR_BIN bash "$LAB_DIR/standin/build-repo.sh" "$LAB_RUN/www/cloudstack" \
+    "$LAB_RUN/gnupg" >"$LAB_RUN/standin-repo.log" 2>&1; then
+    LAB_CS_REPO_OK=1
+  else
+    LAB_CS_REPO_OK=""
+    note "stand-in CloudStack repository NOT built: $(tail -1 "$LAB_RUN/standin-repo.log"); scenarios that install CloudStack are skipped"
+  fi
+  export LAB_CS_REPO_OK
+  make_template
+  phase_end build-product "$(du -h "$LAB_RUN/cloudstrap" | cut -f1) binary${LAB_CS_REPO_OK:+, stand-in repo}, template"
+}
+
+need_cloudstack_repo() {   # in a scenario: skip when the stand-in packages could not be built
+  [ -n "${LAB_CS_REPO_OK:-}" ] || skip_scenario "the stand-in CloudStack packages could not be built: $(tail -1 "$LAB_RUN/standin-repo.log")"
+}
+
+make_template() {   # a small qcow2 standing in for the system VM template, bzip2-compressed, with its checksum
+  local t="$LAB_RUN/www/templates"
+  mkdir -p "$t"
+  qemu-img create -q -f qcow2 "$t/systemvmtemplate-kvm.qcow2" 64M
+  bzip2 -f "$t/systemvmtemplate-kvm.qcow2"
+  (cd "$t" && sha512sum systemvmtemplate-kvm.qcow2.bz2 >systemvmtemplate-kvm.qcow2.bz2.sha512)
+  LAB_TEMPLATE_URL="http://$LAB_HOST_IP:$LAB_PORT/templates/systemvmtemplate-kvm.qcow2.bz2"
+  LAB_TEMPLATE_SHA512=$(cut -d' ' -f1 "$t/systemvmtemplate-kvm.qcow2.bz2.sha512")
+  export LAB_TEMPLATE_URL LAB_TEMPLATE_SHA512
+}
+
+has_subcommand() {   # has_subcommand WORDS...: the binary knows this subcommand
+  "$LAB_RUN/cloudstrap" "$@" --help >/dev/null 2>&1
+}
+
+vm_install_cloudstrap() {   # NAME: the binary under test and the lab's assertion helper
+  vm_put "$1" "$LAB_RUN/cloudstrap" /usr/local/bin/cloudstrap
+  vm_put "$1" "$LAB_DIR/guest/labcheck" /usr/local/bin/labcheck
+  vm_put "$1" "$LAB_DIR/guest/labsql" /usr/local/bin/labsql
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# scenarios
+
+declare -a LAB_RESULTS=()
+SCENARIO_FAILS=0
+
+check() {   # check NAME DESCRIPTION CMD: assert on the machine
+  local name=$1 desc=$2; shift 2
+  if vm_quiet "$name" "$@"; then
+    say "  ok   [$name] $desc"
+  else
+    say "  FAIL [$name] $desc   (\$ $*; see $LAB_RUN/$name.ssh.log)"
+    SCENARIO_FAILS=$((SCENARIO_FAILS + 1))
+  fi
+}
+
+skip_scenario() { echo "$*" >"$LAB_RUN/skip-reason"; return 77; }
+
+lab_scenarios() {
+  local f
+  for f in "$LAB_DIR"/scenarios/*.sh; do f=$(basename "$f" .sh); echo "${f#[0-9][0-9]-}"; done
+}
+
+run_scenario() {
+  local s=$1 rc file
+  file=$(ls "$LAB_DIR/scenarios/$s.sh" "$LAB_DIR"/scenarios/[0-9]*-"$s.sh" 2>/dev/null | head -1)
+  [ -n "$file" ] || die "no scenario $s (see: scripts/lab list)"
+  s=$(basename "$file" .sh); s=${s#[0-9][0-9]-}
+  SCENARIO_FAILS=0
+  rm -f "$LAB_RUN/skip-reason"
+  phase_start "scenario $s"
+  set +e
+  (
+    set -e
+    # shellcheck disable=SC1090
+    . "$file"
+    scenario
+    exit $((SCENARIO_FAILS > 0))
+  )
+  rc=$?
+  set -e
+  # Machines of the scenario are not needed any more.
+  local f
+  for f in "$LAB_RUN"/*.qemu.pid; do [ -f "$f" ] && { kill "$(cat "$f")" 2>/dev/null; rm -f "$f"; }; done
+  case $rc in
+    0) LAB_RESULTS+=("PASS  $s"); phase_end "scenario $s" pass ;;
+    77) LAB_RESULTS+=("SKIP  $s: $(cat "$LAB_RUN/skip-reason" 2>/dev/null)"); phase_end "scenario $s" skipped ;;
+    *) LAB_RESULTS+=("FAIL  $s (logs: $LAB_RUN)"); phase_end "scenario $s" FAILED ;;
+  esac
+  return 0
+}
+
+# ---------------------------------------------------------------------------------------------------------
+
+lab_prepare() {   # everything up to a ready snapshot, inside a run dir with the namespace up
+  check_host
+  say "accelerator: $(lab_accel) ($(grep -qwE 'vmx|svm' /proc/cpuinfo && echo 'vmx/svm present' || echo 'no vmx/svm in /proc/cpuinfo: software emulation'))"
+  run_dir_init
+  build_base
+  build_debian_repo
+  net_up
+  build_snapshot
+}
+
+lab_main() {
+  local cmd=${1:-help}; shift || true
+  case $cmd in
+    build)
+      lab_prepare
+      ;;
+    run)
+      local allow_skip="" list=()
+      while (($#)); do
+        case $1 in --allow-skip) allow_skip=1 ;; all) ;; *) list+=("$1") ;; esac
+        shift
+      done
+      ((${#list[@]})) || mapfile -t list < <(lab_scenarios)
+      lab_prepare
+      prepare_product
+      local s
+      for s in "${list[@]}"; do run_scenario "$s"; done
+      local r bad=0
+      for r in "${LAB_RESULTS[@]}"; do
+        case $r in FAIL*) bad=1 ;; SKIP*) [ -n "$allow_skip" ] || bad=1 ;; esac
+      done
+      return $bad
+      ;;
+    list) lab_scenarios ;;
+    boot)
+      local name=${1:-box}
+      lab_prepare
+      prepare_product
+      VM_HOSTNAME=$name vm_start "$name" "static:$LAB_NET.20/24" "$(overlay "$name")"
+      vm_install_cloudstrap "$name"
+      LAB_KEEP=1
+      say "$name is up at $LAB_NET.20 (cloudstrap in /usr/local/bin). From another shell:"
+      say "  ip netns exec $LAB_NS ssh -i $BASE_DIR/id_ed25519 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null root@$LAB_NET.20"
+      say "Ctrl-C stops it."
+      while kill -0 "${VM_PID[$name]}" 2>/dev/null; do sleep 5; done
+      ;;
+    clean) rm -rf "$LAB_CACHE"; say "removed $LAB_CACHE" ;;
+    help | -h | --help) sed -n '2,14p' "$LAB_SRC/scripts/lab" | sed 's/^# \{0,1\}//' ;;
+    *) die "unknown command $cmd (scripts/lab help)" ;;
+  esac
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# install scenarios: lab profiles, secrets, running cloudstrap in a machine
+
+LAB_ROOT_PASSWORD=cloudstrap-lab   # the machines' root password (tests/lab/image/customize.sh)
+
+# lab_profile SRC OUT [--sub A=B | --set S.K=V]...: a shipped profile with the lab's repository, template, NTP
+lab_profile() {
+  local src=$1 out=$2; shift 2
+  local base="http://$LAB_HOST_IP:$LAB_PORT"
+  python3 "$LAB_DIR/make-profile" "$src" "$out" "$@" \
+    --set "cloudstack.repository=\"$base/cloudstack\"" --set "cloudstack.allow-http=true" \
+    --set "cloudstack.gpg-key=\"$base/cloudstack/release.asc\"" \
+    --set "template.url=\"$LAB_TEMPLATE_URL\"" --set "template.checksum=\"sha512:$LAB_TEMPLATE_SHA512\"" \
+    --set "ntp.servers=[\"$LAB_HOST_IP\"]"
+}
+
+# vm_prepare_install NAME PROFILE: copy cloudstrap, the profile (/root/lab.toml) and the secrets (0600 env file)
+vm_prepare_install() {
+  local name=$1 profile=$2 env="$LAB_RUN/lab.env"
+  vm_install_cloudstrap "$name"
+  vm_put "$name" "$profile" /root/lab.toml
+  ( umask 077
+    cat >"$env" <<E
+CLOUDSTRAP_DB_ROOT_PASSWORD=lab-db-root-1
+CLOUDSTRAP_DB_CLOUD_PASSWORD=lab-db-cloud-1
+CLOUDSTRAP_ADMIN_PASSWORD=lab-admin-1
+CLOUDSTRAP_HOST_ROOT_PASSWORD=$LAB_ROOT_PASSWORD
+SQUIRREL_DB_ROOT_PASSWORD=lab-db-root-1
+SQUIRREL_DB_CLOUD_PASSWORD=lab-db-cloud-1
+SQUIRREL_ADMIN_PASSWORD=lab-admin-1
+SQUIRREL_AGENT_ROOT_PASSWORD=$LAB_ROOT_PASSWORD
+E
+  )
+  vm_put "$name" "$env" /root/lab.env
+  vm_quiet "$name" 'chmod 600 /root/lab.env'
+}
+
+# The unattended install as an operator runs it, secrets from the environment.
+LAB_INSTALL='set -a; . /root/lab.env; set +a; cloudstrap install --profile /root/lab.toml --yes'
+
+# vm_cloudstrap NAME ARGS...: run cloudstrap with the lab secrets in its environment; output in NAME.ssh.log
+vm_cloudstrap() {
+  local name=$1; shift
+  vm_quiet "$name" "set -a; . /root/lab.env; set +a; cloudstrap $*"
+}
+
+# The cloud user's own view of the database, with the profile's password (MYSQL_PWD: not on argv).
+LAB_SQL='set -a; . /root/lab.env; set +a; MYSQL_PWD=$CLOUDSTRAP_DB_CLOUD_PASSWORD mysql -u cloud -h localhost -N -e'
+
+# assert_services NAME UNIT...
+assert_services() {
+  local m=$1 u; shift
+  for u in "$@"; do check "$m" "$u is active" "systemctl is-active --quiet $u"; done
+}
+
+# assert_storage NAME NFS_SERVER_IP: exports visible and mountable, read-write, from machine NAME
+assert_storage() {
+  local m=$1 nfs=$2
+  check "$m" "NFS server $nfs exports primary and secondary storage" \
+    "showmount -e $nfs | grep -q '^/export/primary ' && showmount -e $nfs | grep -q '^/export/secondary '"
+  check "$m" "$m mounts $nfs:/export/primary over NFS and writes to it" \
+    "mkdir -p /mnt/lab-primary && mount -t nfs $nfs:/export/primary /mnt/lab-primary && touch /mnt/lab-primary/.lab-\$(hostname) && rm /mnt/lab-primary/.lab-\$(hostname); rc=\$?; umount /mnt/lab-primary; exit \$rc"
+}
+
+# assert_management NAME AGENT_IP...: databases, template, API, zone, agents registered
+assert_management() {
+  local m=$1 a; shift
+  check "$m" "database cloud has the SYSTEM KVM template row (id 3), as the cloud user" \
+    "$LAB_SQL 'select id from cloud.vm_template where id=3' | grep -qx 3"
+  check "$m" "database cloud_usage exists" "$LAB_SQL 'show databases' | grep -qx cloud_usage"
+  check "$m" "db.properties names the cloud database" "grep -q '^db.cloud.name=cloud' /etc/cloudstack/management/db.properties"
+  check "$m" "API answers on :8080" "labcheck wait-port 127.0.0.1 8080 30"
+  check "$m" "zone zone1 deployed and enabled (cloudstrap api listZones)" \
+    "cloudstrap api listZones >/root/zones.json && labcheck find-object /root/zones.json name=zone1 allocationstate=Enabled"
+  for a in "$@"; do
+    check "$m" "agent $a registered with the management server (:8250)" \
+      "labcheck json /var/lib/cloudstack/management/agents.json \"'$a' in j\""
+    check "$m" "host $a listed by the API" "cloudstrap api listHosts type=Routing >/root/hosts.json && labcheck find-object /root/hosts.json ipaddress=$a"
+  done
+}
+
+# assert_template NAME: the system VM template seeded into secondary storage (mounted from NFS_SERVER)
+assert_template() {
+  local m=$1 nfs=$2
+  check "$m" "template in secondary storage with its template.properties" \
+    "mkdir -p /mnt/lab-secondary && mount -t nfs $nfs:/export/secondary /mnt/lab-secondary && ls /mnt/lab-secondary/template/tmpl/1/3/*.qcow2 && grep -q '^filename=' /mnt/lab-secondary/template/tmpl/1/3/template.properties; rc=\$?; umount /mnt/lab-secondary; exit \$rc"
+}
+
+assert_agent() {   # NAME MANAGEMENT_IP
+  local m=$1 mgmt=$2
+  assert_services "$m" libvirtd cloudstack-agent
+  check "$m" "agent.properties points at the management server" "labcheck props /etc/cloudstack/agent/agent.properties host $mgmt"
+  check "$m" "libvirt answers on qemu:///system" "virsh -c qemu:///system version"
+}
+
+assert_all_in_one() {   # NAME IP
+  local m=$1 ip=$2
+  assert_services "$m" mariadb rpcbind nfs-server chrony libvirtd cloudstack-management cloudstack-agent
+  assert_storage "$m" "$ip"
+  assert_template "$m" "$ip"
+  assert_management "$m" "$ip"
+  assert_agent "$m" "$ip"
+}

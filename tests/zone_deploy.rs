@@ -1,0 +1,218 @@
+//! `zone deploy` against the API simulator: basic and advanced zones end to end, re-runs that create
+//! nothing twice, and a re-run after a failure injected at every step.
+
+#[path = "common/cloudstack.rs"]
+mod common;
+
+use std::time::Duration;
+
+use cloudstack_simulator::{Config, FaultMode, Running};
+use cloudstrap::cloudstack::zone::{deploy, DeployOptions, Outcome, Step};
+use cloudstrap::cloudstack::ApiError;
+use common::*;
+use serde_json::Value;
+
+fn opts() -> DeployOptions {
+    DeployOptions {
+        host_wait: Duration::from_secs(20),
+        system_vm_wait: Some(Duration::from_secs(20)),
+        poll_interval: Duration::from_millis(1),
+        profile_dir: fixture(""),
+    }
+}
+
+fn run(sim: &Running, profile: &str) -> Result<Vec<Step>, ApiError> {
+    let p = self::profile(profile);
+    let mut seen = vec![];
+    let r = deploy(&client(sim), &p, &opts(), &mut |s| seen.push(s.clone()));
+    r.map(|d| {
+        assert_eq!(d.steps, seen, "every step is reported as it happens");
+        d.steps
+    })
+}
+
+fn count(sim: &Running, kind: &str) -> usize {
+    sim.sim.objects(kind).len()
+}
+
+fn one(sim: &Running, kind: &str) -> Value {
+    let v = sim.sim.objects(kind);
+    assert_eq!(v.len(), 1, "exactly one {kind}: {v:?}");
+    v[0].clone()
+}
+
+fn provider_state(sim: &Running, name: &str) -> String {
+    sim.sim.objects("networkserviceprovider").iter().find(|p| p["name"] == name).map(|p| p["state"].as_str().unwrap().to_string()).unwrap()
+}
+
+fn assert_basic_zone(sim: &Running) {
+    let zone = one(sim, "zone");
+    assert_eq!((zone["name"].as_str(), zone["networktype"].as_str(), zone["allocationstate"].as_str()), (Some("Zone1"), Some("Basic"), Some("Enabled")));
+    assert_eq!(zone["securitygroupsenabled"], true);
+    assert_eq!(zone["dns1"], "8.8.8.8");
+    let pn = one(sim, "physicalnetwork");
+    assert_eq!(pn["state"], "Enabled");
+    let mut types: Vec<String> = sim.sim.objects("traffictype").iter().map(|t| format!("{}={}", t["traffictype"].as_str().unwrap(), t["kvmnetworklabel"].as_str().unwrap())).collect();
+    types.sort();
+    assert_eq!(types, ["Guest=cloudbr1", "Management=cloudbr0"]);
+    assert_eq!(provider_state(sim, "VirtualRouter"), "Enabled");
+    assert_eq!(provider_state(sim, "SecurityGroupProvider"), "Enabled");
+    let net = one(sim, "network");
+    assert_eq!(net["networkofferingname"], "DefaultSharedNetworkOfferingWithSGService");
+    let pod = one(sim, "pod");
+    assert_eq!((pod["name"].as_str(), pod["gateway"].as_str()), (Some("Pod1"), Some("192.168.1.1")));
+    let range = one(sim, "vlaniprange");
+    assert_eq!((range["startip"].as_str(), range["endip"].as_str()), (Some("192.168.1.100"), Some("192.168.1.199")));
+    assert_eq!((range["podid"].clone(), range["networkid"].clone(), range["forvirtualnetwork"].clone()), (pod["id"].clone(), net["id"].clone(), Value::Bool(false)));
+    let cluster = one(sim, "cluster");
+    assert_eq!((cluster["name"].as_str(), cluster["hypervisortype"].as_str()), (Some("Cluster1"), Some("KVM")));
+    let host = one(sim, "host");
+    assert_eq!((host["ipaddress"].as_str(), host["state"].as_str(), host["clusterid"].clone()), (Some("192.168.1.5"), Some("Up"), cluster["id"].clone()));
+    let pool = one(sim, "storagepool");
+    assert_eq!((pool["name"].as_str(), pool["url"].as_str()), (Some("Zone1-primary"), Some("nfs://192.168.1.4/export/primary")));
+    let store = one(sim, "imagestore");
+    assert_eq!(store["url"], "nfs://192.168.1.4/export/secondary");
+    assert_eq!(count(sim, "systemvm"), 2);
+}
+
+fn assert_advanced_zone(sim: &Running) {
+    let zone = one(sim, "zone");
+    assert_eq!((zone["networktype"].as_str(), zone["allocationstate"].as_str(), zone["guestcidraddress"].as_str()), (Some("Advanced"), Some("Enabled"), Some("10.1.1.0/24")));
+    assert_eq!(zone["dns2"], "8.8.4.4");
+    let pn = one(sim, "physicalnetwork");
+    assert_eq!((pn["state"].as_str(), pn["vlan"].as_str(), pn["isolationmethods"].as_str()), (Some("Enabled"), Some("100-200"), Some("VLAN")));
+    let mut types: Vec<String> = sim.sim.objects("traffictype").iter().map(|t| format!("{}={}", t["traffictype"].as_str().unwrap(), t["kvmnetworklabel"].as_str().unwrap())).collect();
+    types.sort();
+    assert_eq!(types, ["Guest=cloudbr1", "Management=cloudbr0", "Public=cloudbr2"]);
+    for p in ["VirtualRouter", "VpcVirtualRouter", "InternalLbVm"] {
+        assert_eq!(provider_state(sim, p), "Enabled", "{p}");
+    }
+    assert_eq!(count(sim, "network"), 0);
+    one(sim, "pod");
+    let range = one(sim, "vlaniprange");
+    assert_eq!((range["startip"].as_str(), range["vlan"].as_str(), range["forvirtualnetwork"].clone()), (Some("198.51.100.10"), Some("vlan://50"), Value::Bool(true)));
+    one(sim, "cluster");
+    let mut hosts: Vec<String> = sim.sim.objects("host").iter().map(|h| format!("{} {}", h["ipaddress"].as_str().unwrap(), h["state"].as_str().unwrap())).collect();
+    hosts.sort();
+    assert_eq!(hosts, ["10.0.0.5 Up", "10.0.0.6 Up"]);
+    assert_eq!(one(sim, "storagepool")["name"], "primary1");
+    assert_eq!(one(sim, "imagestore")["name"], "secondary1");
+    assert_eq!(count(sim, "systemvm"), 2);
+}
+
+fn creates(steps: &[Step]) -> Vec<String> {
+    steps.iter().filter(|s| matches!(s.outcome, Outcome::Created | Outcome::Updated)).map(|s| s.what.clone()).collect()
+}
+
+#[test]
+fn basic_zone_end_to_end_then_rerun_changes_nothing() {
+    let sim = simulator();
+    let steps = run(&sim, "basic-zone.toml").unwrap();
+    assert_basic_zone(&sim);
+    let whats: Vec<String> = steps.iter().map(ToString::to_string).collect();
+    assert!(whats.iter().any(|w| w.starts_with("zone Zone1: created (")), "{whats:#?}");
+    assert!(whats.iter().any(|w| w.starts_with("host 192.168.1.5 Up: ready")), "{whats:#?}");
+    assert!(whats.iter().any(|w| w.contains("(secondarystoragevm) Running: ready")), "{whats:#?}");
+    // The order of the UI wizard / Marvin: zone, network, pod, range, cluster, host, storage, enable.
+    let calls: Vec<String> = sim.sim.calls().into_iter().filter(|c| !c.starts_with("list") && c != "queryAsyncJobResult").collect();
+    assert_eq!(
+        calls,
+        [
+            "createZone", "createPhysicalNetwork", "addTrafficType", "addTrafficType", "updatePhysicalNetwork",
+            "configureVirtualRouterElement", "updateNetworkServiceProvider", "updateNetworkServiceProvider", "createNetwork",
+            "createPod", "createVlanIpRange", "addCluster", "addHost", "createStoragePool", "addImageStore", "updateZone"
+        ]
+    );
+
+    let before = sim.sim.calls().len();
+    let again = run(&sim, "basic-zone.toml").unwrap();
+    assert!(creates(&again).is_empty(), "a second run changes nothing: {:?}", creates(&again));
+    let second: Vec<String> = sim.sim.calls()[before..].iter().filter(|c| !c.starts_with("list")).cloned().collect();
+    assert!(second.is_empty(), "only lookups on a re-run, got {second:?}");
+    assert_basic_zone(&sim);
+}
+
+#[test]
+fn advanced_zone_end_to_end_then_rerun_changes_nothing() {
+    let sim = simulator();
+    run(&sim, "advanced-zone.toml").unwrap();
+    assert_advanced_zone(&sim);
+    let again = run(&sim, "advanced-zone.toml").unwrap();
+    assert!(creates(&again).is_empty(), "{:?}", creates(&again));
+    assert_advanced_zone(&sim);
+}
+
+const BASIC_STEPS: &[&str] = &[
+    "createZone", "createPhysicalNetwork", "addTrafficType", "updatePhysicalNetwork", "configureVirtualRouterElement",
+    "updateNetworkServiceProvider", "listNetworkOfferings", "createNetwork", "createPod", "createVlanIpRange", "addCluster",
+    "addHost", "listHosts", "createStoragePool", "addImageStore", "updateZone", "listSystemVms",
+];
+const ADVANCED_STEPS: &[&str] = &[
+    "createZone", "createPhysicalNetwork", "addTrafficType", "updatePhysicalNetwork", "configureVirtualRouterElement",
+    "configureInternalLoadBalancerElement", "updateNetworkServiceProvider", "createPod", "createVlanIpRange", "addCluster",
+    "addHost", "createStoragePool", "addImageStore", "updateZone",
+];
+
+/// Fail each step once (before and after it took effect); the next run must finish the zone with
+/// nothing created twice.
+fn rerun_after_each_fault(profile: &str, steps: &[&str], check: fn(&Running)) {
+    for &command in steps {
+        for mode in [FaultMode::Before, FaultMode::After] {
+            let sim = simulator();
+            sim.sim.fail_once(command, mode);
+            let first = run(&sim, profile);
+            assert!(sim.sim.calls().iter().any(|c| c == command), "{command} was never called");
+            if mode == FaultMode::Before {
+                let e = first.expect_err(&format!("{command} failing ({mode:?}) stops the run"));
+                assert!(e.to_string().contains(command) || e.to_string().contains("Injected failure"), "{command}: {e}");
+            }
+            let second = run(&sim, profile).unwrap_or_else(|e| panic!("re-run after {command} failed ({mode:?}): {e}"));
+            if mode == FaultMode::After {
+                assert!(second.iter().any(|s| s.outcome == Outcome::Exists), "the re-run found earlier work");
+            }
+            check(&sim);
+        }
+    }
+}
+
+#[test]
+fn basic_zone_rerun_after_a_failure_at_every_step() {
+    rerun_after_each_fault("basic-zone.toml", BASIC_STEPS, assert_basic_zone);
+}
+
+#[test]
+fn advanced_zone_rerun_after_a_failure_at_every_step() {
+    rerun_after_each_fault("advanced-zone.toml", ADVANCED_STEPS, assert_advanced_zone);
+}
+
+#[test]
+fn a_host_that_never_comes_up_ends_the_wait_with_a_clear_error() {
+    let sim = simulator_with(Config { admin_keys: Some((KEY.into(), SECRET.into())), host_up_polls: u32::MAX, ..Config::default() });
+    let p = profile("basic-zone.toml");
+    let o = DeployOptions { host_wait: Duration::from_millis(30), ..opts() };
+    let e = deploy(&client(&sim), &p, &o, &mut |_| {}).unwrap_err();
+    assert!(e.to_string().starts_with("host 192.168.1.5 coming Up (last state: Connecting) did not happen within"), "{e}");
+    // The zone is left disabled: it is only enabled once everything is in place.
+    assert_eq!(one(&sim, "zone")["allocationstate"], "Disabled");
+}
+
+#[test]
+fn missing_host_password_is_refused_before_any_call() {
+    let sim = simulator();
+    let mut p = profile("basic-zone.toml");
+    p.zone.as_mut().unwrap().hosts[0].password_env = Some("CLOUDSTRAP_TEST_UNSET_VARIABLE".into());
+    let e = deploy(&client(&sim), &p, &opts(), &mut |_| {}).unwrap_err();
+    assert!(matches!(e, ApiError::Input(_)), "{e}");
+    assert_eq!(e.to_string(), "zone.hosts[0].password-env: environment variable CLOUDSTRAP_TEST_UNSET_VARIABLE is not set");
+    assert!(sim.sim.calls().is_empty(), "nothing was sent: {:?}", sim.sim.calls());
+}
+
+#[test]
+fn a_zone_of_the_other_type_is_not_touched() {
+    let sim = simulator();
+    let c = client(&sim);
+    c.call("createZone", &[("name", "Zone1"), ("networktype", "Advanced"), ("dns1", "1.1.1.1"), ("internaldns1", "1.1.1.1")]).unwrap();
+    let e = run(&sim, "basic-zone.toml").unwrap_err();
+    assert_eq!(e.to_string(), "zone Zone1 exists as a Advanced zone but the profile asks for Basic; rename one of them");
+    assert_eq!(count(&sim, "physicalnetwork"), 0);
+}
