@@ -6,14 +6,14 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use super::backup::{self, Manifest};
-use super::context::{self, init_system, live_hostname, secret};
+use super::context::{self, init_system, live_hostname, load_profile};
 use super::dbprops::DbProperties;
 use super::mysql::{sql_ident, sql_string, Conn};
 use super::services::Services;
 use super::{confirm::confirm, dump, files, step, ResetError, RestoreArgs};
 use crate::cli::Global;
 use crate::host::Sysroot;
-use crate::profile::Profile;
+use crate::profile::Secrets;
 
 pub fn restore(args: &RestoreArgs, global: &Global) -> Result<(), ResetError> {
     let dir = args.backup.as_path();
@@ -24,7 +24,7 @@ pub fn restore(args: &RestoreArgs, global: &Global) -> Result<(), ResetError> {
         .map_err(|e| ResetError::Failed(format!("the backup does not verify: {e}; nothing was changed")))?;
 
     let profile = match &args.profile {
-        Some(p) => Some(Profile::load(p).map_err(|e| ResetError::Input(format!("{}: {e}", p.display())))?),
+        Some(p) => Some(load_profile(p)?),
         None => None,
     };
     let profile_dir = args.profile.as_deref().and_then(Path::parent).unwrap_or(Path::new("."));
@@ -47,12 +47,11 @@ pub fn restore(args: &RestoreArgs, global: &Global) -> Result<(), ResetError> {
         .and_then(|f| backup::safe_join(dir, &f.file).ok())
         .and_then(|p| std::fs::read_to_string(p).ok())
         .map(|k| k.trim_end_matches(['\n', '\r']).to_string());
-    let root_password = match &profile {
-        Some(Profile { database: Some(db), .. }) => {
-            secret(&db.root_password, &db.root_password_file, &db.root_password_env, profile_dir, "database.root-password")?
-        }
-        _ => None,
+    let secrets = match &profile {
+        Some(p) => Secrets::resolve(p, profile_dir).map_err(|e| ResetError::Input(e.to_string()))?,
+        None => Secrets::default(),
     };
+    let root_password = secrets.db_root.as_ref().map(|s| s.expose().to_string());
     let bad = |e: super::dbprops::DbPropsError| ResetError::Failed(e.to_string());
     let admin = Conn {
         user: "root".into(),
