@@ -16,6 +16,9 @@
 //! - [`render`]: every configuration file, from templates, merged with the user's own lines.
 //! - [`preflight`]: read-only checks of the host against its roles, with remedies.
 //! - [`run`]: the one way to run a command.
+//! - [`action`]: every change to a host as a detect/execute/verify/revert action; the executor (a
+//!   dependency graph run on a few workers), the receipt that makes installs resumable, progress display.
+//! - [`plan`]: the actions for a profile's roles on a platform; [`install`]: the `install` command.
 //! - [`cloudstack`]: the hand-off to the management server API (signed client, keys, zone deployment).
 
 pub mod cli;
@@ -30,5 +33,6 @@ pub mod reset;
 pub mod run;
 pub mod template;
 pub mod action;
+pub mod tui;
 pub mod plan;
 pub mod install;

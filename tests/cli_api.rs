@@ -94,6 +94,13 @@ fn bad_input_exits_2_and_sends_nothing() {
     let o = cloudstrap(&["api", "listZones"], None, root.path());
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).starts_with("cloudstrap: no API credentials: set CLOUDSTACK_ENDPOINT, CLOUDSTACK_KEY and CLOUDSTACK_SECRET"), "{}", stderr(&o));
+    // A profile with a mistake: located, exit 2, nothing sent.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, std::fs::read_to_string(fixture("basic-zone.toml")).unwrap().replace("type = \"basic\"", "type = \"basc\"")).unwrap();
+    let o = cloudstrap(&["zone", "deploy", "--profile", bad.to_str().unwrap()], Some(&sim.url()), root.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).starts_with(&format!("{}:", bad.display())) && stderr(&o).contains("zone.type"), "{}", stderr(&o));
     assert!(sim.sim.calls().is_empty());
 }
 

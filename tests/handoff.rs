@@ -65,6 +65,11 @@ fn handoff_sets_the_password_creates_keys_and_writes_them_for_root_and_cmk() {
     assert!(text.contains("\nprofile = cloudstrap\n") && text.contains("output = json\n"), "{text}");
     assert!(text.contains(&format!("[cloudstrap]\nurl = {}\nusername = admin\n", sim.url())), "{text}");
     assert!(text.contains(&format!("apikey = {}\nsecretkey = {secret}\n", admin.apikey.as_deref().unwrap())), "{text}");
+    // Passwords travel in POST bodies, never in URLs.
+    for r in sim.sim.requests() {
+        assert!(!r.query.contains(NEW_PASSWORD) && !r.query.contains("password="), "{r:?}");
+    }
+    assert!(sim.sim.requests().iter().any(|r| r.command == "updateUser" && r.method == "POST"));
     // Nothing reported holds a secret; the report says where things are.
     let all = lines.join("\n");
     assert!(!all.contains(&secret) && !all.contains(NEW_PASSWORD), "{all}");
@@ -168,4 +173,84 @@ fn walk(dir: &Path) -> Vec<String> {
     }
     out.sort();
     out
+}
+
+/// The actions the install engine runs: hand-off, zone, agent, through the Action trait, with the
+/// keys the hand-off stored.
+#[test]
+fn handoff_zone_and_agent_as_install_actions() {
+    use cloudstrap::action::{Action, Ctx, Record};
+    use cloudstrap::cloudstack::actions::{AgentRegister, ApiHandoff, ZoneDeploy};
+    use cloudstrap::run::Redactor;
+
+    let sim = fresh();
+    let root = tempfile::tempdir().unwrap();
+    let ctx = Ctx::live_with_files_in(root.path(), Redactor::default());
+    let path = fixture("advanced-zone.toml");
+    let mut p = profile("advanced-zone.toml");
+    let m = p.management.as_mut().unwrap();
+    m.endpoint = Some(sim.url());
+    m.admin_password = Some(NEW_PASSWORD.into());
+
+    let mut h = ApiHandoff::from_profile(&p, &path).unwrap();
+    h.options.poll_interval = Duration::from_millis(5);
+    h.options.client = fast();
+    assert!(!h.is_done(&ctx).unwrap());
+    let mut rec = Record::default();
+    h.prepare(&ctx, &mut rec).unwrap();
+    h.execute(&ctx, &mut rec).unwrap();
+    h.verify(&ctx).unwrap();
+    assert!(rec.created && rec.note.as_deref().unwrap().starts_with("CloudStack UI: http://"), "{rec:?}");
+    assert!(!format!("{rec:?}").contains(NEW_PASSWORD));
+
+    let z = ZoneDeploy {
+        profile: p.clone(),
+        profile_path: path.clone(),
+        options: DeployOptions { poll_interval: Duration::from_millis(1), profile_dir: fixture(""), ..DeployOptions::default() },
+    };
+    assert!(!z.is_done(&ctx).unwrap());
+    z.execute(&ctx, &mut Record::default()).unwrap();
+    z.verify(&ctx).unwrap();
+    assert_eq!(sim.sim.objects("host").len(), 2);
+
+    let mut agent_profile = p.clone();
+    agent_profile.host.address = "10.0.0.9/24".into();
+    let a = AgentRegister {
+        profile: agent_profile,
+        profile_path: path.clone(),
+        options: RegisterOptions { host_wait: Duration::from_secs(10), poll_interval: Duration::from_millis(1), client: fast() },
+    };
+    assert!(!a.is_done(&ctx).unwrap());
+    a.execute(&ctx, &mut Record::default()).unwrap();
+    a.verify(&ctx).unwrap();
+    assert_eq!(sim.sim.objects("host").len(), 3);
+
+    // Reverting the hand-off removes the files it created.
+    h.revert(&ctx, &rec).unwrap();
+    assert!(walk(root.path()).is_empty(), "{:?}", walk(root.path()));
+}
+
+/// What `install` appends to a live host's plan, after everything else.
+#[test]
+fn install_appends_the_hand_off_steps_last() {
+    use cloudstrap::cloudstack::actions::install_steps;
+    use cloudstrap::profile::Role;
+
+    // Management with an admin password and a zone: hand-off, then the zone.
+    let basic = profile("basic-zone.toml");
+    let steps = install_steps(&basic, &fixture("basic-zone.toml"), 5).unwrap();
+    let ids: Vec<String> = steps.iter().map(|s| s.action.id()).collect();
+    assert_eq!(ids, ["cloudstack:handoff", "cloudstack:zone:Zone1"]);
+    assert_eq!(steps[0].after, [0, 1, 2, 3, 4]);
+    assert_eq!(steps[1].after, [0, 1, 2, 3, 4, 5]);
+    // Management without an admin password: nothing to hand off.
+    let adv = profile("advanced-zone.toml");
+    assert!(install_steps(&adv, &fixture("advanced-zone.toml"), 3).unwrap().is_empty());
+    // A KVM host that asks to register itself.
+    let mut agent = adv.clone();
+    agent.host.roles = vec![Role::KvmAgent];
+    agent.agent.as_mut().unwrap().register = true;
+    let steps = install_steps(&agent, &fixture("advanced-zone.toml"), 2).unwrap();
+    assert_eq!(steps.iter().map(|s| s.action.id()).collect::<Vec<_>>(), ["cloudstack:agent:10.0.0.4"]);
+    assert_eq!(steps[0].after, [0, 1]);
 }

@@ -63,6 +63,8 @@ fn render_writes_every_file_and_plan_then_says_no_changes() {
     let stock = std::fs::read_to_string(fixture("roots/el6/etc/my.cnf")).unwrap();
     let now = std::fs::read_to_string(root.path().join("etc/my.cnf")).unwrap();
     assert!(now.starts_with(&stock), "the user's my.cnf lines must stay as they were");
+    let backup = std::fs::read_to_string(root.path().join("etc/my.cnf.cloudstrap.orig")).unwrap();
+    assert_eq!(backup, stock, "the replaced file is kept");
 
     let o = cloudstrap(&["plan", "--profile", s(&profile), "--root", s(root.path())]);
     assert_eq!(o.status.code(), Some(0));
@@ -98,17 +100,17 @@ fn a_changed_profile_updates_only_the_managed_block() {
     let changed = root.path().join("changed.toml");
     let p = std::fs::read_to_string(&profile)
         .unwrap()
-        .replace("clients = \"192.168.1.0/24\"", "clients = \"192.168.2.0/24\"");
+        .replace("clients = \"192.168.1.0/24\"", "clients = \"192.168.0.0/16\"");
     std::fs::write(&changed, p).unwrap();
     let o = cloudstrap(&["render", "--profile", s(&changed), "--out", s(root.path()), "--root", s(root.path())]);
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));
     let after = std::fs::read_to_string(&rules).unwrap();
-    assert!(after.contains("-A INPUT -s 192.168.2.0/24 -m state --state NEW -p tcp --dport 2049 -j ACCEPT"));
+    assert!(after.contains("-A INPUT -s 192.168.0.0/16 -m state --state NEW -p tcp --dport 2049 -j ACCEPT"));
     assert!(!after.contains("-s 192.168.1.0/24 -m state --state NEW -p tcp --dport 2049"));
     assert_eq!(after.matches("# BEGIN cloudstrap managed block").count(), 1);
     assert!(after.contains("-A INPUT -p tcp --dport 10000 -j ACCEPT\nCOMMIT\n"), "the user's rule must stay");
     let exports = std::fs::read_to_string(root.path().join("etc/exports")).unwrap();
-    assert!(exports.contains("/export/primary 192.168.2.0/24(") && !exports.contains("192.168.1.0/24"), "{exports}");
+    assert!(exports.contains("/export/primary 192.168.0.0/16(") && !exports.contains("192.168.1.0/24"), "{exports}");
 }
 
 #[test]
@@ -135,12 +137,20 @@ fn platform_is_detected_from_the_sysroot_when_the_profile_does_not_say() {
 }
 
 #[test]
+fn render_refuses_to_write_into_the_live_root() {
+    let o = cloudstrap(&["render", "--profile", s(&fixture("squirrel-server.toml")), "--out", "/"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("would change this system"), "{}", err(&o));
+}
+
+#[test]
 fn bad_input_exits_2_naming_the_key_and_writes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let base = std::fs::read_to_string(fixture("squirrel-server.toml")).unwrap();
     let cases = [
         (base.replace("address = \"192.168.1.4/24\"", "address = \"192.168.1.400\""), "host.address"),
-        (base.replace("release = \"3.0.2\"", "release = \"4.22\""), "cloudstack.release"),
+        // A release the platform has no packages for: reported on the platform or the release.
+        (base.replace("release = \"3.0.2\"", "release = \"4.22\""), "4.22"),
         (base.replace("platform = \"el6\"", "platform = \"el7\""), "host.platform"),
     ];
     for (i, (text, key)) in cases.iter().enumerate() {
@@ -150,7 +160,8 @@ fn bad_input_exits_2_naming_the_key_and_writes_nothing() {
         let o = cloudstrap(&["render", "--profile", s(&p), "--out", s(&dest), "--root", s(&fixture("roots/el6"))]);
         assert_eq!(o.status.code(), Some(2), "{key}: {}", err(&o));
         let e = err(&o);
-        assert!(e.contains(&format!("bad{i}.toml")) && e.contains(key), "{e}");
+        // Located: FILE:LINE:COL.
+        assert!(e.contains(&format!("bad{i}.toml:")) && e.contains(key), "{e}");
         assert!(!dest.exists(), "nothing may be written on bad input");
     }
 }

@@ -60,9 +60,47 @@ fn golden_tree_per_platform_and_role() {
 }
 
 #[test]
+fn golden_trees_of_the_shipped_profiles() {
+    // The article's hosts on their platform; the 4.22 profiles each on one platform they fit.
+    let cases = [
+        ("squirrel-server", PlatformId::El6),
+        ("squirrel-agent", PlatformId::El6),
+        ("all-in-one", PlatformId::Debian12),
+        ("management", PlatformId::El9),
+        ("kvm-agent", PlatformId::Ubuntu2404),
+        ("nfs-storage", PlatformId::El8),
+    ];
+    for (name, pid) in cases {
+        let profile = load_shipped(&format!("{name}.toml"));
+        check_golden(&format!("profiles/{pid}-{name}"), &tree(&profile, pid));
+    }
+}
+
+#[test]
 fn golden_trees_of_the_article_hosts() {
     for name in ["squirrel-server", "squirrel-agent"] {
         let profile = load_fixture(&format!("{name}.toml"));
         check_golden(&format!("el6-{name}"), &tree(&profile, PlatformId::El6));
+    }
+}
+
+#[test]
+fn every_file_of_ours_says_it_is_managed() {
+    use cloudstrap::render::{merge, FileKind, BEGIN, KEY_MARK};
+    for pid in PlatformId::ALL {
+        for role in ROLE_FIXTURES {
+            for f in render(&role_profile(role, pid), pid) {
+                let head: String = f.content.lines().take(2).collect::<Vec<_>>().join("\n");
+                match f.kind {
+                    FileKind::Whole => {
+                        assert!(head.contains("managed by cloudstrap"), "{pid} {}: no header:\n{head}", f.path.display())
+                    }
+                    FileKind::ManagedBlock(_) => {
+                        assert!(merge(None, &f).contains(BEGIN), "{pid} {}", f.path.display())
+                    }
+                    FileKind::Keys => assert!(merge(None, &f).contains(KEY_MARK), "{pid} {}", f.path.display()),
+                }
+            }
+        }
     }
 }

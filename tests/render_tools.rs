@@ -363,3 +363,28 @@ assert n['ethernets']['ens3']['dhcp4'] is False\n";
         assert!(br.content.contains("TYPE=Bridge\n") && br.content.contains("IPADDR=10.20.0.21\n"));
     }
 }
+
+#[test]
+fn hosts_block_makes_the_fqdn_resolve_to_the_host_address() {
+    need("getent", "libc-bin");
+    need_root();
+    let tmp = tempfile::tempdir().unwrap();
+    // Debian's and Ubuntu's installers may map the host name to 127.0.1.1: our block comes first.
+    for pid in [PlatformId::El6, PlatformId::Ubuntu2204, PlatformId::Debian12] {
+        let files = render(&role_profile("all-in-one", pid), pid);
+        let f = files.iter().find(|f| f.path == Path::new("/etc/hosts")).unwrap();
+        let existing =
+            stock_root(pid).read_opt("/etc/hosts").unwrap().unwrap() + "127.0.1.1\tcloud.lab.example.org cloud\n";
+        let hosts = write_temp(tmp.path(), &format!("{pid}-hosts"), &render::merge(Some(&existing), f));
+        // gethostbyname order (what `hostname --fqdn` and `getent hosts` see) is file order: our line first.
+        // getaddrinfo still sorts a 127.0.1.1 mapping first; lines outside the block are the user's, so
+        // preflight's net.fqdn reports that case instead of cloudstrap editing it.
+        for name in ["cloud.lab.example.org", "cloud"] {
+            let o = sh(&format!("mount --bind '{}' /etc/hosts; getent -s files hosts {name}", hosts.display()), "-m");
+            assert!(o.status.success(), "{pid}: {}", text(&o));
+            let out = String::from_utf8_lossy(&o.stdout).to_string();
+            let first = out.lines().next().unwrap_or("");
+            assert!(first.starts_with("192.168.50.5 "), "{pid}: {name} resolves first to {first:?}\n{out}");
+        }
+    }
+}

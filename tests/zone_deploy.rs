@@ -124,6 +124,10 @@ fn basic_zone_end_to_end_then_rerun_changes_nothing() {
         ]
     );
 
+    let add_host = sim.sim.requests().into_iter().find(|r| r.command == "addHost").unwrap();
+    assert_eq!(add_host.method, "POST", "the host's password goes in the body");
+    assert!(sim.sim.requests().iter().all(|r| !r.query.contains(HOST_PASSWORD)));
+
     let before = sim.sim.calls().len();
     let again = run(&sim, "basic-zone.toml").unwrap();
     assert!(creates(&again).is_empty(), "a second run changes nothing: {:?}", creates(&again));
@@ -191,7 +195,7 @@ fn a_host_that_never_comes_up_ends_the_wait_with_a_clear_error() {
     let p = profile("basic-zone.toml");
     let o = DeployOptions { host_wait: Duration::from_millis(30), ..opts() };
     let e = deploy(&client(&sim), &p, &o, &mut |_| {}).unwrap_err();
-    assert!(e.to_string().starts_with("host 192.168.1.5 coming Up (last state: Connecting) did not happen within"), "{e}");
+    assert!(e.to_string().starts_with("host 192.168.1.5 coming Up (last state: Connecting; see /var/log/cloudstack/agent/agent.log on that host) did not happen within"), "{e}");
     // The zone is left disabled: it is only enabled once everything is in place.
     assert_eq!(one(&sim, "zone")["allocationstate"], "Disabled");
 }
@@ -213,6 +217,6 @@ fn a_zone_of_the_other_type_is_not_touched() {
     let c = client(&sim);
     c.call("createZone", &[("name", "Zone1"), ("networktype", "Advanced"), ("dns1", "1.1.1.1"), ("internaldns1", "1.1.1.1")]).unwrap();
     let e = run(&sim, "basic-zone.toml").unwrap_err();
-    assert_eq!(e.to_string(), "zone Zone1 exists as a Advanced zone but the profile asks for Basic; rename one of them");
+    assert_eq!(e.to_string(), "zone Zone1 exists with network type Advanced but the profile asks for Basic; rename one of them");
     assert_eq!(count(&sim, "physicalnetwork"), 0);
 }

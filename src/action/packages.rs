@@ -55,6 +55,33 @@ pub fn missing(ctx: &Ctx, manager: PackageManager, names: &[String]) -> Result<V
     }
 }
 
+/// Wait until no process holds dpkg's lock in the context's root (dpkg and apt take fcntl write locks
+/// on these files; a test lock that succeeds is released at once).
+fn wait_for_dpkg_lock(ctx: &Ctx, limit: Duration) -> Result<(), ActionError> {
+    use std::os::fd::AsRawFd;
+    let start = std::time::Instant::now();
+    for name in ["/var/lib/dpkg/lock-frontend", "/var/lib/dpkg/lock"] {
+        let path = ctx.path(name);
+        let Ok(file) = std::fs::OpenOptions::new().read(true).write(true).open(&path) else { continue };
+        loop {
+            let mut fl: nix::libc::flock = unsafe { std::mem::zeroed() };
+            fl.l_type = nix::libc::F_WRLCK as i16;
+            fl.l_whence = nix::libc::SEEK_SET as i16;
+            // F_GETLK reports a conflicting lock without taking one.
+            let r = unsafe { nix::libc::fcntl(file.as_raw_fd(), nix::libc::F_GETLK, &mut fl) };
+            if r != 0 || fl.l_type == nix::libc::F_UNLCK as i16 {
+                break;
+            }
+            if start.elapsed() > limit {
+                return Err(ActionError::Failed(format!("{name} is still held by process {} after {} s", fl.l_pid, limit.as_secs())));
+            }
+            crate::log::line(&format!("waiting for process {} to release {name}", fl.l_pid));
+            std::thread::sleep(Duration::from_secs(2));
+        }
+    }
+    Ok(())
+}
+
 impl Action for InstallPackages {
     fn id(&self) -> String {
         format!("packages:{}", self.packages.join(","))
@@ -78,16 +105,28 @@ impl Action for InstallPackages {
         if miss.is_empty() {
             return Ok(());
         }
+        if self.manager == PackageManager::Apt {
+            // A killed run's apt/dpkg may still be finishing as an orphan: wait for it to let go.
+            wait_for_dpkg_lock(ctx, INSTALL_TIMEOUT)?;
+            // A run killed while dpkg worked leaves it half-configured; finish that first (a no-op otherwise).
+            ctx.run_ok(&ctx.cmd("dpkg").args(["--configure", "-a"]).env("DEBIAN_FRONTEND", "noninteractive").timeout(INSTALL_TIMEOUT))?;
+        }
         let cmd = match self.manager {
             PackageManager::Apt => ctx
                 .cmd("apt-get")
                 .args(["install", "-y", "-q", "--no-install-recommends", "-o", "Dpkg::Options::=--force-confold"])
+                // Wait for a package manager run by someone else (unattended-upgrades) instead of failing.
+                .args(["-o", "DPkg::Lock::Timeout=600"])
                 .args(miss)
                 .env("DEBIAN_FRONTEND", "noninteractive"),
             m => ctx.cmd(m.program()).args(["-y", "install"]).args(miss),
         };
         ctx.run_ok(&cmd.timeout(INSTALL_TIMEOUT))?;
         Ok(())
+    }
+
+    fn exclusive(&self) -> Option<&'static str> {
+        Some("package-manager")
     }
 
     fn revert(&self, ctx: &Ctx, record: &Record) -> Result<(), ActionError> {

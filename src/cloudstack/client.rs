@@ -84,6 +84,9 @@ impl fmt::Debug for Client {
     }
 }
 
+/// Parameters that carry a secret.
+const SECRET_PARAMS: [&str; 3] = ["password", "currentpassword", "secretkey"];
+
 /// Commands whose repetition changes nothing, so a failed attempt may be retried.
 pub fn is_idempotent(command: &str) -> bool {
     command.starts_with("list") || command.starts_with("get") || command == "queryAsyncJobResult"
@@ -184,10 +187,12 @@ impl Client {
     /// One call; returns the whole answer document (`{"<command>response": {...}}`).
     pub fn execute_raw(&self, command: &str, params: &[(&str, &str)]) -> Result<Value, ApiError> {
         let idempotent = is_idempotent(command);
+        // Passwords go in a POST body, never in a URL that proxies and access logs keep.
+        let post = params.iter().any(|(k, _)| SECRET_PARAMS.contains(&k.to_ascii_lowercase().as_str()));
         let mut attempt = 0;
         loop {
             let all = self.request_params(command, params, None);
-            match self.send_once(command, &all, false) {
+            match self.send_once(command, &all, post) {
                 Ok(resp) => {
                     if resp.status == 503 && idempotent && attempt < self.options.retries {
                         attempt += 1;

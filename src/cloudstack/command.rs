@@ -68,9 +68,10 @@ fn fail(e: &ApiError) -> u8 {
     }
 }
 
+/// The profile, validated; its problems are printed located (FILE:LINE:COL: key: what).
 fn load_profile(path: &Path) -> Result<Profile, u8> {
-    Profile::load(path).map_err(|e| {
-        eprintln!("{}: {e}", path.display());
+    crate::profile::load(path).map_err(|e| {
+        eprintln!("{e}");
         exit::INPUT
     })
 }

@@ -75,6 +75,8 @@ pub fn stored(root: &Path) -> Result<Option<Credentials>, ApiError> {
 }
 
 /// A secret given inline, in a file (relative to the profile's directory) or in an environment variable.
+/// Each command resolves only the secrets it needs (profile::Secrets resolves all of them at once, and
+/// `zone deploy` on an operator's machine has no database passwords to give).
 pub fn secret_value(inline: &Option<String>, file: &Option<PathBuf>, env: &Option<String>, base: &Path, key: &str) -> Result<Option<String>, ApiError> {
     if let Some(v) = inline {
         return Ok(Some(v.clone()));
@@ -82,7 +84,9 @@ pub fn secret_value(inline: &Option<String>, file: &Option<PathBuf>, env: &Optio
     if let Some(f) = file {
         let p = if f.is_absolute() { f.clone() } else { base.join(f) };
         let t = std::fs::read_to_string(&p).map_err(|e| ApiError::Input(format!("{key}-file: cannot read {}: {e}", p.display())))?;
-        return Ok(Some(t.trim_end_matches(['\n', '\r']).to_string()));
+        // One trailing newline is the file's end, not the secret's (as profile::Secrets reads them).
+        let t = t.strip_suffix('\n').map(|x| x.strip_suffix('\r').unwrap_or(x)).unwrap_or(&t);
+        return Ok(Some(t.to_string()));
     }
     if let Some(var) = env {
         let v = std::env::var(var).map_err(|_| ApiError::Input(format!("{key}-env: environment variable {var} is not set")))?;

@@ -72,6 +72,8 @@ pub struct HandoffReport {
     pub api_key: String,
     pub password_changed: bool,
     pub keys_created: bool,
+    /// Files this run replaced, saved first (in-system paths under the root).
+    pub backups: Vec<PathBuf>,
 }
 
 /// The UI's address for an API endpoint (`.../client/api` → `.../client/`).
@@ -149,17 +151,22 @@ pub fn run(opts: &HandoffOptions, report: &mut dyn FnMut(&str)) -> Result<Handof
     report(if keys_created { "created API keys for admin" } else { "reusing the API keys admin already has" });
 
     let keys_file = under_root(&opts.root, KEYS_FILE);
-    write_private(&keys_file, &keys_file_text(&opts.endpoint, &keys.apikey, &keys.secretkey))
-        .map_err(|e| ApiError::Input(format!("cannot write {}: {e}", keys_file.display())))?;
+    let mut backups = vec![];
+    backups.extend(
+        write_private(&keys_file, &keys_file_text(&opts.endpoint, &keys.apikey, &keys.secretkey))
+            .map_err(|e| ApiError::Input(format!("cannot write {}: {e}", keys_file.display())))?,
+    );
     let cmk = under_root(&opts.root, CMK_CONFIG);
     let old = std::fs::read_to_string(&cmk).unwrap_or_default();
-    write_private(&cmk, &cmk_config(&old, &opts.endpoint, &opts.admin_user, &keys.apikey, &keys.secretkey))
-        .map_err(|e| ApiError::Input(format!("cannot write {}: {e}", cmk.display())))?;
+    backups.extend(
+        write_private(&cmk, &cmk_config(&old, &opts.endpoint, &opts.admin_user, &keys.apikey, &keys.secretkey))
+            .map_err(|e| ApiError::Input(format!("cannot write {}: {e}", cmk.display())))?,
+    );
     let _ = std::fs::set_permissions(cmk.parent().unwrap_or(Path::new("/")), std::os::unix::fs::PermissionsExt::from_mode(0o700));
     let ui = ui_url(&opts.endpoint);
     report(&format!("CloudStack UI: {ui} (user {}, the profile's admin password)", opts.admin_user));
     report(&format!("API keys: {KEYS_FILE} (0600) and CloudMonkey profile \"{CMK_PROFILE}\" in {CMK_CONFIG}; try `cmk list zones`"));
-    Ok(HandoffReport { ui_url: ui, keys_file, cmk_config: cmk, api_key: keys.apikey, password_changed, keys_created })
+    Ok(HandoffReport { ui_url: ui, keys_file, cmk_config: cmk, api_key: keys.apikey, password_changed, keys_created, backups })
 }
 
 /// The admin's keys: the stored ones if they still work, the ones the server has, or new ones.

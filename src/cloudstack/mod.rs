@@ -7,7 +7,9 @@
 //! - [`zone`]: deploy the profile's zone, looking every object up before creating it.
 //! - [`agent`]: a KVM host registering itself with the management server.
 //! - [`command`]: the `api` and `zone deploy` subcommands.
+//! - [`actions`]: the hand-off, zone deployment and agent registration as install actions.
 
+pub mod actions;
 pub mod agent;
 mod client;
 pub mod command;

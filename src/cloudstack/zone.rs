@@ -202,7 +202,7 @@ pub fn deploy(client: &Client, profile: &Profile, opts: &DeployOptions, report: 
         },
     )?;
     if !zone.networktype.is_empty() && !zone.networktype.eq_ignore_ascii_case(nettype) {
-        return Err(ApiError::Input(format!("zone {} exists as a {} zone but the profile asks for {nettype}; rename one of them", z.name, zone.networktype)));
+        return Err(ApiError::Input(format!("zone {} exists with network type {} but the profile asks for {nettype}; rename one of them", z.name, zone.networktype)));
     }
 
     // Physical network and its traffic types.
@@ -421,7 +421,10 @@ pub fn wait_host_up(c: &Client, id: &str, address: &str, wait: Duration, interva
         }
         if start.elapsed() >= wait {
             return Err(ApiError::Timeout {
-                what: format!("host {address} coming Up (last state: {})", if last.is_empty() { "not listed" } else { &last }),
+                what: format!(
+                    "host {address} coming Up (last state: {}; see /var/log/cloudstack/agent/agent.log on that host)",
+                    if last.is_empty() { "not listed" } else { &last }
+                ),
                 waited: start.elapsed(),
                 tail: None,
             });

@@ -91,7 +91,7 @@ pub fn file_changes(files: &[RenderedFile], root: &Sysroot) -> std::io::Result<V
 
 /// The profile and the platform it is for (its `host.platform`, else detected from the sysroot).
 fn load(global: &Global, path: &Path) -> Result<(Profile, PlatformId), String> {
-    let profile = Profile::load(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let profile = crate::profile::load(path).map_err(|e| e.to_string())?;
     let platform = match &profile.host.platform {
         Some(s) => s.parse::<PlatformId>().map_err(|e| format!("{}: host.platform: {e}", path.display()))?,
         None => crate::host::detect_platform(&global.sysroot())
@@ -103,6 +103,14 @@ fn load(global: &Global, path: &Path) -> Result<(Profile, PlatformId), String> {
 /// Standard output that tolerates a closed pipe (`cloudstrap plan | head`).
 fn print_out(text: &str) {
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
+/// A render error placed in the profile file (`FILE:LINE:COL: key: message`).
+fn located(profile: &Profile, e: super::RenderError) -> String {
+    match e {
+        super::RenderError::Profile { key, msg } => profile.locate(&key, msg),
+        other => other.to_string(),
+    }
 }
 
 fn input_error(msg: impl std::fmt::Display) -> u8 {
@@ -123,20 +131,44 @@ fn write_file(path: &Path, content: &str, mode: u32) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Keep the first version of a file `render` replaces with different content as `<file>.cloudstrap.orig`.
+fn backup_if_replaced(dest: &Path, new: &str) -> std::io::Result<()> {
+    match std::fs::read(dest) {
+        Ok(old) if old != new.as_bytes() => {
+            let mut name = dest.as_os_str().to_owned();
+            name.push(".cloudstrap.orig");
+            let backup = PathBuf::from(name);
+            if !backup.exists() {
+                std::fs::copy(dest, &backup)?;
+            }
+            Ok(())
+        }
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 pub fn render_main(global: &Global, args: &RenderArgs) -> u8 {
+    // Rendering is for review; changing the live system is `install`'s job (with backups and a receipt).
+    if std::fs::canonicalize(&args.out).is_ok_and(|p| p == Path::new("/")) {
+        return input_error(
+            "--out / would change this system: render into a review directory, or run `cloudstrap install`",
+        );
+    }
     let (profile, platform) = match load(global, &args.profile) {
         Ok(x) => x,
         Err(e) => return input_error(e),
     };
     let mut files = match render_all(&profile, platform) {
         Ok(f) => f,
-        Err(e) => return input_error(format!("{}: {e}", args.profile.display())),
+        Err(e) => return input_error(located(&profile, e)),
     };
     let bridges_included = profile.agent.as_ref().is_some_and(|a| a.configure_bridges);
     if args.network && !bridges_included {
         match render_network(&profile, platform) {
             Ok(f) => files.extend(f),
-            Err(e) => return input_error(format!("{}: {e}", args.profile.display())),
+            Err(e) => return input_error(located(&profile, e)),
         }
     }
     let root = Sysroot::new(global.root.clone());
@@ -150,7 +182,7 @@ pub fn render_main(global: &Global, args: &RenderArgs) -> u8 {
     let mut report = String::new();
     for (f, c) in files.iter().zip(&changes) {
         let dest = Sysroot::new(&args.out).path(&f.path);
-        if let Err(e) = write_file(&dest, &c.new, f.mode) {
+        if let Err(e) = backup_if_replaced(&dest, &c.new).and_then(|_| write_file(&dest, &c.new, f.mode)) {
             eprintln!("error: cannot write {}: {e}", dest.display());
             return exit::FAILED;
         }
@@ -177,7 +209,7 @@ pub fn plan_main(global: &Global, args: &PlanArgs) -> u8 {
     };
     let files = match render_all(&profile, platform) {
         Ok(f) => f,
-        Err(e) => return input_error(format!("{}: {e}", args.profile.display())),
+        Err(e) => return input_error(located(&profile, e)),
     };
     let changes = match file_changes(&files, &Sysroot::new(global.root.clone())) {
         Ok(c) => c,
@@ -196,7 +228,15 @@ pub fn plan_main(global: &Global, args: &PlanArgs) -> u8 {
     };
     let mut text = String::new();
     match global.format {
-        Format::Json => text = serde_json::to_string_pretty(&report).expect("plan serializes") + "\n",
+        Format::Json => {
+            // The engine's actions (each done or pending) beside the file diffs.
+            let mut v = serde_json::to_value(&report).expect("plan serializes");
+            if let Ok(p) = crate::install::prepare(&args.profile, global) {
+                let st = crate::action::executor::survey(&p.plan.steps, &p.ctx);
+                v["actions"] = crate::install::plan_json(&p, &st)["actions"].clone();
+            }
+            text = serde_json::to_string_pretty(&v).expect("plan serializes") + "\n"
+        }
         Format::Human => {
             text += &format!(
                 "plan for {} ({platform}, CloudStack {}, roles: {})\n",
@@ -220,6 +260,15 @@ pub fn plan_main(global: &Global, args: &PlanArgs) -> u8 {
                     text += &c.diff;
                 }
                 text += &format!("\n{n} of {} files would change\n", changes.len());
+            }
+            // The engine's actions: exactly what `install` would run, in order, each done or pending.
+            match crate::install::prepare(&args.profile, global) {
+                Ok(p) => {
+                    let st = crate::action::executor::survey(&p.plan.steps, &p.ctx);
+                    text += "\n";
+                    text += &crate::install::render_plan(&p, &st);
+                }
+                Err(e) => text += &format!("\nactions: {e}\n"),
             }
         }
     }

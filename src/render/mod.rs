@@ -15,7 +15,15 @@
 //! ufw's own rules and its default deny (and stays inert while ufw is disabled); EL8/EL9 get a firewalld
 //! policy (ANY zone to HOST, target CONTINUE) whose rich rules accept our ports from our networks and leave
 //! all other traffic to the user's zones. Every rule names its source network: the host's network, the
-//! NFS client network and the pod network; NFS ports are open to the NFS client network only.
+//! NFS client network and the pod network; NFS ports are open to the NFS client network only. The files add
+//! openings only: a host without a default deny stays as open as it was. IPv4 only.
+//!
+//! /etc/hosts: our `ADDRESS FQDN SHORT` line is a block above the first entry, so name lookups in file order
+//! (`hostname --fqdn`, gethostbyname) find it first. A user line mapping the same name to 127.0.1.1 stays
+//! (it is the user's); getaddrinfo may still list it first, which preflight's `net.fqdn` is there to report.
+//!
+//! Bridges (cloudbr0 carrying the host address, cloudbr1 for guests) are part of `render_all` only with
+//! `agent.configure-bridges`; `render_network` renders them for review either way (`render --network`).
 
 mod command;
 mod merge;
@@ -24,7 +32,7 @@ mod vars;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-pub use command::{file_changes, plan_main, render_main, FileChange, PlanArgs, RenderArgs};
+pub use command::{file_changes, plan_main, render_main, ChangeStatus, FileChange, PlanArgs, RenderArgs};
 pub use merge::{merge, BEGIN, END, KEY_MARK};
 pub use vars::{database_is_remote, Rule, Vars, ROLE_PORTS};
 

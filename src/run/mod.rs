@@ -130,7 +130,14 @@ impl Cmd {
             words.push(format!("chroot {}", r.display()));
         }
         words.push(self.program.clone());
-        words.extend(self.args.iter().cloned());
+        // Quote what would not read back as one word (spaces, newlines, quotes).
+        words.extend(self.args.iter().map(|a| {
+            if a.is_empty() || a.chars().any(|c| c.is_whitespace() || c == '"' || c == '\'') {
+                format!("{a:?}")
+            } else {
+                a.clone()
+            }
+        }));
         words.join(" ")
     }
 
@@ -165,17 +172,15 @@ impl Cmd {
             crate::log::line(&format!("could not start `{}`: {source}", redactor.redact(&self.display())));
             RunError::Spawn { program: self.program.clone(), source }
         })?;
-        let out = loop {
-            match handle.try_wait() {
-                Ok(Some(o)) => break o.clone(),
-                Ok(None) if start.elapsed() > self.timeout => {
-                    let _ = handle.kill();
-                    crate::log::line(&format!("`{}` timed out after {} s", redactor.redact(&self.display()), self.timeout.as_secs()));
-                    return Err(RunError::Timeout { command: redactor.redact(&self.display()), seconds: self.timeout.as_secs() });
-                }
-                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-                Err(source) => return Err(RunError::Spawn { program: self.program.clone(), source }),
+        // Blocks until the command exits or its deadline passes (no polling interval added to every command).
+        let out = match handle.wait_deadline(start + self.timeout) {
+            Ok(Some(o)) => o.clone(),
+            Ok(None) => {
+                let _ = handle.kill();
+                crate::log::line(&format!("`{}` timed out after {} s", redactor.redact(&self.display()), self.timeout.as_secs()));
+                return Err(RunError::Timeout { command: redactor.redact(&self.display()), seconds: self.timeout.as_secs() });
             }
+            Err(source) => return Err(RunError::Spawn { program: self.program.clone(), source }),
         };
         let output = Output {
             status: out.status.code().unwrap_or(-1),

@@ -43,9 +43,13 @@ pub fn fixture(name: &str) -> PathBuf {
 /// The profiles read host passwords from this variable; every test sets the same value.
 pub fn set_password_env() {
     std::env::set_var("CLOUDSTRAP_TEST_HOST_PASSWORD", HOST_PASSWORD);
+    std::env::set_var("CLOUDSTRAP_TEST_ADMIN_PASSWORD", ADMIN_PASSWORD);
 }
+
+/// The admin password the basic profile gives (through CLOUDSTRAP_TEST_ADMIN_PASSWORD).
+pub const ADMIN_PASSWORD: &str = "Basic-Profile-Admin1";
 
 pub fn profile(name: &str) -> cloudstrap::profile::Profile {
     set_password_env();
-    cloudstrap::profile::Profile::load(&fixture(name)).unwrap()
+    cloudstrap::profile::load(&fixture(name)).unwrap()
 }

@@ -17,7 +17,13 @@ pub fn fixture(name: &str) -> PathBuf {
 
 pub fn load_fixture(name: &str) -> Profile {
     let path = fixture(name);
-    Profile::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    cloudstrap::profile::load(&path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A profile shipped in profiles/ (engineer profile's), validated.
+pub fn load_shipped(name: &str) -> Profile {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("profiles").join(name);
+    cloudstrap::profile::load(&path).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A role fixture made to fit the platform: its newest CloudStack line (3.0.2 on el6).

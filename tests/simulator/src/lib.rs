@@ -69,6 +69,15 @@ pub struct Simulator {
     store: Mutex<Box<dyn Store>>,
     faults: Mutex<Vec<Fault>>,
     calls: Mutex<Vec<String>>,
+    requests: Mutex<Vec<Logged>>,
+}
+
+/// One request as it arrived: method, command, raw query string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logged {
+    pub method: String,
+    pub command: String,
+    pub query: String,
 }
 
 impl Simulator {
@@ -79,7 +88,7 @@ impl Simulator {
             Some(s) => s,
             None => api::fresh_state(&config),
         };
-        Ok(Simulator { config, state: Mutex::new(state), store: Mutex::new(store), faults: Mutex::new(vec![]), calls: Mutex::new(vec![]) })
+        Ok(Simulator { config, state: Mutex::new(state), store: Mutex::new(store), faults: Mutex::new(vec![]), calls: Mutex::new(vec![]), requests: Mutex::new(vec![]) })
     }
 
     /// Make the next call of `command` fail once.
@@ -100,6 +109,11 @@ impl Simulator {
     /// Commands received so far (authenticated or not), in order.
     pub fn calls(&self) -> Vec<String> {
         self.calls.lock().unwrap().clone()
+    }
+
+    /// Requests received so far (what an access log or a proxy would see of them).
+    pub fn requests(&self) -> Vec<Logged> {
+        self.requests.lock().unwrap().clone()
     }
 
     fn take_fault(&self, command: &str) -> Option<FaultMode> {
@@ -127,6 +141,7 @@ impl Simulator {
         }
         let command = params.iter().find(|(k, _)| k == "command").map(|(_, v)| v.clone()).unwrap_or_default();
         self.calls.lock().unwrap().push(command.clone());
+        self.requests.lock().unwrap().push(Logged { method: req.method.clone(), command: command.clone(), query: req.query.clone() });
         let mut state = self.state.lock().unwrap();
         let before = state.clone();
         let resp = api::dispatch(self, &mut state, &req, &command, &params);

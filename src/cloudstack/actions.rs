@@ -1,0 +1,183 @@
+//! The hand-off as install actions (see [`crate::action::Action`]), for the engine's plan:
+//! [`ApiHandoff`] at the end of the management role, [`ZoneDeploy`] when the profile has a zone,
+//! [`AgentRegister`] after a kvm-agent whose profile asks for registration. Each is idempotent; the
+//! server-side changes (password, keys, zone, host) are not undone by `revert`: removing a zone or a
+//! host is the operator's decision.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::agent::{own_address, register_from_profile, RegisterOptions};
+use super::client::{Auth, Client, Options};
+use super::credentials::{from_profile, stored, KEYS_FILE};
+use super::handoff::{run, HandoffOptions, CMK_CONFIG, CMK_PROFILE};
+use super::types::Zone;
+use super::zone::{deploy, find_host, DeployOptions};
+use crate::action::{Action, ActionError, Ctx, Record};
+use crate::profile::Profile;
+
+fn failed(e: super::ApiError) -> ActionError {
+    ActionError::Failed(e.to_string())
+}
+
+/// A client for quick state checks (`is_done`): short timeout, no retries.
+fn probe_client(profile: &Profile, profile_path: &Path, root: &Path) -> Option<Client> {
+    let c = from_profile(profile, profile_path, root).ok()?;
+    let opts = Options { request_timeout: Duration::from_secs(5), retries: 0, ..Options::default() };
+    Client::new(&c.endpoint, Auth::Keys { api_key: c.api_key, secret: c.secret }, opts).ok()
+}
+
+/// Wait for the API, set the admin password, create and store the API keys (cloudstrap + cmk).
+pub struct ApiHandoff {
+    /// Its `root` is replaced by the context's.
+    pub options: HandoffOptions,
+}
+
+impl ApiHandoff {
+    pub fn from_profile(profile: &Profile, profile_path: &Path) -> Result<ApiHandoff, ActionError> {
+        let dir = profile_path.parent().unwrap_or(Path::new("."));
+        Ok(ApiHandoff { options: HandoffOptions::from_profile(profile, dir, Path::new("/")).map_err(failed)? })
+    }
+}
+
+impl Action for ApiHandoff {
+    fn id(&self) -> String {
+        "cloudstack:handoff".into()
+    }
+
+    fn describe(&self) -> String {
+        format!("Hand off to the CloudStack API at {}: admin password, API keys in {KEYS_FILE} and cmk", self.options.endpoint)
+    }
+
+    /// Done once the keys file names this endpoint and cmk has the cloudstrap profile (both are
+    /// written last, after the password and the keys).
+    fn is_done(&self, ctx: &Ctx) -> Result<bool, ActionError> {
+        let keys = matches!(stored(&ctx.root), Ok(Some(c)) if c.endpoint == self.options.endpoint);
+        let cmk = std::fs::read_to_string(ctx.path(CMK_CONFIG)).is_ok_and(|t| t.contains(&format!("[{CMK_PROFILE}]")));
+        Ok(keys && cmk)
+    }
+
+    fn prepare(&self, ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
+        record.created = !ctx.path(KEYS_FILE).exists();
+        if !ctx.path(CMK_CONFIG).exists() {
+            record.added.push(CMK_CONFIG.into());
+        }
+        Ok(())
+    }
+
+    fn execute(&self, ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
+        let opts = HandoffOptions { root: ctx.root.clone(), ..self.options.clone() };
+        let mut say = |line: &str| crate::log::line(&format!("handoff: {}", ctx.redactor.redact(line)));
+        let r = run(&opts, &mut say).map_err(failed)?;
+        let backups: Vec<String> = r.backups.iter().filter_map(|b| b.strip_prefix(&ctx.root).ok()).map(|b| format!("/{}", b.display())).collect();
+        record.backup = backups.first().cloned();
+        record.note = Some(format!("CloudStack UI: {}; API keys in {KEYS_FILE} and cmk profile \"{CMK_PROFILE}\"", r.ui_url));
+        Ok(())
+    }
+
+    /// Removes the files this action created (the keys stay valid on the server).
+    fn revert(&self, ctx: &Ctx, record: &Record) -> Result<(), ActionError> {
+        if record.created {
+            let p = ctx.path(KEYS_FILE);
+            std::fs::remove_file(&p).or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(ActionError::io(p, e)) })?;
+        }
+        if record.added.iter().any(|a| a == CMK_CONFIG) {
+            let p = ctx.path(CMK_CONFIG);
+            std::fs::remove_file(&p).or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(ActionError::io(p, e)) })?;
+        }
+        Ok(())
+    }
+}
+
+/// Deploy (or complete) the profile's zone.
+pub struct ZoneDeploy {
+    pub profile: Profile,
+    pub profile_path: PathBuf,
+    pub options: DeployOptions,
+}
+
+impl Action for ZoneDeploy {
+    fn id(&self) -> String {
+        format!("cloudstack:zone:{}", self.profile.zone.as_ref().map(|z| z.name.as_str()).unwrap_or_default())
+    }
+
+    fn describe(&self) -> String {
+        format!("Deploy zone {} through the CloudStack API", self.profile.zone.as_ref().map(|z| z.name.as_str()).unwrap_or("?"))
+    }
+
+    /// Done when the zone exists and is enabled (it is enabled last).
+    fn is_done(&self, ctx: &Ctx) -> Result<bool, ActionError> {
+        let (Some(z), Some(c)) = (&self.profile.zone, probe_client(&self.profile, &self.profile_path, &ctx.root)) else { return Ok(false) };
+        Ok(c.list::<Zone>("listZones", &[("name", &z.name)]).is_ok_and(|zs| zs.iter().any(|x| x.name == z.name && x.allocationstate == "Enabled")))
+    }
+
+    fn execute(&self, ctx: &Ctx, _record: &mut Record) -> Result<(), ActionError> {
+        let c = from_profile(&self.profile, &self.profile_path, &ctx.root).map_err(failed)?;
+        let client = Client::new(&c.endpoint, Auth::Keys { api_key: c.api_key, secret: c.secret }, Options { poll_interval: self.options.poll_interval, ..Options::default() })
+            .map_err(failed)?;
+        deploy(&client, &self.profile, &self.options, &mut |s| crate::log::line(&format!("zone deploy: {s}"))).map_err(failed)?;
+        Ok(())
+    }
+
+    fn revert(&self, _ctx: &Ctx, _record: &Record) -> Result<(), ActionError> {
+        Ok(())
+    }
+}
+
+/// Register this KVM host with the management server and wait until it is Up.
+pub struct AgentRegister {
+    pub profile: Profile,
+    pub profile_path: PathBuf,
+    pub options: RegisterOptions,
+}
+
+impl Action for AgentRegister {
+    fn id(&self) -> String {
+        format!("cloudstack:agent:{}", own_address(&self.profile))
+    }
+
+    fn describe(&self) -> String {
+        format!("Register host {} with the CloudStack management server", own_address(&self.profile))
+    }
+
+    fn is_done(&self, ctx: &Ctx) -> Result<bool, ActionError> {
+        let (Some(z), Some(c)) = (&self.profile.zone, probe_client(&self.profile, &self.profile_path, &ctx.root)) else { return Ok(false) };
+        let Ok(Some(zone)) = c.list::<Zone>("listZones", &[("name", &z.name)]).map(|zs| zs.into_iter().find(|x| x.name == z.name)) else { return Ok(false) };
+        Ok(matches!(find_host(&c, &zone.id, &own_address(&self.profile)), Ok(Some(h)) if h.state == "Up"))
+    }
+
+    fn execute(&self, ctx: &Ctx, _record: &mut Record) -> Result<(), ActionError> {
+        register_from_profile(&self.profile, &self.profile_path, &ctx.root, &self.options, &mut |l| crate::log::line(&format!("agent: {l}")))
+            .map(|_| ())
+            .map_err(failed)
+    }
+
+    fn revert(&self, _ctx: &Ctx, _record: &Record) -> Result<(), ActionError> {
+        Ok(())
+    }
+}
+
+/// The hand-off steps `install` appends to a plan of `planned` steps on a live host, each after
+/// everything planned before it: the API hand-off on a management host whose profile gives the admin
+/// password, then the zone when the profile has one; the agent's registration on a kvm-agent host
+/// whose profile sets `agent.register`.
+pub fn install_steps(profile: &Profile, profile_path: &Path, planned: usize) -> Result<Vec<crate::action::executor::Step>, ActionError> {
+    use crate::action::executor::Step;
+    use crate::profile::Role;
+    let mut steps: Vec<Step> = vec![];
+    let all_before = |n: usize| (0..n).collect::<Vec<usize>>();
+    let dir = profile_path.parent().unwrap_or(Path::new("."));
+    let has_admin_password = profile.management.as_ref().is_some_and(|m| m.admin_password.is_some() || m.admin_password_file.is_some() || m.admin_password_env.is_some());
+    if profile.has_role(Role::Management) && has_admin_password {
+        steps.push(Step { action: Box::new(ApiHandoff::from_profile(profile, profile_path)?), after: all_before(planned) });
+        if profile.zone.is_some() {
+            let options = DeployOptions { profile_dir: dir.to_path_buf(), ..DeployOptions::default() };
+            steps.push(Step { action: Box::new(ZoneDeploy { profile: profile.clone(), profile_path: profile_path.into(), options }), after: all_before(planned + steps.len()) });
+        }
+    }
+    if profile.has_role(Role::KvmAgent) && profile.agent.as_ref().is_some_and(|a| a.register) {
+        let n = planned + steps.len();
+        steps.push(Step { action: Box::new(AgentRegister { profile: profile.clone(), profile_path: profile_path.into(), options: RegisterOptions::default() }), after: all_before(n) });
+    }
+    Ok(steps)
+}
