@@ -197,6 +197,31 @@ fn yum_repository_imports_its_key_then_makecache_once_per_file_content() {
 }
 
 #[test]
+fn a_repository_key_already_on_the_host_is_backed_up_and_put_back_by_revert() {
+    let (lab, _g) = lab();
+    let ctx = lab.ctx();
+    let dest = lab.root.join("etc/pki/rpm-gpg/RPM-GPG-KEY-cloudstack");
+    std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+    std::fs::write(&dest, "operator's old key\n").unwrap();
+    let keysrc = lab.root.join("key.asc");
+    std::fs::write(&keysrc, "new key\n").unwrap();
+    let repo = ConfigureRepo {
+        name: "cloudstack".into(),
+        manager: PackageManager::Yum,
+        repo_file: "/etc/yum.repos.d/cloudstack.repo".into(),
+        key: Some(RepoKey { source: keysrc.display().to_string(), dest: "/etc/pki/rpm-gpg/RPM-GPG-KEY-cloudstack".into() }),
+    };
+    let mut rec = Record::default();
+    repo.prepare(&ctx, &mut rec).unwrap();
+    let b = rec.backup.clone().expect("the replaced key is backed up");
+    assert_eq!(std::fs::read_to_string(lab.root.join(b.trim_start_matches('/'))).unwrap(), "operator's old key\n");
+    repo.execute(&ctx, &mut rec).unwrap();
+    assert_eq!(std::fs::read_to_string(&dest).unwrap(), "new key\n");
+    repo.revert(&ctx, &rec).unwrap();
+    assert_eq!(std::fs::read_to_string(&dest).unwrap(), "operator's old key\n");
+}
+
+#[test]
 fn sysv_service_is_chkconfig_on_and_started_then_restarted_only_on_config_change() {
     let (lab, _g) = lab();
     std::fs::write(lab.state.join("known/mysqld"), "").unwrap();
