@@ -220,6 +220,8 @@ fn a_failed_install_says_what_failed_where_the_log_is_and_how_to_resume() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_str().unwrap();
     let profile = nfs_profile();
+    let dry: serde_json::Value =
+        serde_json::from_slice(&cli(&["install", "--profile", profile.to_str().unwrap(), "--root", root, "--dry-run", "--format", "json"]).stdout).unwrap();
     let out = cli(&["install", "--yes", "--profile", profile.to_str().unwrap(), "--root", root]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -229,4 +231,9 @@ fn a_failed_install_says_what_failed_where_the_log_is_and_how_to_resume() {
     assert!(err.contains("to resume") && err.contains("--root"), "{err}");
     let receipt = std::fs::read_to_string(dir.path().join("var/lib/cloudstrap/receipt.json")).unwrap();
     assert!(receipt.contains("\"failed\""), "{receipt}");
+    // The run worked through exactly the actions the dry run listed, in the same order.
+    let r: serde_json::Value = serde_json::from_str(&receipt).unwrap();
+    let ran: Vec<&serde_json::Value> = r["actions"].as_array().unwrap().iter().map(|a| &a["id"]).collect();
+    let listed: Vec<&serde_json::Value> = dry["actions"].as_array().unwrap().iter().map(|a| &a["id"]).collect();
+    assert_eq!(ran, listed, "install --dry-run and install plan the same actions");
 }
