@@ -62,7 +62,8 @@ fn plan_into(
     steps.push(Step { action: wrap(Box::new(seed)), after: vec![first_after] });
     let seeded = steps.len() - 1;
     if let (Some(sdb), Some(root)) = (setup_db, &secrets.db_root) {
-        let record = RecordTemplate { dest: dest.clone(), id, url, root_password: root.clone() };
+        let (host, port) = profile.database.as_ref().map(|d| (d.host.clone(), d.port)).unwrap_or_else(|| ("localhost".into(), 3306));
+        let record = RecordTemplate { dest: dest.clone(), id, url, root_password: root.clone(), host, port };
         steps.push(Step { action: wrap(Box::new(record)), after: vec![seeded, sdb] });
     }
 }
@@ -144,6 +145,9 @@ pub struct RecordTemplate {
     pub id: u32,
     pub url: String,
     pub root_password: Secret,
+    /// The database server (the profile's `database.host` and `.port`; it may be another host).
+    pub host: String,
+    pub port: u16,
 }
 
 impl RecordTemplate {
@@ -158,6 +162,8 @@ impl RecordTemplate {
     fn db(&self) -> DbOptions {
         let mut d = DbOptions::local_root();
         d.password = Some(self.root_password.expose().to_string());
+        d.host = self.host.clone();
+        d.port = self.port;
         d
     }
 }
