@@ -27,8 +27,11 @@ fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hosts").join(name)
 }
 
+/// A shipped profile ("profiles/NAME") or a test profile under tests/fixtures/preflight/.
 fn profile(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/preflight").join(name).display().to_string()
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let path = if name.starts_with("profiles/") { root.join(name) } else { root.join("tests/fixtures/preflight").join(name) };
+    path.display().to_string()
 }
 
 struct Run {
@@ -123,8 +126,9 @@ fn healthy_platforms_pass() {
 
 #[test]
 fn the_articles_two_hosts() {
+    // The shipped profiles of the article's hosts on fixtures of those hosts.
     // cloud-server.squirrel.org: CentOS 6.2, management + MySQL + NFS, CloudStack 3.0.2.
-    let r = preflight("el6", &["--profile", &profile("squirrel-server.toml")]);
+    let r = preflight("el6", &["--profile", &profile("profiles/squirrel-server.toml")]);
     assert_shape("el6", &r);
     assert_eq!(r.json["platform"], "el6");
     assert_eq!(r.json["roles"], serde_json::json!(["database", "nfs", "management"]));
@@ -135,7 +139,7 @@ fn the_articles_two_hosts() {
     assert!(check(&r, "time.sync")["summary"].as_str().unwrap().contains("0.xenserver.pool.ntp.org"));
 
     // cloud-agent.squirrel.org: the KVM host; it mounts the server's exports (not probed in a fixture).
-    let r = preflight("el6-agent", &["--profile", &profile("squirrel-agent.toml")]);
+    let r = preflight("el6-agent", &["--profile", &profile("profiles/squirrel-agent.toml")]);
     assert_shape("el6-agent", &r);
     let mut want: BTreeMap<String, String> = IDS.iter().map(|id| (id.to_string(), "pass".to_string())).collect();
     want.insert("vm.none-running".into(), "skip".into());
@@ -171,16 +175,19 @@ fn release_decides_the_supported_os() {
 
 /// One fixture per failure mode: the check that must fail (or warn), the rest as on a healthy host,
 /// and words the remedy must carry.
+/// (fixture, is EL, extra arguments, statuses that differ from a healthy host, words the remedy carries)
+type FailureCase = (&'static str, bool, &'static [&'static str], &'static [(&'static str, &'static str)], &'static [&'static str]);
+
 #[test]
 fn each_failure_mode_fails_its_check_with_a_remedy() {
-    let cases: &[(&str, bool, &[&str], &[(&str, &str)], &[&str])] = &[
+    let cases: &[FailureCase] = &[
         ("no-vt", true, &[], &[("cpu.virtualization", "fail")], &["firmware", "reinstall", "Q8"]),
         ("vt-no-kvm", true, &[], &[("cpu.virtualization", "fail")], &["modprobe kvm_intel", "firmware"]),
         ("dhcp", false, &[], &[("net.static-ip", "fail")], &["edit /etc/netplan/00-installer-config.yaml", "dhcp4: false", "netplan try", "Q1"]),
         (
             "dhcp-el6",
             true,
-            &["--profile", "squirrel-server.toml"],
+            &["--profile", "profiles/squirrel-server.toml"],
             &[("net.static-ip", "fail"), ("cpu.virtualization", "skip")],
             &["/etc/sysconfig/network-scripts/ifcfg-eth0", "BOOTPROTO=static", "IPADDR=192.168.1.4", "GATEWAY=192.168.1.1"],
         ),
@@ -289,6 +296,92 @@ fn bad_input_exits_2() {
     let out = Command::new(bin).args(["preflight", "--profile", "/nonexistent/profile.toml"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/profile.toml"));
+    // An invalid profile is rejected with its file, line and column.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[cloudstack]\nrelease = \"4.22\"\n\n[host]\nroles = [\"hypervisor\"]\n").unwrap();
+    let out = Command::new(bin).arg("preflight").arg("--profile").arg(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("{}:5:", bad.display())), "{err}");
+    assert!(out.stdout.is_empty(), "no report for rejected input");
     let out = Command::new(bin).args(["preflight", "--profile", "x.toml", "--role", "nfs"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "--profile and --role exclude each other");
+}
+
+/// Run live preflight (--sysroot /) with `nfs-client.toml` inside a private network and mount namespace,
+/// optionally with an rpcbind that has no mountd registered (the article's Q4 symptom).
+fn preflight_in_netns(with_rpcbind: bool) -> Run {
+    let uid = Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default();
+    assert_eq!(uid, "0", "the NFS visibility test needs root (unshare of network and mount namespaces)");
+    for tool in ["unshare", "ip", "rpcbind", "rpcinfo", "showmount"] {
+        let found = Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().map(|o| o.status.success()).unwrap_or(false);
+        assert!(found, "{tool} is missing: install scripts/test-env/packages/preflight.list (rpcbind, nfs-common, iproute2, util-linux)");
+    }
+    let script = r#"
+        ip link set lo up || exit 97
+        mount -t tmpfs tmpfs /run || exit 97
+        pid=
+        if [ "$WITH_RPCBIND" = 1 ]; then
+            rpcbind -f -w & pid=$!
+            i=0
+            until rpcinfo -p 127.0.0.1 >/dev/null 2>&1; do
+                i=$((i+1)); if [ $i -gt 400 ]; then kill $pid; exit 98; fi; sleep 0.05
+            done
+        fi
+        "$CS" --sysroot / preflight --format json --profile "$P"; rc=$?
+        if [ -n "$pid" ]; then kill $pid; wait $pid; fi
+        exit $rc
+    "#;
+    let out = Command::new("unshare")
+        .args(["-n", "-m", "--propagation", "private", "sh", "-c", script])
+        .env("CS", env!("CARGO_BIN_EXE_cloudstrap"))
+        .env("P", profile("nfs-client.toml"))
+        .env("WITH_RPCBIND", if with_rpcbind { "1" } else { "0" })
+        .output()
+        .unwrap();
+    let code = out.status.code().unwrap_or(-1);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(code == 0 || code == 1, "namespace setup failed ({code}): {stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let json = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout} {stderr}"));
+    Run { code, json, stderr }
+}
+
+#[test]
+fn nfs_program_not_registered_points_at_name_resolution() {
+    let r = preflight_in_netns(true);
+    let c = check(&r, "nfs.exports");
+    assert_eq!(c["status"], "fail", "{c}");
+    assert!(c["summary"].as_str().unwrap().contains("Program not registered"), "{c}");
+    let rem = remedy(&r, "nfs.exports");
+    assert!(rem.contains("showmount -e 127.0.0.1") && rem.contains("/etc/hosts") && rem.contains("Q4"), "{rem}");
+    assert_eq!(r.code, 1);
+}
+
+#[test]
+fn nfs_server_without_rpcbind_fails() {
+    let r = preflight_in_netns(false);
+    let c = check(&r, "nfs.exports");
+    assert_eq!(c["status"], "fail", "{c}");
+    assert!(c["summary"].as_str().unwrap().contains("showmount -e 127.0.0.1 failed"), "{c}");
+    assert!(remedy(&r, "nfs.exports").contains("Q5"));
+}
+
+#[test]
+fn facts_of_the_articles_server() {
+    let out = Command::new(env!("CARGO_BIN_EXE_cloudstrap")).arg("--sysroot").arg(fixture("el6")).args(["preflight", "--facts"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let f: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(f["platform"], "el6");
+    assert_eq!(f["os"]["pretty_name"], "CentOS release 6.2 (Final)");
+    assert_eq!(f["names"]["fqdn"], "cloud-server.squirrel.org");
+    assert_eq!(f["names"]["addresses"], serde_json::json!(["192.168.1.4"]));
+    let eth0 = f["net"]["interfaces"].as_array().unwrap().iter().find(|i| i["name"] == "eth0").unwrap();
+    assert_eq!((eth0["method"].as_str(), eth0["addresses"][0].as_str()), (Some("static"), Some("192.168.1.4")));
+    assert_eq!(f["selinux"]["configured"], "permissive");
+    assert_eq!(f["selinux"]["enforcing"], false);
+    assert_eq!(f["time"]["services"][0]["name"], "ntpd");
+    assert_eq!(f["kvm"]["state"], "usable");
+    assert_eq!(f["virt_flag"], "vmx");
 }

@@ -58,12 +58,13 @@ impl Default for GatherOptions {
     }
 }
 
-/// Everything preflight and the installer know about the host.
-#[derive(Debug, Clone)]
+/// Everything preflight and the installer know about the host (`preflight --facts` prints it as JSON).
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct HostFacts {
     /// Effective user id preflight runs as.
     pub euid: u32,
     pub os: Option<OsInfo>,
+    #[serde(serialize_with = "platform_json")]
     pub platform: Result<PlatformId, OsError>,
     pub arch: Option<String>,
     /// "vmx" or "svm" when the CPU advertises it.
@@ -135,6 +136,14 @@ impl HostFacts {
                 live,
             }
         })
+    }
+}
+
+/// The platform id, or the reason there is none.
+fn platform_json<S: serde::Serializer>(p: &Result<PlatformId, OsError>, s: S) -> Result<S::Ok, S::Error> {
+    match p {
+        Ok(id) => s.serialize_str(id.as_str()),
+        Err(e) => s.serialize_str(&format!("unsupported: {e}")),
     }
 }
 

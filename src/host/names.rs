@@ -1,6 +1,6 @@
 //! Host name and what `hostname --fqdn` would print: the canonical name of the host name and its addresses.
-//! Names resolve through etc/hosts; on a live root the system resolver is asked as well when etc/hosts has
-//! no answer (a fixture sysroot resolves through its etc/hosts only).
+//! On a live root the system resolver answers, through `getent ahosts` (getaddrinfo with AI_CANONNAME and
+//! nsswitch, as `hostname --fqdn` resolves); a fixture sysroot resolves through its etc/hosts only.
 
 use std::net::{IpAddr, ToSocketAddrs};
 use std::time::Duration;
@@ -61,6 +61,14 @@ pub fn name_facts(sys: &Sysroot, timeout: Duration) -> NameFacts {
     let hostname = hostname(sys);
     let mut facts = NameFacts { hostname: hostname.clone(), fqdn: None, addresses: vec![], source: None };
     let Some(name) = hostname else { return facts };
+    if sys.is_live() {
+        if let Some((canonical, addrs)) = getent(&name, timeout) {
+            facts.fqdn = Some(canonical);
+            facts.addresses = addrs;
+            facts.source = Some("resolver".into());
+            return facts;
+        }
+    }
     let hosts = sys.read_opt("/etc/hosts").ok().flatten().unwrap_or_default();
     if let Some((canonical, addrs)) = lookup_hosts(&hosts, &name) {
         facts.fqdn = Some(canonical);
@@ -74,6 +82,32 @@ pub fn name_facts(sys: &Sysroot, timeout: Duration) -> NameFacts {
         }
     }
     facts
+}
+
+/// `getent ahosts NAME`: the first line carries the canonical name. None when getent is missing or the
+/// name does not resolve.
+fn getent(name: &str, timeout: Duration) -> Option<(String, Vec<IpAddr>)> {
+    let out = crate::run::Cmd::new("getent").args(["ahosts", name]).timeout(timeout).run(&Default::default()).ok()?;
+    if out.status != 0 {
+        return None;
+    }
+    parse_getent(&out.stdout)
+}
+
+pub fn parse_getent(text: &str) -> Option<(String, Vec<IpAddr>)> {
+    let mut canonical = None;
+    let mut addrs: Vec<IpAddr> = vec![];
+    for line in text.lines() {
+        let mut w = line.split_whitespace();
+        let Some(addr) = w.next().and_then(|a| a.parse::<IpAddr>().ok()) else { continue };
+        if let Some(cn) = w.nth(1) {
+            canonical.get_or_insert_with(|| cn.to_string());
+        }
+        if !addrs.contains(&addr) {
+            addrs.push(addr);
+        }
+    }
+    Some((canonical?, addrs))
 }
 
 /// Ask the system resolver in a thread, so a dead DNS server costs at most `timeout`.
@@ -106,5 +140,14 @@ mod tests {
         assert_eq!(c, "cloud-server.squirrel.org");
         assert_eq!(a, vec!["192.168.1.4".parse::<IpAddr>().unwrap()]);
         assert!(lookup_hosts(hosts, "other").is_none());
+    }
+
+    #[test]
+    fn getent_first_line_names_the_canonical_name() {
+        let out = "192.168.1.4     STREAM cloud-server.squirrel.org\n192.168.1.4     DGRAM  \n192.168.1.4     RAW    \n";
+        let (c, a) = parse_getent(out).unwrap();
+        assert_eq!(c, "cloud-server.squirrel.org");
+        assert_eq!(a.len(), 1);
+        assert!(parse_getent("").is_none());
     }
 }

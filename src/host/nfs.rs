@@ -17,7 +17,9 @@ pub enum NfsFacts {
 
 /// Ask `server` for its exports.
 pub fn exports(server: &str, timeout: Duration) -> NfsFacts {
-    let res = crate::run::Cmd::new("showmount").args(["-e", server]).timeout(timeout).run(&Default::default());
+    // showmount lives in sbin, which a non-root PATH may lack.
+    let program = ["/usr/sbin/showmount", "/sbin/showmount"].into_iter().find(|p| std::path::Path::new(p).exists()).unwrap_or("showmount");
+    let res = crate::run::Cmd::new(program).args(["-e", server]).timeout(timeout).run(&Default::default());
     match res {
         Err(crate::run::RunError::Spawn { .. }) => {
             NfsFacts::Failed { server: server.into(), error: "showmount is not installed (package nfs-utils or nfs-common)".into() }

@@ -23,3 +23,20 @@ pub fn selinux(sys: &Sysroot) -> SelinuxFacts {
         .map(|t| t.trim() == "1");
     SelinuxFacts { configured, enforcing }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configured_and_running_modes() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Sysroot::new(d.path());
+        assert_eq!(selinux(&s), SelinuxFacts { configured: None, enforcing: None });
+        std::fs::create_dir_all(d.path().join("etc/selinux")).unwrap();
+        std::fs::write(d.path().join("etc/selinux/config"), "# comment\nSELINUX=enforcing\nSELINUXTYPE=targeted\n").unwrap();
+        std::fs::create_dir_all(d.path().join("selinux")).unwrap();
+        std::fs::write(d.path().join("selinux/enforce"), "0").unwrap();
+        assert_eq!(selinux(&s), SelinuxFacts { configured: Some("enforcing".into()), enforcing: Some(false) });
+    }
+}

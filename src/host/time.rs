@@ -72,8 +72,7 @@ fn synchronised(timeout: Duration) -> Option<bool> {
     let none = crate::run::Redactor::default();
     if let Ok(out) = crate::run::Cmd::new("chronyc").arg("tracking").timeout(timeout).run(&none) {
         if out.status == 0 {
-            let leap = out.stdout.lines().find(|l| l.starts_with("Leap status"))?;
-            return Some(!leap.contains("Not synchronised"));
+            return tracking_synchronised(&out.stdout);
         }
     }
     if let Ok(out) = crate::run::Cmd::new("timedatectl").args(["show", "-p", "NTPSynchronized", "--value"]).timeout(timeout).run(&none) {
@@ -86,4 +85,50 @@ fn synchronised(timeout: Duration) -> Option<bool> {
         }
     }
     None
+}
+
+/// `chronyc tracking`: "Leap status     : Normal" once synchronised, "Not synchronised" before.
+pub fn tracking_synchronised(text: &str) -> Option<bool> {
+    let leap = text.lines().find(|l| l.starts_with("Leap status"))?;
+    Some(!leap.contains("Not synchronised"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(files: &[(&str, &str)]) -> (tempfile::TempDir, Sysroot) {
+        let d = tempfile::tempdir().unwrap();
+        for (p, t) in files {
+            let path = d.path().join(p.trim_start_matches('/'));
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, t).unwrap();
+        }
+        let s = Sysroot::new(d.path());
+        (d, s)
+    }
+
+    #[test]
+    fn chronyc_tracking_leap_status() {
+        let synced = "Reference ID    : C0A80101 (gw)\nStratum         : 3\nLeap status     : Normal\n";
+        let unsynced = "Reference ID    : 00000000 ()\nStratum         : 0\nLeap status     : Not synchronised\n";
+        assert_eq!(tracking_synchronised(synced), Some(true));
+        assert_eq!(tracking_synchronised(unsynced), Some(false));
+        assert_eq!(tracking_synchronised("506 Cannot talk to daemon"), None);
+    }
+
+    #[test]
+    fn configured_services_and_their_servers() {
+        let (_d, s) = tree(&[("/etc/ntp.conf", "server 0.xenserver.pool.ntp.org\nserver 1.xenserver.pool.ntp.org iburst\n")]);
+        let t = time_facts(&s, &["ntpd".to_string()], Duration::from_secs(1));
+        assert_eq!(t.services.len(), 1);
+        assert_eq!(t.services[0].servers, vec!["0.xenserver.pool.ntp.org", "1.xenserver.pool.ntp.org"]);
+        assert_eq!(t.services[0].running, Some(true));
+        assert_eq!(t.synchronised, None, "not asked in a fixture");
+        // timesyncd.conf alone (its daemon absent) is not a time service.
+        let (_d, s) = tree(&[("/etc/systemd/timesyncd.conf", "[Time]\nNTP=ntp.example.org\n")]);
+        assert!(time_facts(&s, &[], Duration::from_secs(1)).services.is_empty());
+        let (_d, s) = tree(&[("/etc/systemd/timesyncd.conf", "[Time]\nNTP=a.example.org b.example.org\n"), ("/lib/systemd/systemd-timesyncd", "")]);
+        assert_eq!(time_facts(&s, &[], Duration::from_secs(1)).services[0].servers, vec!["a.example.org", "b.example.org"]);
+    }
 }

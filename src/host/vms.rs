@@ -20,8 +20,13 @@ pub enum VmFacts {
 pub fn running_domains(uri: &str, timeout: Duration) -> Result<Vec<String>, String> {
     #[cfg(feature = "libvirt")]
     {
-        let _ = timeout;
-        native(uri)
+        // The bindings block; a thread bounds the wait like the virsh timeout does.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let owned = uri.to_string();
+        std::thread::spawn(move || {
+            let _ = tx.send(native(&owned));
+        });
+        rx.recv_timeout(timeout).unwrap_or_else(|_| Err(format!("libvirt at {uri} did not answer within {} s", timeout.as_secs())))
     }
     #[cfg(not(feature = "libvirt"))]
     {

@@ -220,7 +220,12 @@ fn net_fqdn(c: &Ctx) -> Outcome {
     let n = &c.facts.names;
     let (want_fqdn, want_addr, want_short) = match &c.opts.profile {
         Some(p) => (p.host.fqdn.clone(), p.host.address.split('/').next().unwrap_or("").to_string(), p.host.hostname.clone()),
-        None => ("<name>.<domain>".into(), "<address>".into(), "<name>".into()),
+        // Without a profile, fill in what the host already has.
+        None => {
+            let short = n.hostname.as_deref().map(|h| h.split('.').next().unwrap_or(h).to_string()).unwrap_or_else(|| "<name>".into());
+            let addr = c.facts.net.local_addresses.iter().find(|a| a.is_ipv4() && !a.is_loopback()).map(|a| a.to_string());
+            (format!("{short}.<domain>"), addr.unwrap_or_else(|| "<address>".into()), short)
+        }
     };
     let hosts_line = format!("`{want_addr} {want_fqdn} {want_short}` in /etc/hosts, above any line that maps the name to 127.0.0.1 or ::1");
     let set_name = match c.platform {

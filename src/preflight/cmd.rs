@@ -21,6 +21,9 @@ pub struct PreflightArgs {
     /// libvirt connection to ask for running VMs (default qemu:///system; e.g. test:///default in tests).
     #[arg(long, value_name = "URI")]
     pub libvirt_uri: Option<String>,
+    /// Print the host facts the checks judge (JSON) instead of the report.
+    #[arg(long)]
+    pub facts: bool,
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -30,13 +33,20 @@ fn parse_role(s: &str) -> Result<Role, String> {
         .ok_or_else(|| format!("unknown role {s:?} (expected management, database, nfs, kvm-agent or all-in-one)"))
 }
 
+/// Print to stdout; a reader that went away (`| head`) is not an error worth a panic.
+fn emit(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
 /// Run preflight and print the report; returns the exit code (1 when a check failed).
 pub fn run(global: &Global, args: &PreflightArgs) -> u8 {
     let profile = match &args.profile {
-        Some(path) => match crate::profile::Profile::load(path) {
+        Some(path) => match crate::profile::load(path) {
             Ok(p) => Some(p),
             Err(e) => {
-                eprintln!("{}: {e}", path.display());
+                // Each problem already names FILE:LINE:COL and the key.
+                eprintln!("{e}");
                 return exit::INPUT;
             }
         },
@@ -46,10 +56,14 @@ pub fn run(global: &Global, args: &PreflightArgs) -> u8 {
     let opts = super::Options { roles: args.role.clone(), release: args.release.clone(), profile, libvirt_uri: args.libvirt_uri.clone() };
     let opts = opts.normalized();
     let facts = crate::host::HostFacts::gather(&sys, &opts.gather_options());
+    if args.facts {
+        emit(&format!("{}\n", serde_json::to_string_pretty(&facts).expect("facts serialise")));
+        return exit::OK;
+    }
     let report = super::run_with_facts(&facts, &opts);
     match global.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&report).expect("report serialises")),
-        Format::Human => print!("{}", super::render_human(&report, facts.os.as_ref().map(|o| o.pretty_name.as_str()))),
+        Format::Json => emit(&format!("{}\n", serde_json::to_string_pretty(&report).expect("report serialises"))),
+        Format::Human => emit(&super::render_human(&report, facts.os.as_ref().map(|o| o.pretty_name.as_str()))),
     }
     if report.failed() {
         exit::FAILED

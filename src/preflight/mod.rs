@@ -155,3 +155,51 @@ pub fn run_with_facts(facts: &HostFacts, opts: &Options) -> Report {
         .collect();
     Report { roles: opts.roles.iter().map(|r| r.as_str().to_string()).collect(), platform: platform.map(|p| p.as_str().to_string()), checks, summary }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::NfsFacts;
+
+    fn facts_with_nfs(nfs: NfsFacts) -> (HostFacts, Options) {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let profile = crate::profile::load(&dir.join("tests/fixtures/preflight/nfs-client.toml")).unwrap();
+        let opts = Options { profile: Some(profile), ..Options::default() }.normalized();
+        let mut facts = HostFacts::gather(&Sysroot::new(dir.join("tests/fixtures/hosts/el9")), &opts.gather_options());
+        facts.nfs = nfs;
+        (facts, opts)
+    }
+
+    fn nfs_check(exports: &[&str]) -> CheckResult {
+        let (facts, opts) = facts_with_nfs(NfsFacts::Exports { server: "127.0.0.1".into(), exports: exports.iter().map(|s| s.to_string()).collect() });
+        run_with_facts(&facts, &opts).check("nfs.exports").unwrap().clone()
+    }
+
+    #[test]
+    fn exports_must_cover_primary_and_secondary() {
+        assert_eq!(nfs_check(&["/export/primary", "/export/secondary"]).status, Status::Pass);
+        // The article's single `/export` line covers both directories.
+        assert_eq!(nfs_check(&["/export"]).status, Status::Pass);
+        let c = nfs_check(&["/export/primary"]);
+        assert_eq!(c.status, Status::Fail);
+        assert!(c.summary.contains("/export/secondary") && c.remedy.unwrap().contains("exportfs -a"));
+        assert_eq!(nfs_check(&["/exports"]).status, Status::Fail, "a sibling path is not a parent");
+    }
+
+    #[test]
+    fn missing_showmount_warns() {
+        let (facts, opts) = facts_with_nfs(NfsFacts::Failed { server: "127.0.0.1".into(), error: "showmount is not installed (package nfs-utils or nfs-common)".into() });
+        let c = run_with_facts(&facts, &opts).check("nfs.exports").unwrap().clone();
+        assert_eq!(c.status, Status::Warn);
+    }
+
+    #[test]
+    fn gather_options_follow_roles() {
+        let o = Options { roles: vec![Role::Database], ..Options::default() }.normalized();
+        let g = o.gather_options();
+        assert!(!g.probe_vms && g.nfs_server.is_none());
+        assert_eq!(g.disk_paths, vec![PathBuf::from("/var/lib")]);
+        let o = Options { roles: vec![Role::AllInOne], ..Options::default() }.normalized();
+        assert!(o.gather_options().probe_vms);
+    }
+}

@@ -172,21 +172,19 @@ impl Cmd {
             crate::log::line(&format!("could not start `{}`: {source}", redactor.redact(&self.display())));
             RunError::Spawn { program: self.program.clone(), source }
         })?;
-        let out = loop {
-            match handle.try_wait() {
-                Ok(Some(o)) => break o.clone(),
-                Ok(None) if start.elapsed() > self.timeout => {
-                    // The command's own children (apt's dpkg, a shell's pipeline) would otherwise run on.
-                    for pid in handle.pids() {
-                        kill_tree(pid);
-                    }
-                    let _ = handle.kill();
-                    crate::log::line(&format!("`{}` timed out after {} s", redactor.redact(&self.display()), self.timeout.as_secs()));
-                    return Err(RunError::Timeout { command: redactor.redact(&self.display()), seconds: self.timeout.as_secs() });
+        // Blocks until the command exits or its deadline passes (no polling interval added to every command).
+        let out = match handle.wait_deadline(start + self.timeout) {
+            Ok(Some(o)) => o.clone(),
+            Ok(None) => {
+                // The command's own children (apt's dpkg, a shell's pipeline) would otherwise run on.
+                for pid in handle.pids() {
+                    kill_tree(pid);
                 }
-                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-                Err(source) => return Err(RunError::Spawn { program: self.program.clone(), source }),
+                let _ = handle.kill();
+                crate::log::line(&format!("`{}` timed out after {} s", redactor.redact(&self.display()), self.timeout.as_secs()));
+                return Err(RunError::Timeout { command: redactor.redact(&self.display()), seconds: self.timeout.as_secs() });
             }
+            Err(source) => return Err(RunError::Spawn { program: self.program.clone(), source }),
         };
         let output = Output {
             status: out.status.code().unwrap_or(-1),
