@@ -460,8 +460,9 @@ lab_scenarios() {
 }
 
 run_scenario() {
-  local s=$1 rc file
-  file=$(ls "$LAB_DIR/scenarios/$s.sh" "$LAB_DIR"/scenarios/[0-9]*-"$s.sh" 2>/dev/null | head -1)
+  local s=$1 rc file f
+  file=""
+  for f in "$LAB_DIR/scenarios/$s.sh" "$LAB_DIR"/scenarios/[0-9]*-"$s.sh"; do [ -f "$f" ] && { file=$f; break; }; done
   [ -n "$file" ] || die "no scenario $s (see: scripts/lab list)"
   s=$(basename "$file" .sh); s=${s#[0-9][0-9]-}
   SCENARIO_FAILS=0
