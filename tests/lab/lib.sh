@@ -43,15 +43,21 @@ declare -a LAB_PHASES=()      # "name<TAB>seconds<TAB>note"
 declare -a LAB_NOTES=()       # what was reused or skipped, and why
 declare -A LAB_T0=()
 phase_start() { LAB_T0[$1]=$SECONDS; say "phase $1 ..."; }
+# Phases and notes go to files as well: scenarios run in subshells, whose variables die with them.
 phase_end() {   # NAME [NOTE]
   local d=$((SECONDS - ${LAB_T0[$1]:-$SECONDS}))
-  LAB_PHASES+=("$1"$'\t'"$d"$'\t'"${2:-}")
+  if [ -n "${LAB_RUN:-}" ]; then printf '%s\t%s\t%s\n' "$1" "$d" "${2:-}" >>"$LAB_RUN/phases"; else LAB_PHASES+=("$1"$'\t'"$d"$'\t'"${2:-}"); fi
   say "phase $1 done in ${d}s${2:+ ($2)}"
 }
-note() { LAB_NOTES+=("$*"); say "$*"; }
+note() {
+  if [ -n "${LAB_RUN:-}" ]; then printf '%s\n' "$*" >>"$LAB_RUN/notes"; else LAB_NOTES+=("$*"); fi
+  say "$*"
+}
 
 print_summary() {
   local p name d n
+  [ -f "$LAB_RUN/phases" ] && mapfile -t -O "${#LAB_PHASES[@]}" LAB_PHASES <"$LAB_RUN/phases"
+  [ -f "$LAB_RUN/notes" ] && mapfile -t -O "${#LAB_NOTES[@]}" LAB_NOTES <"$LAB_RUN/notes"
   {
     echo
     echo "================ lab summary ================"
@@ -256,7 +262,7 @@ vm_start() {
   ip -n "$LAB_NS" link set "$tap" master br0 up
   accel=$(lab_accel)
   if [ "$accel" = kvm ]; then cpu=host; accel_opt=kvm; else cpu=max; accel_opt=tcg,thread=multi; fi
-  local cmdline="console=ttyS0 root=/dev/vda rw net.ifnames=0 quiet cslab.net=$net cslab.host=${VM_HOSTNAME:-$name} cslab.domain=${VM_DOMAIN-lab.example} cslab.hostip=$LAB_HOST_IP"
+  local cmdline="console=ttyS0 root=/dev/vda rw net.ifnames=0 quiet modprobe.blacklist=floppy cslab.net=$net cslab.host=${VM_HOSTNAME:-$name} cslab.domain=${VM_DOMAIN-lab.example} cslab.hostip=$LAB_HOST_IP"
   ip netns exec "$LAB_NS" qemu-system-x86_64 -name "$name" -accel "$accel_opt" -cpu "$cpu" -smp "${VM_SMP:-2}" \
     -m "${VM_MEM:-2048}" -kernel "$BASE_DIR/vmlinuz" -initrd "$BASE_DIR/initrd.img" -append "$cmdline" \
     -drive "file=$disk,if=virtio,format=qcow2,cache=unsafe,discard=unmap" \
