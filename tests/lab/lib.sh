@@ -375,7 +375,7 @@ build_snapshot() {
   phase_end install-heavy-packages "${SNAPSHOT_PACKAGES[*]}"
   # Forget this machine's identity, so every overlay configures itself at first boot.
   # Host keys go in the same command as the power-off: without them sshd takes no new connection.
-  vm snap 'apt-get clean; rm -f /etc/cslab-configured /etc/ssh/ssh_host_*; rm -rf /var/lib/apt/lists/*; fstrim -a; sync; systemctl poweroff' >/dev/null || true
+  vm snap 'apt-get clean; rm -f /etc/cslab-configured /etc/ssh/ssh_host_*; fstrim -a; sync; systemctl poweroff' >/dev/null || true
   vm_wait_exit snap 120 || vm_stop snap
   mv "$disk" "$SNAPSHOT"
   phase_end build-snapshot "$(du -h "$SNAPSHOT" | cut -f1) qcow2"
@@ -456,6 +456,12 @@ check() {   # check NAME DESCRIPTION CMD: assert on the machine
     say "  FAIL [$name] $desc   (\$ $*; see $LAB_RUN/$name.ssh.log)"
     SCENARIO_FAILS=$((SCENARIO_FAILS + 1))
   fi
+}
+
+require() {   # like check, and the scenario stops when it fails (later checks would only repeat the cause)
+  local before=$SCENARIO_FAILS
+  check "$@"
+  ((SCENARIO_FAILS == before)) || { say "  stopping the scenario: a required step failed"; exit 1; }
 }
 
 skip_scenario() { echo "$*" >"$LAB_RUN/skip-reason"; return 77; }
@@ -584,6 +590,8 @@ E
   )
   vm_put "$name" "$env" /root/lab.env
   vm_quiet "$name" 'chmod 600 /root/lab.env'
+  # An installed Debian host has its package lists; the snapshot may not (older lab versions dropped them).
+  vm_quiet "$name" 'apt-get update -q' || die "$name: apt-get update against the lab repository failed"
 }
 
 # The unattended install as an operator runs it, secrets from the environment.

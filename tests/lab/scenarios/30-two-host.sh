@@ -21,10 +21,10 @@ scenario() {
   vm_prepare_install "$agent" "$LAB_RUN/squirrel-agent.toml"
   vm_prepare_install "$server" "$LAB_RUN/squirrel-server.toml"
   phase_start "install (two-host: agent)"
-  check "$agent" "cloudstrap install succeeds on the agent" "$LAB_INSTALL"
+  require "$agent" "cloudstrap install succeeds on the agent" "$LAB_INSTALL"
   phase_end "install (two-host: agent)"
   phase_start "install (two-host: server, hand-off, zone)"
-  check "$server" "cloudstrap install succeeds on the server" "$LAB_INSTALL"
+  require "$server" "cloudstrap install succeeds on the server" "$LAB_INSTALL"
   phase_end "install (two-host: server, hand-off, zone)"
   assert_services "$server" mariadb rpcbind nfs-server chrony cloudstack-management
   assert_storage "$server" "$sip"
