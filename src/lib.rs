@@ -30,5 +30,6 @@ pub mod reset;
 pub mod run;
 pub mod template;
 pub mod action;
+pub mod tui;
 pub mod plan;
 pub mod install;

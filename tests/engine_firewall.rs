@@ -6,8 +6,8 @@ mod engine_support;
 use std::process::Command;
 
 use cloudstrap::action::executor::{execute, Options, Step};
-use cloudstrap::action::file::{FileKind, FileSpec, WriteFile};
-use cloudstrap::action::firewall::{ApplyFirewall, Backend, BLOCK_BEGIN, BLOCK_END};
+use cloudstrap::action::file::{FileKind, FileSpec, Placement, WriteFile};
+use cloudstrap::action::firewall::{ApplyFirewall, Backend, BLOCK_BEGIN};
 use cloudstrap::action::receipt::Receipt;
 use cloudstrap::action::{Action, Ctx};
 use cloudstrap::run::Redactor;
@@ -20,21 +20,6 @@ const FOREIGN: &str = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUT
 const OURS: &str = "-A INPUT -s 192.168.1.0/24 -m state --state NEW -p tcp --dport 2049 -j ACCEPT\n\
 -A INPUT -s 192.168.1.0/24 -m state --state NEW -p udp --dport 111 -j ACCEPT\n\
 -A INPUT -s 10.1.0.0/16 -m state --state NEW -p tcp --dport 8250 -j ACCEPT\n";
-
-/// Our block at the top of INPUT's rules (after the chain declarations), as the renderer places it.
-fn merge_top_of_input(existing: Option<&str>, spec: &FileSpec) -> String {
-    let text = existing.unwrap_or("*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n");
-    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-    if let (Some(b), Some(e)) = (lines.iter().position(|l| l == BLOCK_BEGIN), lines.iter().position(|l| l == BLOCK_END)) {
-        lines.drain(b..=e);
-    }
-    let at = lines.iter().position(|l| l.starts_with("-A ") || l == "COMMIT").unwrap();
-    let mut block = vec![BLOCK_BEGIN.to_string()];
-    block.extend(spec.content.lines().map(str::to_string));
-    block.push(BLOCK_END.to_string());
-    lines.splice(at..at, block);
-    lines.join("\n") + "\n"
-}
 
 fn iptables(args: &[&str]) -> String {
     let out = Command::new("iptables").args(args).output().unwrap();
@@ -69,10 +54,15 @@ fn firewall_rules_land_before_existing_reject_in_a_netns() {
     std::fs::create_dir_all(ctx.path("/etc/iptables")).unwrap();
     std::fs::write(ctx.path(RULES), FOREIGN).unwrap();
 
-    let file = WriteFile::new(
-        FileSpec { path: RULES.into(), content: OURS.into(), mode: 0o640, kind: FileKind::ManagedBlock, role: None },
-        merge_top_of_input,
-    );
+    // The renderer's own merge places the block at the top of INPUT.
+    let file = WriteFile::rendered(FileSpec {
+        path: RULES.into(),
+        content: OURS.into(),
+        mode: 0o640,
+        kind: FileKind::ManagedBlock(Placement::IptablesChain("INPUT")),
+        role: None,
+        what: "firewall rules".into(),
+    });
     let apply = ApplyFirewall { backend: Backend::IptablesFile { file: RULES.into(), chain: "INPUT".into() } };
     assert!(!apply.is_done(&ctx).unwrap());
     let plan = vec![Step { action: Box::new(file), after: vec![] }, Step { action: Box::new(apply), after: vec![0] }];

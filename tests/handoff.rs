@@ -230,19 +230,18 @@ fn handoff_zone_and_agent_as_install_actions() {
     assert!(walk(root.path()).is_empty(), "{:?}", walk(root.path()));
 }
 
-/// What `install` appends to a live host's plan, after everything else.
+/// What `install` appends to a live host's plan, after everything else (the hand-off itself is in the plan).
 #[test]
 fn install_appends_the_hand_off_steps_last() {
     use cloudstrap::cloudstack::actions::install_steps;
     use cloudstrap::profile::Role;
 
-    // Management with an admin password and a zone: hand-off, then the zone.
+    // Management with an admin password and a zone: the zone, after every planned step.
     let basic = profile("basic-zone.toml");
     let steps = install_steps(&basic, &fixture("basic-zone.toml"), 5).unwrap();
     let ids: Vec<String> = steps.iter().map(|s| s.action.id()).collect();
-    assert_eq!(ids, ["cloudstack:handoff", "cloudstack:zone:Zone1"]);
+    assert_eq!(ids, ["cloudstack:zone:Zone1"]);
     assert_eq!(steps[0].after, [0, 1, 2, 3, 4]);
-    assert_eq!(steps[1].after, [0, 1, 2, 3, 4, 5]);
     // Management without an admin password: nothing to hand off.
     let adv = profile("advanced-zone.toml");
     assert!(install_steps(&adv, &fixture("advanced-zone.toml"), 3).unwrap().is_empty());

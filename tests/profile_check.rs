@@ -218,3 +218,22 @@ fn schema_is_json_schema_of_the_profile() {
     assert!(host["fqdn"].is_object() && host["roles"].is_object());
     assert_eq!(v["$defs"]["Database"]["properties"]["port"]["minimum"], 1);
 }
+
+#[test]
+fn install_rejects_an_invalid_profile_with_the_same_located_problems() {
+    let f = root().join("tests/fixtures/profiles/zone-ranges.toml");
+    let dir = tempfile::tempdir().unwrap();
+    fs::copy(&f, dir.path().join("zone-ranges.toml")).unwrap();
+    let scratch = dir.path().join("root");
+    let out = Command::new(BIN)
+        .arg("--root")
+        .arg(&scratch)
+        .args(["install", "--profile", "zone-ranges.toml", "--yes"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let expected = fs::read_to_string(f.with_extension("expected")).unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stderr), expected);
+    assert!(!scratch.exists(), "install changed something before rejecting the profile");
+}

@@ -69,6 +69,12 @@ impl DbConn {
         ctx.run(&cmd)
     }
 
+    /// Whether database `name` exists, asked as `user` over TCP.
+    pub fn database_exists(&self, ctx: &Ctx, user: &str, password: &Secret, name: &str) -> Result<bool, ActionError> {
+        let q = format!("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = {};", sql_quote(name));
+        Ok(self.sql_ok(ctx, &Via::Password(user, password), &q)?.stdout.trim() == "1")
+    }
+
     fn sql_ok(&self, ctx: &Ctx, via: &Via, sql: &str) -> Result<Output, ActionError> {
         let out = self.sql(ctx, via, sql)?;
         if out.status != 0 {

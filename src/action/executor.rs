@@ -74,6 +74,8 @@ pub enum ExecError {
     Action { number: usize, description: String, error: String, tail: Option<String> },
     #[error("the plan's dependencies form a cycle or point past the plan at step {0}")]
     BadGraph(usize),
+    #[error("two steps of the plan have the same id {0:?}")]
+    DuplicateId(String),
 }
 
 /// Run `steps`, resuming from the receipt under `ctx.root`. `base` gives the receipt's header fields.
@@ -81,6 +83,12 @@ pub fn execute(steps: &[Step], ctx: &Ctx, base: Receipt, progress: &dyn Progress
     for (i, s) in steps.iter().enumerate() {
         if s.after.iter().any(|&d| d >= i) {
             return Err(ExecError::BadGraph(i));
+        }
+    }
+    let mut ids = std::collections::HashSet::new();
+    for s in steps {
+        if !ids.insert(s.action.id()) {
+            return Err(ExecError::DuplicateId(s.action.id()));
         }
     }
     let started = Instant::now();
@@ -192,11 +200,17 @@ pub fn execute(steps: &[Step], ctx: &Ctx, base: Receipt, progress: &dyn Progress
             });
         }
         let mut running = 0;
+        let mut held: Vec<&'static str> = vec![];
         loop {
             if failure.is_none() {
                 for i in 0..n {
-                    if phase[i] == Phase::Waiting && steps[i].after.iter().all(|&d| phase[d] == Phase::Finished) {
+                    let res = steps[i].action.exclusive();
+                    if phase[i] == Phase::Waiting
+                        && steps[i].after.iter().all(|&d| phase[d] == Phase::Finished)
+                        && res.is_none_or(|r| !held.contains(&r))
+                    {
                         phase[i] = Phase::Running;
+                        held.extend(res);
                         running += 1;
                         let _ = job_tx.send(i);
                     }
@@ -207,6 +221,9 @@ pub fn execute(steps: &[Step], ctx: &Ctx, base: Receipt, progress: &dyn Progress
             }
             let Ok((i, r, took)) = res_rx.recv() else { break };
             running -= 1;
+            if let Some(res) = steps[i].action.exclusive() {
+                held.retain(|h| *h != res);
+            }
             let desc = ctx.redactor.redact(&steps[i].action.describe());
             match r {
                 Ok(outcome) => {

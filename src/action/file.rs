@@ -1,27 +1,13 @@
 //! Write a rendered file: the whole file is ours, or our managed block inside a file with foreign content.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::atomic::{backup, write_atomic};
 use super::{Action, ActionError, Ctx, Record};
 
-/// How much of the file is ours.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileKind {
-    Whole,
-    ManagedBlock,
-}
-
-/// A file to write: its in-system path, its content (or our block), its mode, the role that needs it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileSpec {
-    pub path: PathBuf,
-    pub content: String,
-    pub mode: u32,
-    pub kind: FileKind,
-    pub role: Option<crate::profile::Role>,
-}
+/// A rendered file: in-system path, content (whole, our block, or keys), mode, kind, role (see `render`).
+pub use crate::render::{FileKind, Placement, RenderedFile as FileSpec};
 
 /// The content a file ends with, given what is there now.
 pub type MergeFn = fn(Option<&str>, &FileSpec) -> String;
@@ -34,6 +20,11 @@ pub struct WriteFile {
 impl WriteFile {
     pub fn new(spec: FileSpec, merge: MergeFn) -> WriteFile {
         WriteFile { spec, merge }
+    }
+
+    /// A rendered file combined with what is on the host by `render::merge`.
+    pub fn rendered(spec: FileSpec) -> WriteFile {
+        WriteFile { spec, merge: crate::render::merge }
     }
 
     fn current(&self, ctx: &Ctx) -> Result<Option<(String, u32)>, ActionError> {
@@ -50,9 +41,9 @@ impl WriteFile {
 
     /// The mode the file should have: ours for a whole file; a file with foreign content keeps its own.
     fn wanted_mode(&self, current: Option<u32>) -> u32 {
-        match (self.spec.kind, current) {
-            (FileKind::ManagedBlock, Some(m)) => m,
-            _ => self.spec.mode,
+        match (&self.spec.kind, current) {
+            (FileKind::Whole, _) | (_, None) => self.spec.mode,
+            (_, Some(m)) => m,
         }
     }
 }
@@ -63,9 +54,11 @@ impl Action for WriteFile {
     }
 
     fn describe(&self) -> String {
+        let what = if self.spec.what.is_empty() { String::new() } else { format!(" ({})", self.spec.what) };
         match self.spec.kind {
-            FileKind::Whole => format!("Write {}", self.spec.path.display()),
-            FileKind::ManagedBlock => format!("Write the managed block in {}", self.spec.path.display()),
+            FileKind::Whole => format!("Write {}{what}", self.spec.path.display()),
+            FileKind::ManagedBlock(_) => format!("Write the managed block in {}{what}", self.spec.path.display()),
+            FileKind::Keys => format!("Set keys in {}{what}", self.spec.path.display()),
         }
     }
 

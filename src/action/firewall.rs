@@ -138,3 +138,23 @@ impl Action for ApplyFirewall {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn our_rules_are_the_block_lines_of_the_chain() {
+        let text = "*filter\n:INPUT ACCEPT [0:0]\n# BEGIN cloudstrap managed block\n# a comment\n-A INPUT -s 10.0.0.0/24 -p tcp --dport 2049 -j ACCEPT\n-A OTHER -j ACCEPT\n# END cloudstrap managed block\n-A INPUT -j REJECT\nCOMMIT\n";
+        assert_eq!(block_rules(text, "INPUT"), vec!["-A INPUT -s 10.0.0.0/24 -p tcp --dport 2049 -j ACCEPT".to_string()]);
+    }
+
+    #[test]
+    fn rules_match_across_iptables_rewriting() {
+        // iptables -S adds "-m tcp", moves options and clears host bits; the identity stays.
+        let file = "-A INPUT -s 192.168.1.4/24 -m state --state NEW -p tcp --dport 111 -j ACCEPT";
+        let live = "-A INPUT -s 192.168.1.0/24 -p tcp -m state --state NEW -m tcp --dport 111 -j ACCEPT";
+        assert_eq!(key_of(file), key_of(live));
+        assert_ne!(key_of(file), key_of("-A INPUT -s 192.168.1.0/24 -p udp -m udp --dport 111 -j ACCEPT"));
+    }
+}

@@ -33,24 +33,7 @@ use crate::run::{Cmd, Output, Redactor, RunError};
 /// Where cloudstrap keeps its state on a host (under --root).
 pub const STATE_DIR: &str = "/var/lib/cloudstrap";
 
-/// A secret value; never printed by `Debug`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Secret {
-        Secret(s.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(********)")
-    }
-}
+pub use crate::profile::Secret;
 
 /// What an action works on: the root its files live under, whether that root is the running system,
 /// the redactor for everything it logs, and the display downloads report to.
@@ -93,6 +76,15 @@ impl Ctx {
     pub fn path(&self, abs: impl AsRef<Path>) -> PathBuf {
         let abs = abs.as_ref();
         self.root.join(abs.strip_prefix("/").unwrap_or(abs))
+    }
+
+    /// Where this process finds a path as the context's commands see it (inside the chroot, if any).
+    pub fn command_view(&self, abs: impl AsRef<Path>) -> PathBuf {
+        let abs = abs.as_ref();
+        match &self.chroot {
+            Some(r) => r.join(abs.strip_prefix("/").unwrap_or(abs)),
+            None => abs.to_path_buf(),
+        }
     }
 
     /// A command that runs where this context's commands run.
@@ -191,6 +183,11 @@ pub trait Action: Send + Sync {
         } else {
             Err(ActionError::Failed(format!("{} did not take effect", self.describe())))
         }
+    }
+    /// A resource only one action may use at a time (e.g. "package-manager": dpkg and rpm lock their
+    /// database); the executor never runs two actions holding the same one side by side.
+    fn exclusive(&self) -> Option<&'static str> {
+        None
     }
     /// Undo the change, from what `execute` recorded.
     fn revert(&self, ctx: &Ctx, record: &Record) -> Result<(), ActionError>;

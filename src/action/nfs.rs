@@ -7,9 +7,9 @@ use super::{stamp, Action, ActionError, Ctx, Record};
 
 pub struct ExportFs {
     pub exports: Vec<PathBuf>,
+    /// The exports files (/etc/exports, /etc/exports.d/...): exported again when one changed.
+    pub files: Vec<PathBuf>,
 }
-
-const EXPORTS: &str = "/etc/exports";
 
 impl ExportFs {
     fn listed(&self, text: &str) -> bool {
@@ -28,13 +28,13 @@ impl Action for ExportFs {
 
     fn is_done(&self, ctx: &Ctx) -> Result<bool, ActionError> {
         let out = ctx.run(&ctx.cmd("exportfs").arg("-v"))?;
-        let fresh = stamp::read(ctx, "exportfs").as_deref() == Some(stamp::files_digest(ctx, &[PathBuf::from(EXPORTS)]).as_str());
+        let fresh = stamp::read(ctx, "exportfs").as_deref() == Some(stamp::files_digest(ctx, &self.files).as_str());
         Ok(out.status == 0 && self.listed(&out.stdout) && fresh)
     }
 
     fn execute(&self, ctx: &Ctx, _record: &mut Record) -> Result<(), ActionError> {
         ctx.run_ok(&ctx.cmd("exportfs").arg("-ra"))?;
-        stamp::write(ctx, "exportfs", &stamp::files_digest(ctx, &[PathBuf::from(EXPORTS)]))
+        stamp::write(ctx, "exportfs", &stamp::files_digest(ctx, &self.files))
     }
 
     fn verify(&self, ctx: &Ctx) -> Result<(), ActionError> {

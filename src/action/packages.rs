@@ -78,16 +78,26 @@ impl Action for InstallPackages {
         if miss.is_empty() {
             return Ok(());
         }
+        if self.manager == PackageManager::Apt {
+            // A run killed while dpkg worked leaves it half-configured; finish that first (a no-op otherwise).
+            ctx.run_ok(&ctx.cmd("dpkg").args(["--configure", "-a"]).env("DEBIAN_FRONTEND", "noninteractive").timeout(INSTALL_TIMEOUT))?;
+        }
         let cmd = match self.manager {
             PackageManager::Apt => ctx
                 .cmd("apt-get")
                 .args(["install", "-y", "-q", "--no-install-recommends", "-o", "Dpkg::Options::=--force-confold"])
+                // Wait for a package manager run by someone else (unattended-upgrades) instead of failing.
+                .args(["-o", "DPkg::Lock::Timeout=600"])
                 .args(miss)
                 .env("DEBIAN_FRONTEND", "noninteractive"),
             m => ctx.cmd(m.program()).args(["-y", "install"]).args(miss),
         };
         ctx.run_ok(&cmd.timeout(INSTALL_TIMEOUT))?;
         Ok(())
+    }
+
+    fn exclusive(&self) -> Option<&'static str> {
+        Some("package-manager")
     }
 
     fn revert(&self, ctx: &Ctx, record: &Record) -> Result<(), ActionError> {

@@ -43,24 +43,31 @@ fn stamp() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
+type Out = std::sync::Arc<Mutex<Box<dyn Write + Send>>>;
+
+fn say(out: &Out, msg: &str) {
+    let mut o = out.lock().unwrap();
+    let _ = writeln!(o, "{} {msg}", stamp());
+    let _ = o.flush();
+}
+
 /// Plain timestamped lines.
 pub struct Lines {
-    out: Mutex<Box<dyn Write + Send>>,
+    out: Out,
     total: Mutex<usize>,
 }
 
 impl Lines {
     pub fn new(out: Box<dyn Write + Send>) -> Lines {
-        Lines { out: Mutex::new(out), total: Mutex::new(0) }
+        Lines { out: std::sync::Arc::new(Mutex::new(out)), total: Mutex::new(0) }
     }
     fn say(&self, msg: &str) {
-        let mut o = self.out.lock().unwrap();
-        let _ = writeln!(o, "{} {msg}", stamp());
-        let _ = o.flush();
+        say(&self.out, msg);
     }
 }
 
 struct LineDownload {
+    out: Out,
     label: String,
     length: Mutex<Option<u64>>,
     last_tenth: Mutex<u64>,
@@ -69,11 +76,11 @@ struct LineDownload {
 impl Download for LineDownload {
     fn set_position(&self, bytes: u64) {
         if let Some(len) = *self.length.lock().unwrap() {
-            let tenth = if len == 0 { 10 } else { bytes * 10 / len };
+            let tenth = (bytes * 10).checked_div(len).unwrap_or(10);
             let mut last = self.last_tenth.lock().unwrap();
             if tenth > *last {
                 *last = tenth;
-                println!("{} download {}: {}% ({} of {} bytes)", stamp(), self.label, tenth * 10, bytes, len);
+                say(&self.out, &format!("download {}: {}% ({} of {} bytes)", self.label, tenth * 10, bytes, len));
             }
         }
     }
@@ -81,7 +88,7 @@ impl Download for LineDownload {
         *self.length.lock().unwrap() = Some(bytes);
     }
     fn finish(&self) {
-        println!("{} download {}: complete", stamp(), self.label);
+        say(&self.out, &format!("download {}: complete", self.label));
     }
 }
 
@@ -106,7 +113,7 @@ impl Progress for Lines {
         self.say(&format!("[{}/{total}] FAILED: {description}: {error}", index + 1));
     }
     fn download(&self, label: &str, length: Option<u64>) -> Box<dyn Download> {
-        Box::new(LineDownload { label: label.into(), length: Mutex::new(length), last_tenth: Mutex::new(0) })
+        Box::new(LineDownload { out: self.out.clone(), label: label.into(), length: Mutex::new(length), last_tenth: Mutex::new(0) })
     }
     fn end(&self) {}
 }

@@ -91,6 +91,10 @@ impl Action for ConfigureRepo {
         stamp::write(ctx, &self.stamp_name(), &stamp::files_digest(ctx, &self.watched()))
     }
 
+    fn exclusive(&self) -> Option<&'static str> {
+        Some("package-manager")
+    }
+
     fn revert(&self, ctx: &Ctx, record: &Record) -> Result<(), ActionError> {
         stamp::remove(ctx, &self.stamp_name());
         if let (Some(k), true) = (&self.key, record.created) {

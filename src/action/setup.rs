@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::database::DbConn;
 use super::{stamp, Action, ActionError, Ctx, Record, Secret};
 use crate::run::{SecretFile, PY_LAUNCHER};
 
@@ -16,6 +17,19 @@ pub enum Arg {
     Secret(Secret),
 }
 
+/// setup-databases from 4.21 on refuses an existing `cloud` database unless `--force-recreate`. When the
+/// database was not there before cloudstrap's first attempt and is there now, that attempt was interrupted
+/// and made it: the retry passes the flag. A database that existed before is never recreated.
+pub struct Recreate {
+    pub conn: DbConn,
+    pub user: String,
+    pub password: Secret,
+    pub database: String,
+    pub flag: String,
+}
+
+const NO_DATABASE: &str = "no database before the first attempt";
+
 pub struct SetupCommand {
     /// The program as named on the platform for the release (looked up in the usual bin directories).
     pub program: String,
@@ -25,6 +39,7 @@ pub struct SetupCommand {
     /// Text its output must contain on success.
     pub success_text: Option<String>,
     pub timeout: Duration,
+    pub recreate: Option<Recreate>,
 }
 
 const BIN_DIRS: [&str; 5] = ["/usr/bin", "/usr/sbin", "/bin", "/sbin", "/usr/local/bin"];
@@ -57,13 +72,13 @@ impl SetupCommand {
         BIN_DIRS
             .iter()
             .map(|d| Path::new(d).join(&self.program))
-            .find(|p| ctx.path(p).is_file())
+            .find(|p| ctx.command_view(p).is_file())
             .ok_or_else(|| ActionError::Failed(format!("{} is not installed (looked in {})", self.program, BIN_DIRS.join(", "))))
     }
 
     /// The interpreter named on the script's `#!` line, when it is Python.
     fn python_of(ctx: &Ctx, script: &Path) -> Option<String> {
-        let text = std::fs::read(ctx.path(script)).ok()?;
+        let text = std::fs::read(ctx.command_view(script)).ok()?;
         let first = String::from_utf8_lossy(text.split(|b| *b == b'\n').next()?).to_string();
         let words: Vec<&str> = first.strip_prefix("#!")?.split_whitespace().collect();
         let interp = if words.first().is_some_and(|w| w.ends_with("/env")) { words.get(1)? } else { words.first()? };
@@ -77,18 +92,32 @@ impl Action for SetupCommand {
     }
 
     fn describe(&self) -> String {
-        format!("Run {} {}", self.program, self.shown_args().join(" "))
+        format!("Run {} {}", self.program, self.shown_args().join(" ")).trim_end().to_string()
     }
 
     fn is_done(&self, ctx: &Ctx) -> Result<bool, ActionError> {
         Ok(self.creates.iter().all(|p| ctx.path(p).exists()) && stamp::read(ctx, &self.stamp_name()).as_deref() == Some(self.stamp_value().as_str()))
     }
 
-    fn execute(&self, ctx: &Ctx, _record: &mut Record) -> Result<(), ActionError> {
+    fn prepare(&self, ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
+        if let Some(r) = &self.recreate {
+            let existed = r.conn.database_exists(ctx, &r.user, &r.password, &r.database)?;
+            record.previous = Some(if existed { "database existed before".into() } else { NO_DATABASE.into() });
+        }
+        Ok(())
+    }
+
+    fn execute(&self, ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
         let script = self.locate(ctx)?;
-        let has_secret = self.args.iter().any(|a| matches!(a, Arg::Secret(_)));
-        let argv: Vec<String> = self
-            .args
+        let mut args = self.args.clone();
+        if let (Some(r), Some(NO_DATABASE)) = (&self.recreate, record.previous.as_deref()) {
+            if r.conn.database_exists(ctx, &r.user, &r.password, &r.database)? {
+                crate::log::line(&format!("{}: an interrupted attempt left database {}; passing {}", self.program, r.database, r.flag));
+                args.push(Arg::Plain(r.flag.clone()));
+            }
+        }
+        let has_secret = args.iter().any(|a| matches!(a, Arg::Secret(_)));
+        let argv: Vec<String> = args
             .iter()
             .map(|a| match a {
                 Arg::Plain(s) => s.clone(),

@@ -168,8 +168,8 @@ pub fn install_steps(profile: &Profile, profile_path: &Path, planned: usize) -> 
     let all_before = |n: usize| (0..n).collect::<Vec<usize>>();
     let dir = profile_path.parent().unwrap_or(Path::new("."));
     let has_admin_password = profile.management.as_ref().is_some_and(|m| m.admin_password.is_some() || m.admin_password_file.is_some() || m.admin_password_env.is_some());
+    // The hand-off itself (ApiHandoff) is part of the management lane of the plan; the zone comes after it.
     if profile.has_role(Role::Management) && has_admin_password {
-        steps.push(Step { action: Box::new(ApiHandoff::from_profile(profile, profile_path)?), after: all_before(planned) });
         if profile.zone.is_some() {
             let options = DeployOptions { profile_dir: dir.to_path_buf(), ..DeployOptions::default() };
             steps.push(Step { action: Box::new(ZoneDeploy { profile: profile.clone(), profile_path: profile_path.into(), options }), after: all_before(planned + steps.len()) });

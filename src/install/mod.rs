@@ -48,17 +48,21 @@ pub struct Prepared {
 #[error("{0}")]
 pub struct InputError(pub String);
 
-/// Rendered files for the plan. Seam: `render::render_all` + `render::merge` once render is on main.
-fn rendered_files(_profile: &Profile, _id: PlatformId) -> Result<(Vec<FileSpec>, MergeFn), InputError> {
-    fn whole(_: Option<&str>, spec: &FileSpec) -> String {
-        spec.content.clone()
-    }
-    Ok((vec![], whole))
+/// Rendered files for the plan (`render::render_all`), combined with the host's by `render::merge`.
+fn rendered_files(profile: &Profile, id: PlatformId, path: &Path) -> Result<(Vec<FileSpec>, MergeFn), InputError> {
+    let files = crate::render::render_all(profile, id).map_err(|e| InputError(format!("{}: {e}", path.display())))?;
+    Ok((files, crate::render::merge))
 }
 
 /// Load, check and plan, without changing anything.
 pub fn prepare(profile_path: &Path, global: &Global) -> Result<Prepared, InputError> {
-    let profile = Profile::load(profile_path).map_err(|e| InputError(format!("{}: {e}", profile_path.display())))?;
+    // Validated: every problem comes back located (FILE:LINE:COL: key: ...), nothing has changed yet.
+    let profile = crate::profile::load(profile_path).map_err(|e| InputError(e.to_string()))?;
+    prepare_profile(profile, profile_path, global)
+}
+
+/// Plan an already loaded profile, as if read from `profile_path` (the guided install's review).
+pub fn prepare_profile(profile: Profile, profile_path: &Path, global: &Global) -> Result<Prepared, InputError> {
     let id = match &profile.host.platform {
         Some(p) => p.parse::<PlatformId>().map_err(|e| InputError(format!("{}: host.platform: {e}", profile_path.display())))?,
         None => crate::host::detect_platform(&global.sysroot()).map_err(|e| InputError(format!("cannot tell this host's platform: {e}")))?,
@@ -67,16 +71,21 @@ pub fn prepare(profile_path: &Path, global: &Global) -> Result<Prepared, InputEr
     let release = Release::get(&profile.cloudstack.release)
         .ok_or_else(|| InputError(format!("{}: cloudstack.release: unknown release line {:?}", profile_path.display(), profile.cloudstack.release)))?;
     let dir = profile_path.parent().unwrap_or(Path::new("."));
-    let secrets = PlanSecrets::resolve(&profile, dir).map_err(|e| InputError(format!("{}: {e}", profile_path.display())))?;
-    let (files, merge) = rendered_files(&profile, id)?;
+    let secrets = PlanSecrets::resolve(&profile, dir).map_err(|e| InputError(e.to_string()))?;
+    let (files, merge) = rendered_files(&profile, id, profile_path)?;
     let mut ctx = Ctx::for_root(&global.root, secrets.redactor());
     let generated_keys = GeneratedKeys::load_or_new(&global.root);
     ctx.redactor.add(generated_keys.management.expose());
     ctx.redactor.add(generated_keys.database.expose());
-    let input = PlanInput { profile: &profile, platform, release, files, merge, secrets: &secrets, live: ctx.live, generated_keys };
+    let handoff = if profile.has_role(crate::profile::Role::Management) {
+        crate::cloudstack::handoff::HandoffOptions::from_profile(&profile, dir, &global.root).ok()
+    } else {
+        None
+    };
+    let input = PlanInput { profile: &profile, platform, release, files, merge, secrets: &secrets, live: ctx.live, generated_keys, handoff };
     let mut plan = plan::build(&input).map_err(|e| InputError(format!("{}: {e}", profile_path.display())))?;
     if ctx.live {
-        // The hand-off to the management server's API (keys, zone, agent registration) comes last.
+        // After the hand-off (in the plan): the zone and the agent's registration, through the API.
         let extra = crate::cloudstack::actions::install_steps(&profile, profile_path, plan.steps.len()).map_err(|e| InputError(format!("{}: {e}", profile_path.display())))?;
         plan.steps.extend(extra);
     }
@@ -143,8 +152,7 @@ fn confirm(summary: &str) -> bool {
 
 pub fn run(args: &InstallArgs, global: &Global) -> u8 {
     let Some(profile_path) = &args.profile else {
-        eprintln!("install: the guided install is not in this build; give --profile FILE");
-        return exit::INPUT;
+        return crate::tui::run(global, args);
     };
     let mut prepared = match prepare(profile_path, global) {
         Ok(p) => p,

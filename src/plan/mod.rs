@@ -12,7 +12,6 @@
 //! - template: download into secondary storage as soon as its directory exists (not after package
 //!   installs), then its database row once setup-databases ran.
 
-pub mod secrets;
 pub mod template;
 
 use std::path::{Path, PathBuf};
@@ -29,13 +28,13 @@ use crate::action::packages::{InstallPackages, PackageManager};
 use crate::action::repo::{ConfigureRepo, RepoKey};
 use crate::action::selinux::SetSelinux;
 use crate::action::service::{Init, Service};
-use crate::action::setup::{Arg, SetupCommand};
+use crate::action::setup::{Arg, Recreate, SetupCommand};
 use crate::action::wait::{Target, WaitFor};
 use crate::action::{Action, Secret};
 use crate::platform::{AccessControl, Firewall, InitSystem, NfsPorts, Platform, PlatformId, Release, RepoForm};
 use crate::profile::{Profile, Role};
 
-pub use secrets::PlanSecrets;
+pub use crate::profile::Secrets as PlanSecrets;
 
 /// Everything a plan is computed from.
 pub struct PlanInput<'a> {
@@ -51,6 +50,8 @@ pub struct PlanInput<'a> {
     /// Management and database keys cloudstrap generated earlier (read back from the root), so a resumed
     /// or repeated install uses the same ones.
     pub generated_keys: GeneratedKeys,
+    /// The API hand-off after the management server answers (None: the profile gives no admin password).
+    pub handoff: Option<crate::cloudstack::handoff::HandoffOptions>,
 }
 
 /// Keys cloudstrap generates when the profile gives none, kept 0600 under /var/lib/cloudstrap/secrets/.
@@ -155,7 +156,11 @@ pub fn build(input: &PlanInput) -> Result<Plan, PlanError> {
         host_last = Some(b.add(SetSelinux { mode: "permissive".into() }, &[]));
     }
     let base_pkgs = b.add(InstallPackages { manager: pm, packages: strs(p.base.packages), purpose: "base".into() }, &[host_last]);
-    let host_files = files_for(None);
+    let repo_path = match p.repo {
+        RepoForm::Yum { path, .. } | RepoForm::Apt { path, .. } => path,
+    };
+    // The repository file belongs to the repository step (written only for roles that use it).
+    let host_files: Vec<FileSpec> = files_for(None).into_iter().filter(|f| f.path != Path::new(repo_path)).collect();
     let host_files_done = add_files(&mut b, &host_files, &[Some(base_pkgs)]);
     let time = b.add(Service::run(init, p.time.service, vec![PathBuf::from(p.time.path)], input.live), &[host_files_done]);
     let fw_service = b.add(Service::run(init, p.firewall.service(), vec![], input.live), &[host_files_done]);
@@ -204,7 +209,8 @@ pub fn build(input: &PlanInput) -> Result<Plan, PlanError> {
         let pk = b.add(InstallPackages { manager: pm, packages: strs(p.nfs_server.packages), purpose: "NFS server".into() }, &[]);
         let nfs_files = files_for(Some(Role::Nfs));
         let f = add_files(&mut b, &nfs_files, &[Some(pk)]);
-        let dirs = b.add(CreateDirs { dirs: vec![nfs.primary.clone().into(), nfs.secondary.clone().into()], mode: 0o755 }, &[Some(pk)]);
+        // Plain directories need no package: the template download can start right away.
+        let dirs = b.add(CreateDirs { dirs: vec![nfs.primary.clone().into(), nfs.secondary.clone().into()], mode: 0o755 }, &[]);
         secondary_dir = Some(dirs);
         let mut config = paths_of(&nfs_files);
         if let NfsPorts::Sysconfig { path } = p.nfs.ports {
@@ -215,7 +221,8 @@ pub fn build(input: &PlanInput) -> Result<Plan, PlanError> {
             last = Some(b.add(Service::run(init, *s, if *s == "rpcbind" { vec![] } else { config.clone() }, input.live), &[f, last]));
         }
         if input.live {
-            b.add(ExportFs { exports: vec![nfs.primary.clone().into(), nfs.secondary.clone().into()] }, &[last, firewall]);
+            let files = nfs_files.iter().filter(|f| f.path.starts_with("/etc/exports")).map(|f| f.path.clone()).collect();
+            b.add(ExportFs { exports: vec![nfs.primary.clone().into(), nfs.secondary.clone().into()], files }, &[last, firewall]);
         }
     }
 
@@ -236,12 +243,7 @@ pub fn build(input: &PlanInput) -> Result<Plan, PlanError> {
         let rf = add_files(&mut b, &repo_files, &[Some(base_pkgs)]);
         repo = Some(b.add(ConfigureRepo { name: "cloudstack".into(), manager: pm, repo_file: repo_file.into(), key }, &[rf]));
     }
-    let not_repo = |files: Vec<FileSpec>| -> Vec<FileSpec> {
-        let rp = match p.repo {
-            RepoForm::Yum { path, .. } | RepoForm::Apt { path, .. } => path,
-        };
-        files.into_iter().filter(|f| f.path != Path::new(rp)).collect()
-    };
+    let not_repo = |files: Vec<FileSpec>| -> Vec<FileSpec> { files.into_iter().filter(|f| f.path != Path::new(repo_path)).collect() };
 
     // Management lane.
     let mut setup_db = None;
@@ -289,6 +291,16 @@ pub fn build(input: &PlanInput) -> Result<Plan, PlanError> {
                 creates: vec![conf_dir.join("db.properties"), conf_dir.join("key")],
                 success_text: Some("successfully initialized database".into()),
                 timeout: Duration::from_secs(1800),
+                recreate: match (&input.secrets.db_root, input.release.force_recreate) {
+                    (Some(root), true) => Some(Recreate {
+                        conn: conn.clone(),
+                        user: "root".into(),
+                        password: root.clone(),
+                        database: "cloud".into(),
+                        flag: "--force-recreate".into(),
+                    }),
+                    _ => None,
+                },
             },
             &deps,
         );
@@ -313,12 +325,16 @@ pub fn build(input: &PlanInput) -> Result<Plan, PlanError> {
                 creates: vec![],
                 success_text: Some("Management Server setup is Done".into()),
                 timeout: Duration::from_secs(1800),
+                recreate: None,
             },
             &[Some(after_db), firewall],
         );
         if input.live {
             let url = format!("http://{}:8080/client/api", "127.0.0.1");
-            b.add(WaitFor { target: Target::Url(url), timeout: Duration::from_secs(900) }, &[Some(sm)]);
+            let up = b.add(WaitFor { target: Target::Url(url), timeout: Duration::from_secs(900) }, &[Some(sm)]);
+            if let Some(opts) = &input.handoff {
+                b.add(crate::cloudstack::actions::ApiHandoff { options: opts.clone() }, &[Some(up)]);
+            }
         }
     }
 
@@ -370,7 +386,15 @@ fn secret_file(path: &str, value: &Secret) -> WriteFile {
     fn whole(_: Option<&str>, spec: &FileSpec) -> String {
         spec.content.clone()
     }
-    WriteFile::new(FileSpec { path: path.into(), content: format!("{}\n", value.expose()), mode: 0o600, kind: FileKind::Whole, role: None }, whole)
+    let spec = FileSpec {
+        path: path.into(),
+        content: format!("{}\n", value.expose()),
+        mode: 0o600,
+        kind: FileKind::Whole,
+        role: None,
+        what: "generated key".into(),
+    };
+    WriteFile::new(spec, whole)
 }
 
 /// The cloud user's grants checked again after setup-databases (a distinct step id from the first).

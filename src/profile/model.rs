@@ -239,7 +239,7 @@ pub struct Template {
 }
 
 /// The management server, as seen by API clients and agents.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Management {
     /// API endpoint, e.g. "http://192.168.1.4:8080/client/api" (default: this host's address).
@@ -331,7 +331,8 @@ pub struct Zone {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vlan_range: Option<String>,
     pub pod: Pod,
-    /// Basic zone: guest addresses in the pod's network. Advanced zone: public addresses.
+    /// Basic zone: guest addresses in the pod's network. Advanced zone: the public addresses, unless
+    /// `[zone.public]` gives them.
     pub guest: IpRange,
     /// Advanced zone: the public range (VLAN optional).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -341,7 +342,7 @@ pub struct Zone {
     #[serde(default)]
     pub hosts: Vec<ZoneHost>,
     /// Primary storage pools (default: the profile's NFS primary export).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub primary: Vec<Storage>,
     /// Secondary storage (default: the profile's NFS secondary export).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -401,4 +402,64 @@ pub struct Storage {
     pub name: String,
     /// "nfs://SERVER/PATH".
     pub url: String,
+}
+
+/// Sections with every key at its documented default, for code that builds a profile (the guided install).
+impl Default for Database {
+    fn default() -> Self {
+        Database {
+            host: localhost(),
+            port: mysql_port(),
+            server: None,
+            root_password: None,
+            root_password_file: None,
+            root_password_env: None,
+            cloud_user: cloud_user(),
+            cloud_password: None,
+            cloud_password_file: None,
+            cloud_password_env: None,
+            management_key: None,
+            management_key_file: None,
+            management_key_env: None,
+            database_key: None,
+            database_key_file: None,
+            database_key_env: None,
+            max_connections: max_connections(),
+            server_id: one(),
+        }
+    }
+}
+
+impl Nfs {
+    pub fn new(server: impl Into<String>, clients: impl Into<String>) -> Nfs {
+        Nfs {
+            server: server.into(),
+            primary: primary_path(),
+            secondary: secondary_path(),
+            clients: clients.into(),
+            idmap_domain: None,
+            secondary_mount: secondary_mount(),
+        }
+    }
+}
+
+impl Default for Agent {
+    fn default() -> Self {
+        Agent {
+            private_bridge: cloudbr0(),
+            guest_bridge: cloudbr1(),
+            public_bridge: None,
+            configure_bridges: false,
+            register: false,
+            root_password: None,
+            root_password_file: None,
+            root_password_env: None,
+        }
+    }
+}
+
+impl ZoneHost {
+    pub fn new(address: impl Into<String>) -> ZoneHost {
+        ZoneHost { address: address.into(), username: root_user(), password: None, password_file: None, password_env: None }
+    }
 }

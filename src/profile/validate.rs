@@ -105,6 +105,8 @@ pub fn secret_refs(p: &Profile) -> Vec<SecretRef<'_>> {
             required: a.register.then_some("agent.register = true lets the management server log in as root"),
         });
     }
+    // Zone deployment falls back to agent.root-password for hosts without their own.
+    let agent_pw = p.agent.as_ref().is_some_and(|a| a.root_password.is_some() || a.root_password_file.is_some() || a.root_password_env.is_some());
     if let Some(z) = &p.zone {
         for (i, h) in z.hosts.iter().enumerate() {
             out.push(SecretRef {
@@ -113,7 +115,7 @@ pub fn secret_refs(p: &Profile) -> Vec<SecretRef<'_>> {
                 file: h.password_file.as_deref(),
                 env: h.password_env.as_deref(),
                 setup_rules: false,
-                required: Some("addHost logs in to the host with it"),
+                required: (!agent_pw).then_some("addHost logs in to the host with it"),
             });
         }
     }
@@ -525,7 +527,8 @@ fn secrets(p: &Profile, v: &mut V) {
         match s.given() {
             0 => {
                 if let Some(why) = s.required {
-                    v.missing(&s.path, format!("missing: {why} (expected one of {forms})"));
+                    let alt = if s.path.starts_with("zone.hosts[") { ", or agent.root-password for all hosts" } else { "" };
+                    v.missing(&s.path, format!("missing: {why} (expected one of {forms}{alt})"));
                 }
             }
             1 => {}

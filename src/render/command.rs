@@ -228,7 +228,15 @@ pub fn plan_main(global: &Global, args: &PlanArgs) -> u8 {
     };
     let mut text = String::new();
     match global.format {
-        Format::Json => text = serde_json::to_string_pretty(&report).expect("plan serializes") + "\n",
+        Format::Json => {
+            // The engine's actions (each done or pending) beside the file diffs.
+            let mut v = serde_json::to_value(&report).expect("plan serializes");
+            if let Ok(p) = crate::install::prepare(&args.profile, global) {
+                let st = crate::action::executor::survey(&p.plan.steps, &p.ctx);
+                v["actions"] = crate::install::plan_json(&p, &st)["actions"].clone();
+            }
+            text = serde_json::to_string_pretty(&v).expect("plan serializes") + "\n"
+        }
         Format::Human => {
             text += &format!(
                 "plan for {} ({platform}, CloudStack {}, roles: {})\n",
@@ -252,6 +260,15 @@ pub fn plan_main(global: &Global, args: &PlanArgs) -> u8 {
                     text += &c.diff;
                 }
                 text += &format!("\n{n} of {} files would change\n", changes.len());
+            }
+            // The engine's actions: exactly what `install` would run, in order, each done or pending.
+            match crate::install::prepare(&args.profile, global) {
+                Ok(p) => {
+                    let st = crate::action::executor::survey(&p.plan.steps, &p.ctx);
+                    text += "\n";
+                    text += &crate::install::render_plan(&p, &st);
+                }
+                Err(e) => text += &format!("\nactions: {e}\n"),
             }
         }
     }

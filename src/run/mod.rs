@@ -130,7 +130,14 @@ impl Cmd {
             words.push(format!("chroot {}", r.display()));
         }
         words.push(self.program.clone());
-        words.extend(self.args.iter().cloned());
+        // Quote what would not read back as one word (spaces, newlines, quotes).
+        words.extend(self.args.iter().map(|a| {
+            if a.is_empty() || a.chars().any(|c| c.is_whitespace() || c == '"' || c == '\'') {
+                format!("{a:?}")
+            } else {
+                a.clone()
+            }
+        }));
         words.join(" ")
     }
 

@@ -1,0 +1,123 @@
+//! Plans for the shipped profiles: the steps each role needs, in an order that works, with the template
+//! download independent of every package install, platform names from the platform table (EL6's SysV and
+//! 3.0.2's `cloud-*` commands), no runtime steps in an image root, and no secret in any description.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use cloudstrap::cli::{Format, Global};
+use cloudstrap::install::{prepare, Prepared};
+
+fn global(root: &str) -> Global {
+    Global { root: root.into(), sysroot: None, verbose: false, log_file: None, format: Format::Human }
+}
+
+fn profile(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles").join(name)
+}
+
+fn set_env() {
+    for (k, v) in [
+        ("CLOUDSTRAP_DB_ROOT_PASSWORD", "PlanRoot-1x"),
+        ("CLOUDSTRAP_DB_CLOUD_PASSWORD", "PlanCloud-2y"),
+        ("CLOUDSTRAP_ADMIN_PASSWORD", "PlanAdmin-3z"),
+        ("CLOUDSTRAP_HOST_ROOT_PASSWORD", "PlanHost-4w"),
+        ("SQUIRREL_DB_ROOT_PASSWORD", "SqRoot-5v"),
+        ("SQUIRREL_DB_CLOUD_PASSWORD", "SqCloud-6u"),
+        ("SQUIRREL_ADMIN_PASSWORD", "SqAdmin-7t"),
+        ("SQUIRREL_AGENT_ROOT_PASSWORD", "SqAgent-8s"),
+    ] {
+        std::env::set_var(k, v);
+    }
+}
+
+fn ids(p: &Prepared) -> Vec<String> {
+    let v: Vec<String> = p.plan.steps.iter().map(|s| s.action.id()).collect();
+    let unique: BTreeSet<&String> = v.iter().collect();
+    assert_eq!(unique.len(), v.len(), "step ids must be unique (the receipt is keyed by them): {v:#?}");
+    v
+}
+
+fn index(p: &Prepared, prefix: &str) -> usize {
+    ids(p).iter().position(|i| i.starts_with(prefix)).unwrap_or_else(|| panic!("no step {prefix} in {:#?}", ids(p)))
+}
+
+/// Every step `i` waits for, directly or not.
+fn ancestors(p: &Prepared, i: usize) -> BTreeSet<usize> {
+    let mut seen = BTreeSet::new();
+    let mut todo = p.plan.steps[i].after.clone();
+    while let Some(d) = todo.pop() {
+        if seen.insert(d) {
+            todo.extend(p.plan.steps[d].after.iter().copied());
+        }
+    }
+    seen
+}
+
+#[test]
+fn all_in_one_on_a_live_el9_host() {
+    set_env();
+    let text = std::fs::read_to_string(profile("all-in-one.toml")).unwrap().replace("[host]\n", "[host]\nplatform = \"el9\"\n");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("aio.toml");
+    std::fs::write(&path, text).unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let p = prepare(&path, &global("/")).unwrap();
+    assert!(p.ctx.live);
+    for want in [
+        "selinux",
+        "firewall:",
+        "db-admin-login:root",
+        "db-user:cloud",
+        "setup:cloudstack-setup-databases",
+        "db-user:cloud:after-setup",
+        "setup:cloudstack-setup-management",
+        "wait:http://127.0.0.1:8080/client/api",
+        "cloudstack:handoff",
+        "template:3",
+        "template-row:3",
+        "exportfs",
+        "mask:libvirtd.socket",
+        "service:libvirtd",
+        "repo:cloudstack",
+    ] {
+        index(&p, want);
+    }
+    // The template download waits for no package install; its database row waits for setup-databases.
+    let seed = index(&p, "template:3");
+    assert!(ancestors(&p, seed).iter().all(|&a| !ids(&p)[a].starts_with("packages:")), "the download waits for packages");
+    assert!(ancestors(&p, index(&p, "template-row:3")).contains(&index(&p, "setup:cloudstack-setup-databases")));
+    // setup-databases comes after the database answers with root's password and the management packages.
+    let sdb = ancestors(&p, index(&p, "setup:cloudstack-setup-databases"));
+    assert!(sdb.contains(&index(&p, "db-admin-login:root")) && sdb.contains(&index(&p, "packages:nfs-utils,cloudstack-management")));
+    // The rendered files are in the plan.
+    index(&p, "file:/etc/my.cnf.d/cloudstack.cnf");
+    index(&p, "file:/etc/libvirt/libvirtd.conf");
+    // No secret in a description.
+    let all: String = p.plan.steps.iter().map(|s| s.action.describe()).collect::<Vec<_>>().join("\n");
+    for s in ["PlanRoot-1x", "PlanCloud-2y", "PlanAdmin-3z"] {
+        assert!(!all.contains(s), "{all}");
+    }
+    assert!(all.contains("cloudstack-setup-databases ******** --deploy-as") || all.contains("cloudstack-setup-databases ******** ********"), "{all}");
+}
+
+#[test]
+fn the_seed_article_server_on_el6_uses_sysv_and_cloud_commands() {
+    set_env();
+    let p = prepare(&profile("squirrel-server.toml"), &global("/")).unwrap();
+    index(&p, "setup:cloud-setup-databases");
+    index(&p, "setup:cloud-setup-management");
+    let descr: Vec<String> = p.plan.steps.iter().map(|s| s.action.describe()).collect();
+    assert!(descr.iter().any(|d| d == "Enable and start mysqld (restart when its configuration changed)"), "{descr:#?}");
+    assert!(!ids(&p).iter().any(|i| i.starts_with("mask:")), "nothing is socket-activated on EL6");
+}
+
+#[test]
+fn an_image_root_gets_no_runtime_steps() {
+    set_env();
+    let p = prepare(&profile("squirrel-server.toml"), &global("/nonexistent-image-root")).unwrap();
+    assert!(!p.ctx.live);
+    for runtime in ["wait:", "db-admin-login", "db-user", "exportfs", "firewall:", "cloudstack:handoff", "template"] {
+        assert!(!ids(&p).iter().any(|i| i.starts_with(runtime)), "{runtime} planned for an image root: {:#?}", ids(&p));
+    }
+}
