@@ -592,6 +592,12 @@ E
   vm_quiet "$name" 'chmod 600 /root/lab.env'
   # An installed Debian host has its package lists; the snapshot may not (older lab versions dropped them).
   vm_quiet "$name" 'apt-get update -q' || die "$name: apt-get update against the lab repository failed"
+  # A standard Debian 12 install has AppArmor's userspace; the lab image (debootstrap minbase) does not.
+  # LAB_NO_APPARMOR=1 leaves it out (cloudstrap must then cope without apparmor_parser).
+  if [ -z "${LAB_NO_APPARMOR:-}" ]; then
+    vm_quiet "$name" 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends apparmor' \
+      || die "$name: installing apparmor failed"
+  fi
 }
 
 # The unattended install as an operator runs it, secrets from the environment.
