@@ -31,6 +31,8 @@ scenario() {
   assert_storage "$agent" "$sip"
   assert_template "$server" "$sip"
   check "$server" "zone named squirrel" "cloudstrap api listZones >/root/zones.json && labcheck find-object /root/zones.json name=squirrel allocationstate=Enabled"
+  check "$server" "addHost logged in to $aip over SSH and ran cloudstack-setup-agent there" \
+    "grep -q 'addHost: $aip: cloudstack-setup-agent' /var/log/cloudstack/management/management-server.log"
   check "$server" "agent $aip registered with the management server (:8250)" \
     "labcheck json /var/lib/cloudstack/management/agents.json \"'$aip' in j\""
   check "$server" "host $aip listed by the API" "cloudstrap api listHosts type=Routing >/root/hosts.json && labcheck find-object /root/hosts.json ipaddress=$aip"
