@@ -13,10 +13,8 @@ use harness::*;
 
 const PASSWORD: &str = "Cl0ud#pw";
 
-/// The cloudstrap binary. `CLOUDSTRAP_TEST_BIN` overrides it: on a machine where several worktrees share one
-/// target directory, another build can replace target/debug/cloudstrap while these tests run.
 fn bin() -> PathBuf {
-    std::env::var_os("CLOUDSTRAP_TEST_BIN").map(PathBuf::from).unwrap_or_else(|| env!("CARGO_BIN_EXE_cloudstrap").into())
+    env!("CARGO_BIN_EXE_cloudstrap").into()
 }
 
 struct Lab {
@@ -47,7 +45,8 @@ impl Lab {
         cmd.output().unwrap()
     }
     fn reset(&self, extra: &[&str]) -> Output {
-        let mut args = vec!["reset", "--yes", "--profile", self.profile.to_str().unwrap()];
+        // A bounded wait: a test that breaks the API probe fails in a minute instead of hanging.
+        let mut args = vec!["reset", "--yes", "--api-timeout", "60", "--profile", self.profile.to_str().unwrap()];
         args.extend_from_slice(extra);
         self.cloudstrap(&args)
     }
@@ -79,6 +78,11 @@ impl Lab {
 /// An installed management server (stand-ins) with seeded databases, both services running, a receipt,
 /// and a profile whose API endpoint is a local HTTP responder.
 fn lab(name: &str, release: &str, platform: &str, roles: &str) -> Lab {
+    lab_with(name, release, platform, roles, &api_responder(), "")
+}
+
+/// As `lab`, with the profile's API endpoint and extra profile text given.
+fn lab_with(name: &str, release: &str, platform: &str, roles: &str, endpoint: &str, extra_profile: &str) -> Lab {
     require_mariadb();
     let prefix = prefix(name);
     let user = format!("{prefix}cloud");
@@ -118,21 +122,26 @@ fn lab(name: &str, release: &str, platform: &str, roles: &str) -> Lab {
     std::fs::create_dir_all(root.path().join("var/lib/cloudstrap")).unwrap();
     std::fs::write(root.path().join("var/lib/cloudstrap/receipt.json"), "{\"actions\": []}\n").unwrap();
 
-    let endpoint = api_responder();
     let profile = root.path().join("profile.toml");
+    // Root reaches MariaDB by unix socket here, which accepts any password; the profile still gives one.
+    std::fs::write(root.path().join("db-root.pw"), "root-pw-unused\n").unwrap();
+    std::fs::write(root.path().join("db-cloud.pw"), format!("{PASSWORD}\n")).unwrap();
     std::fs::write(
         &profile,
         format!(
             "[cloudstack]\nrelease = \"{release}\"\n\n[host]\nroles = [{roles}]\nplatform = \"{platform}\"\n\
-             hostname = \"csreset\"\nfqdn = \"csreset.example.org\"\naddress = \"127.0.0.1/8\"\ngateway = \"127.0.0.1\"\n\n\
-             [management]\nendpoint = \"{endpoint}\"\n"
+             hostname = \"csreset\"\nfqdn = \"csreset.example.org\"\naddress = \"10.99.0.4/24\"\ngateway = \"10.99.0.1\"\n\n\
+             [nfs]\nserver = \"10.99.0.4\"\nclients = \"10.99.0.0/24\"\n\n\
+             [database]\nroot-password-file = \"db-root.pw\"\ncloud-password-file = \"db-cloud.pw\"\n\n\
+             [management]\nendpoint = \"{endpoint}\"\n{extra_profile}"
         ),
     )
     .unwrap();
     Lab { root, prefix, user, env, profile, _guard: guard }
 }
 
-/// A local HTTP server that answers every request with 401, as the API does an unsigned call.
+/// A local HTTP server that answers every request with 401 and the API's error document, as the
+/// management server answers an unsigned call.
 fn api_responder() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -141,7 +150,10 @@ fn api_responder() -> String {
             let mut conn = conn;
             let mut buf = [0u8; 2048];
             let _ = conn.read(&mut buf);
-            let _ = conn.write_all(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let body = r#"{"listcapabilitiesresponse":{"uuidList":[],"errorcode":401,"errortext":"unable to verify user credentials and/or request signature"}}"#;
+            let head = format!("HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+            let _ = conn.write_all(head.as_bytes());
+            let _ = conn.write_all(body.as_bytes());
         }
     });
     format!("http://{addr}/client/api")
@@ -262,6 +274,9 @@ fn restore_refuses_a_backup_whose_checksum_does_not_match() {
     let b = &lab.backups()[0];
     sql(&format!("INSERT INTO `{}`.configuration (instance, name, value) VALUES ('DEFAULT', 'after', '1')", lab.cloud()));
     let now = lab.rows();
+    let out = lab.cloudstrap(&["restore", b.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "restore without a terminal or --yes: {}", text(&out));
+    assert_eq!(lab.rows(), now);
     let dump = b.join(format!("db/{}.sql.bz2", lab.usage()));
     let mut data = std::fs::read(&dump).unwrap();
     let last = data.len() - 1;
@@ -474,4 +489,85 @@ fn release_3_0_2_on_el6_uses_sysv_and_recreates_without_the_flag() {
     assert_eq!(lab.service("cloud-usage")["stops"], 1);
     let b = &lab.backups()[0];
     assert!(b.join("files/etc/cloud/management/db.properties").is_file());
+}
+
+#[test]
+fn secrets_come_from_the_profile_when_db_properties_cannot_be_read() {
+    let lab = lab("secrets", "4.22", "debian-12", "\"all-in-one\"");
+    // As on a real host: values encrypted with jasypt, which cloudstrap does not read.
+    let dbp = lab.path("etc/cloudstack/management/db.properties");
+    let t: String = std::fs::read_to_string(&dbp).unwrap().lines().filter(|l| !l.starts_with("db.cloud.encryption.scheme")).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&dbp, t).unwrap();
+    let before = lab.rows();
+    let out = lab.reset(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("jasypt") && text(&out).contains("database-key"), "{}", text(&out));
+    assert!(!text(&out).contains("ENC("), "{}", text(&out));
+    assert_eq!(lab.rows(), before);
+    assert_eq!(lab.service("cloudstack-management")["stops"], 0);
+    assert!(lab.backups().is_empty());
+
+    let mut profile = std::fs::read_to_string(&lab.profile).unwrap();
+    profile = profile.replace("[database]\n", "[database]\nmanagement-key-env = \"T_RESET_MGMT_KEY\"\ndatabase-key = \"db-k2\"\n");
+    std::fs::write(&lab.profile, profile).unwrap();
+    let mut cmd = Command::new(bin());
+    cmd.arg("--root").arg(lab.root.path()).args(["reset", "--yes", "--profile", lab.profile.to_str().unwrap()]);
+    cmd.envs(lab.env.iter().cloned()).env("T_RESET_MGMT_KEY", "mgmt-k2").stdin(Stdio::null());
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(!lab.rows().contains("zone.wizard"));
+    let props = properties(&dbp);
+    assert_eq!(standin_decode(&props["db.cloud.password"], "mgmt-k2"), PASSWORD);
+    assert_eq!(standin_decode(&props["db.cloud.encrypt.secret"], "mgmt-k2"), "db-k2");
+    assert_eq!(std::fs::read_to_string(lab.path("etc/cloudstack/management/key")).unwrap(), "mgmt-k2");
+}
+
+#[test]
+fn without_a_profile_it_reads_db_properties_and_the_databases_version() {
+    let lab = lab("noprofile", "4.22", "debian-12", "\"all-in-one\"");
+    let mut cmd = Command::new(bin());
+    cmd.arg("--root").arg(lab.root.path()).args(["reset", "--yes", "--api-timeout", "60"]);
+    cmd.envs(lab.env.iter().cloned()).env("CLOUDSTACK_ENDPOINT", api_responder()).stdin(Stdio::null());
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("(CloudStack 4.22)") && text(&out).contains("--force-recreate"), "{}", text(&out));
+    assert!(!lab.rows().contains("zone.wizard"));
+    // Recreated with the same secrets it read: the password still decodes with the key file's key.
+    let props = properties(&lab.path("etc/cloudstack/management/db.properties"));
+    assert_eq!(standin_decode(&props["db.cloud.password"], "mgmt-k"), PASSWORD);
+    assert_eq!(standin_decode(&props["db.cloud.encrypt.secret"], "mgmt-k"), "db-k");
+}
+
+#[test]
+fn reset_hands_off_again_and_deploys_the_profiles_zone() {
+    // The management server after the restart, on its fresh database: default admin password, no zone.
+    let sim = cloudstack_simulator::start(
+        "127.0.0.1:0",
+        cloudstack_simulator::Simulator::new(
+            cloudstack_simulator::Config { job_polls: 0, host_up_polls: 0, systemvm_polls: 0, ..Default::default() },
+            Box::new(cloudstack_simulator::MemoryStore),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let extra = "admin-password-env = \"T_RESET_ADMIN_PW\"\n\n\
+        [zone]\nname = \"ZoneR\"\ntype = \"basic\"\ndns = [\"8.8.8.8\"]\ninternal-dns = [\"10.99.0.1\"]\n\n\
+        [zone.pod]\nname = \"Pod1\"\ngateway = \"10.99.0.1\"\nnetmask = \"255.255.255.0\"\nstart-ip = \"10.99.0.100\"\nend-ip = \"10.99.0.120\"\n\n\
+        [zone.guest]\ngateway = \"10.99.0.1\"\nnetmask = \"255.255.255.0\"\nstart-ip = \"10.99.0.150\"\nend-ip = \"10.99.0.199\"\n\n\
+        [zone.cluster]\nname = \"Cluster1\"\n";
+    let lab = lab_with("handoff", "4.22", "debian-12", "\"all-in-one\"", &sim.url(), extra);
+    let mut cmd = Command::new(bin());
+    cmd.arg("--root").arg(lab.root.path()).args(["reset", "--yes", "--profile", lab.profile.to_str().unwrap()]);
+    cmd.envs(lab.env.iter().cloned()).env("T_RESET_ADMIN_PW", "Adm1n-after-reset").stdin(Stdio::null());
+    let out = cmd.output().unwrap();
+    eprintln!("{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(!text(&out).contains("Adm1n-after-reset"), "admin password in the output");
+    let zones = sim.sim.objects("zone");
+    assert_eq!(zones.len(), 1, "{zones:?}");
+    assert_eq!((zones[0]["name"].as_str(), zones[0]["allocationstate"].as_str()), (Some("ZoneR"), Some("Enabled")));
+    cloudstrap::cloudstack::Client::login(&sim.url(), "admin", "Adm1n-after-reset", "/", Default::default()).expect("the profile's admin password works");
+    let keys = lab.path(cloudstrap::cloudstack::credentials::KEYS_FILE.trim_start_matches('/'));
+    assert_eq!(mode(&keys), 0o600, "the new API keys are stored for root");
+    assert!(!lab.path("var/lib/cloudstrap/reset-state.json").exists());
 }

@@ -6,55 +6,48 @@ use std::path::{Path, PathBuf};
 
 use super::dbprops::DbProperties;
 use super::mysql::Conn;
-use super::services::{Init, Services};
+use super::services::Services;
 use super::ResetError;
 use crate::cli::Global;
 use crate::host::Sysroot;
-use crate::profile::{Profile, Role};
+use crate::platform::{InitSystem, Platform, PlatformId, Release};
+use crate::profile::{Profile, Role, Secrets};
 use crate::run::{Cmd, Redactor};
 
 pub const RECEIPT: &str = "/var/lib/cloudstrap/receipt.json";
 pub const BACKUPS: &str = "/var/lib/cloudstrap/backups";
 
-/// The release's configuration directory (3.0.2 used the `cloud` names).
-pub fn conf_dir(release: &str) -> &'static str {
-    if release == "3.0.2" {
-        "/etc/cloud/management"
-    } else {
-        "/etc/cloudstack/management"
-    }
-}
-
-/// `(setup-databases, setup-management)` command names of a release.
-pub fn setup_commands(release: &str) -> (&'static str, &'static str) {
-    if release == "3.0.2" {
-        ("cloud-setup-databases", "cloud-setup-management")
-    } else {
-        ("cloudstack-setup-databases", "cloudstack-setup-management")
-    }
-}
-
-/// True from 4.21, where setup-databases refuses existing databases without `--force-recreate`.
-pub fn needs_force_recreate(release: &str) -> bool {
-    let mut parts = release.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
-    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
-    (major, minor) >= (4, 21)
+/// The row of a release line, or why cloudstrap cannot reset it.
+pub fn release_row(line: &str) -> Result<&'static Release, ResetError> {
+    Release::get(line).ok_or_else(|| {
+        ResetError::Input(format!(
+            "CloudStack {line} is not a release line cloudstrap knows (known: {})",
+            ["3.0.2", "4.19", "4.20", "4.21", "4.22", "4.23"]
+                .into_iter()
+                .filter(|l| Release::get(l).is_some())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })
 }
 
 pub struct Context {
     pub root: PathBuf,
     pub profile: Option<Profile>,
     pub release: String,
+    pub row: &'static Release,
     pub hostname: String,
     /// db.properties as on the host, e.g. /etc/cloudstack/management/db.properties.
     pub db_properties: PathBuf,
     pub props: DbProperties,
-    pub init: Init,
+    pub init: InitSystem,
     pub redactor: Redactor,
     /// The database's root account (for the release's `--deploy-as`).
     pub admin: Conn,
     /// Relative `*-file` secrets of the profile are found from here.
     pub profile_dir: PathBuf,
+    /// The profile's secrets (none without a profile).
+    pub secrets: Secrets,
 }
 
 impl Context {
@@ -62,7 +55,7 @@ impl Context {
         let root = global.root.clone();
         let sysroot = global.sysroot();
         let profile = match profile_path {
-            Some(p) => Some(Profile::load(p).map_err(|e| ResetError::Input(format!("{}: {e}", p.display())))?),
+            Some(p) => Some(load_profile(p)?),
             None => None,
         };
         let rooted = Sysroot::new(&root);
@@ -71,7 +64,8 @@ impl Context {
             (None, Some(r)) => r.to_string(),
             (None, None) => detect_release(&rooted)?,
         };
-        let db_properties = PathBuf::from(conf_dir(&release)).join("db.properties");
+        let row = release_row(&release)?;
+        let db_properties = PathBuf::from(row.paths.management_conf_dir).join("db.properties");
         check_roles(profile.as_ref(), &rooted, &db_properties)?;
         let props = DbProperties::load(&rooted.path(&db_properties)).map_err(|e| {
             ResetError::Failed(format!("{e} (is the CloudStack management server installed and set up on this host?)"))
@@ -80,18 +74,14 @@ impl Context {
             Some(p) => p.host.hostname.clone(),
             None => live_hostname(&sysroot),
         };
-        let init = init_system(profile.as_ref(), &sysroot, &release);
+        let init = init_system(profile.as_ref(), &sysroot, row);
         let dir = profile_path.and_then(Path::parent).unwrap_or(Path::new("."));
-        let root_password = match &profile {
-            Some(Profile { database: Some(db), .. }) => {
-                secret(&db.root_password, &db.root_password_file, &db.root_password_env, dir, "database.root-password")?
-            }
-            _ => None,
+        let secrets = match &profile {
+            Some(p) => Secrets::resolve(p, dir).map_err(|e| ResetError::Input(e.to_string()))?,
+            None => Secrets::default(),
         };
-        let mut redactor = Redactor::default();
-        if let Some(pw) = &root_password {
-            redactor.add(pw.clone());
-        }
+        let root_password = secrets.db_root.as_ref().map(|s| s.expose().to_string());
+        let redactor = secrets.redactor();
         let admin = Conn {
             user: "root".into(),
             password: root_password,
@@ -99,7 +89,7 @@ impl Context {
             port: props.port().map_err(|e| ResetError::Failed(e.to_string()))?,
             socket: None,
         };
-        Ok(Context { root, profile, release, hostname, db_properties, props, init, redactor, admin, profile_dir: dir.to_path_buf() })
+        Ok(Context { root, profile, release, row, hostname, db_properties, props, init, redactor, admin, profile_dir: dir.to_path_buf(), secrets })
     }
 
     /// A path on the host, below --root.
@@ -108,25 +98,16 @@ impl Context {
     }
 
     pub fn services(&self) -> Services {
-        Services::for_release(self.init, &self.release)
+        Services::for_release(self.init, self.row)
     }
 
     pub fn key_file(&self) -> PathBuf {
-        PathBuf::from(conf_dir(&self.release)).join("key")
+        PathBuf::from(self.row.paths.management_conf_dir).join("key")
     }
 
     /// The management key: the key file (`-e file`), the profile, or `CLOUD_SECRET_KEY` (`-e env`).
     pub fn management_key(&mut self) -> Result<Option<String>, ResetError> {
-        let from_profile = match &self.profile {
-            Some(Profile { database: Some(db), .. }) => secret(
-                &db.management_key,
-                &db.management_key_file,
-                &db.management_key_env,
-                &self.profile_dir,
-                "database.management-key",
-            )?,
-            _ => None,
-        };
+        let from_profile = self.secrets.management_key.as_ref().map(|s| s.expose().to_string());
         let key = match from_profile {
             Some(k) => Some(k),
             None => match std::fs::read_to_string(self.host_path(self.key_file())) {
@@ -142,12 +123,7 @@ impl Context {
 
     /// The cloud user's connection, password from the profile or db.properties.
     pub fn cloud_conn(&mut self, mgmt_key: Option<&str>) -> Result<Conn, ResetError> {
-        let from_profile = match &self.profile {
-            Some(Profile { database: Some(db), .. }) => {
-                secret(&db.cloud_password, &db.cloud_password_file, &db.cloud_password_env, &self.profile_dir, "database.cloud-password")?
-            }
-            _ => None,
-        };
+        let from_profile = self.secrets.db_cloud.as_ref().map(|s| s.expose().to_string());
         let password = match from_profile {
             Some(p) => p,
             None => self.props.secret("db.cloud.password", mgmt_key, "cloud-password").map_err(|e| ResetError::Failed(e.to_string()))?,
@@ -165,12 +141,7 @@ impl Context {
 
     /// The database key (`-k`), from the profile or db.properties.
     pub fn database_key(&mut self, mgmt_key: Option<&str>) -> Result<String, ResetError> {
-        let from_profile = match &self.profile {
-            Some(Profile { database: Some(db), .. }) => {
-                secret(&db.database_key, &db.database_key_file, &db.database_key_env, &self.profile_dir, "database.database-key")?
-            }
-            _ => None,
-        };
+        let from_profile = self.secrets.database_key.as_ref().map(|s| s.expose().to_string());
         let key = match from_profile {
             Some(k) => k,
             None => self
@@ -193,12 +164,16 @@ impl Context {
         }
     }
 
-    /// The API endpoint to wait for.
+    /// The API endpoint to wait for: the profile's; else `CLOUDSTACK_ENDPOINT` (as the `cs` client and
+    /// CloudMonkey users set it); else this management server's own.
     pub fn endpoint(&self) -> String {
-        if let Some(e) = self.profile.as_ref().and_then(|p| p.management.as_ref()).and_then(|m| m.endpoint.clone()) {
-            return e;
+        match &self.profile {
+            Some(p) => crate::cloudstack::credentials::profile_endpoint(p),
+            None => std::env::var("CLOUDSTACK_ENDPOINT")
+                .ok()
+                .filter(|e| !e.is_empty())
+                .unwrap_or_else(|| format!("http://{}:8080/client/api", self.props.node_ip().unwrap_or("127.0.0.1"))),
         }
-        format!("http://{}:8080/client/api", self.props.node_ip().unwrap_or("127.0.0.1"))
     }
 
     /// A command on PATH (the setup commands are installed by the release's packages).
@@ -254,9 +229,33 @@ fn detect_release(rooted: &Sysroot) -> Result<String, ResetError> {
             }
         }
     }
+    // Last, the schema version the database itself records (cloud.version), read as db.properties' user.
+    if let Some(v) = release_from_database(rooted) {
+        return Ok(v);
+    }
     Err(ResetError::Input(
-        "cannot tell which CloudStack release is installed (no cloudstack-management package found): give --profile".into(),
+        "cannot tell which CloudStack release is installed (no cloudstack-management package, and the cloud \
+         database's version table could not be read): give --profile"
+            .into(),
     ))
+}
+
+fn release_from_database(rooted: &Sysroot) -> Option<String> {
+    let conf = Path::new("/etc/cloudstack/management");
+    let props = DbProperties::load(&rooted.path(conf.join("db.properties"))).ok()?;
+    let key = std::fs::read_to_string(rooted.path(conf.join("key"))).ok().map(|k| k.trim_end_matches(['\n', '\r']).to_string());
+    let password = props.secret("db.cloud.password", key.as_deref(), "cloud-password").ok()?;
+    let conn = Conn {
+        user: props.cloud_user().ok()?.to_string(),
+        password: Some(password).filter(|p| !p.is_empty()),
+        host: props.host().ok()?.to_string(),
+        port: props.port().ok()?,
+        socket: None,
+    };
+    let sql = format!("SELECT version FROM {}.version ORDER BY id DESC LIMIT 1;", super::mysql::sql_ident(props.cloud_db()));
+    let v = conn.query(&sql).ok()?;
+    let parts: Vec<&str> = v.trim().split('.').take(2).collect();
+    (parts.len() == 2 && parts.iter().all(|p| p.parse::<u32>().is_ok())).then(|| parts.join("."))
 }
 
 pub(super) fn live_hostname(sysroot: &Sysroot) -> String {
@@ -271,41 +270,23 @@ pub(super) fn live_hostname(sysroot: &Sysroot) -> String {
     nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_else(|_| "localhost".into())
 }
 
-/// systemd everywhere except EL6 (and CloudStack 3.0.2, which only ran there).
-pub(super) fn init_system(profile: Option<&Profile>, sysroot: &Sysroot, release: &str) -> Init {
-    let platform = profile.and_then(|p| p.host.platform.clone());
-    let el6 = match platform.as_deref() {
-        Some(p) => p == "el6",
-        None => {
-            release == "3.0.2"
-                || sysroot.read_opt("/etc/redhat-release").ok().flatten().is_some_and(|r| r.contains("release 6"))
-        }
-    };
-    if el6 {
-        Init::SysV
-    } else {
-        Init::Systemd
+/// The platform's init system: the profile's platform, else the detected one; when neither is known,
+/// SysV for the EL6-only 3.x lines and systemd otherwise.
+pub(super) fn init_system(profile: Option<&Profile>, sysroot: &Sysroot, release: &Release) -> InitSystem {
+    let id = profile
+        .and_then(|p| p.host.platform.as_deref())
+        .and_then(|p| p.parse::<PlatformId>().ok())
+        .or_else(|| crate::host::detect_platform(sysroot).ok());
+    match id {
+        Some(id) => Platform::get(id).init,
+        None if release.is_legacy() => InitSystem::SysV,
+        None => InitSystem::Systemd,
     }
 }
 
-/// A profile secret given inline, in a file or in an environment variable.
-/// (Stands in for `profile::Secrets::resolve` until it lands.)
-pub(super) fn secret(inline: &Option<String>, file: &Option<PathBuf>, env: &Option<String>, dir: &Path, key: &str) -> Result<Option<String>, ResetError> {
-    if let Some(v) = inline {
-        return Ok(Some(v.clone()));
-    }
-    if let Some(f) = file {
-        let path = if f.is_absolute() { f.clone() } else { dir.join(f) };
-        return std::fs::read_to_string(&path)
-            .map(|s| Some(s.trim_end_matches(['\n', '\r']).to_string()))
-            .map_err(|e| ResetError::Input(format!("{key}-file: cannot read {}: {e}", path.display())));
-    }
-    if let Some(name) = env {
-        return std::env::var(name)
-            .map(Some)
-            .map_err(|_| ResetError::Input(format!("{key}-env: environment variable {name} is not set")));
-    }
-    Ok(None)
+/// Load and validate a profile; its errors name file, line, column and key.
+pub(super) fn load_profile(path: &Path) -> Result<Profile, ResetError> {
+    crate::profile::load(path).map_err(|e| ResetError::Input(e.to_string()))
 }
 
 #[cfg(test)]
@@ -313,11 +294,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn force_recreate_from_4_21() {
-        assert!(!needs_force_recreate("3.0.2"));
-        assert!(!needs_force_recreate("4.19"));
-        assert!(!needs_force_recreate("4.20"));
-        assert!(needs_force_recreate("4.21"));
-        assert!(needs_force_recreate("4.22.0.1"));
+    fn unknown_release_lines_are_refused() {
+        assert!(release_row("4.22").is_ok());
+        assert!(matches!(release_row("5.0"), Err(ResetError::Input(m)) if m.contains("known: 3.0.2")));
     }
 }

@@ -7,7 +7,8 @@ use super::backup::{self, Manifest};
 use super::context::{self, Context};
 use super::services::Services;
 use super::state::{self, Phase, ResetState};
-use super::{api, confirm::confirm, dump, step, ResetArgs, ResetError};
+use super::{confirm::confirm, dump, step, ResetArgs, ResetError};
+use crate::cloudstack::{credentials, handoff, zone, Auth, Client, Options};
 use crate::cli::Global;
 use crate::run::python_script_cmd;
 
@@ -19,7 +20,7 @@ pub fn reset(args: &ResetArgs, global: &Global) -> Result<(), ResetError> {
     let previous = state::load(&global.root).map_err(failed("cannot read the reset state"))?;
     let mut ctx = Context::gather(global, args.profile.as_deref(), previous.as_ref().map(|s| s.release.as_str()))?;
     let services = ctx.services();
-    let (setup_db, setup_mgmt) = context::setup_commands(&ctx.release);
+    let (setup_db, setup_mgmt) = (ctx.row.commands.setup_databases, ctx.row.commands.setup_management);
 
     // An earlier reset that stopped before dropping anything is undone; one that got further is resumed.
     let resume = match previous {
@@ -38,8 +39,9 @@ pub fn reset(args: &ResetArgs, global: &Global) -> Result<(), ResetError> {
         Some(d) => d.clone(),
         None => ctx.host_path(context::BACKUPS),
     };
-    let force = if context::needs_force_recreate(&ctx.release) { " --force-recreate" } else { "" };
-    let handoff = handoff_wanted(&ctx);
+    let force = if ctx.row.force_recreate { " --force-recreate" } else { "" };
+    let do_handoff = handoff_wanted(&ctx);
+    let has_zone = ctx.profile.as_ref().is_some_and(|p| p.zone.is_some());
 
     match &resume {
         Some(st) => println!(
@@ -60,8 +62,11 @@ pub fn reset(args: &ResetArgs, global: &Global) -> Result<(), ResetError> {
             );
             println!("  3. check the backup is complete, then drop and recreate both databases with {setup_db}{force}");
             println!("  4. run {setup_mgmt}, start the services and wait for the API at {}", ctx.endpoint());
-            if handoff {
-                println!("  5. hand off again from the profile (admin password, API keys, zone)");
+            match (do_handoff, has_zone) {
+                (true, true) => println!("  5. hand off again from the profile: admin password, API keys, then deploy its zone"),
+                (true, false) => println!("  5. hand off again from the profile: admin password and API keys"),
+                (false, true) => println!("  (the profile's zone is not deployed again: it gives no management.admin-password)"),
+                (false, false) => {}
             }
             println!("Everything in {cloud_db} and {usage_db} is replaced by an empty CloudStack database.");
         }
@@ -150,12 +155,15 @@ pub fn reset(args: &ResetArgs, global: &Global) -> Result<(), ResetError> {
         st.phase = Phase::WaitingForApi;
         save(&ctx.root, &st)?;
         step(&format!("Waiting for the API at {}", ctx.endpoint()));
-        api::wait_for_api(&ctx.endpoint(), Duration::from_secs(args.api_timeout))?;
+        let wait = Duration::from_secs(args.api_timeout);
+        handoff::wait_for_api(&ctx.endpoint(), &ctx.root, wait, Duration::from_secs(2), step)
+            .map_err(|e| ResetError::Failed(format!("{}; {}", ctx.redactor.redact(&e.to_string()), resume_hint())))?;
     }
-    if st.phase <= Phase::HandOff && handoff {
+    if st.phase <= Phase::HandOff && do_handoff {
         st.phase = Phase::HandOff;
         save(&ctx.root, &st)?;
-        hand_off(&ctx).map_err(|e| ResetError::Failed(format!("{e}; {}", resume_hint())))?;
+        hand_off(&ctx, Duration::from_secs(args.api_timeout))
+            .map_err(|e| ResetError::Failed(format!("{}; {}", ctx.redactor.redact(&e), resume_hint())))?;
     }
     state::clear(&ctx.root).map_err(failed("cannot remove the reset state"))?;
     step(&format!(
@@ -240,24 +248,29 @@ fn run_setup(ctx: &Context, name: &str, argv: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// Whether the profile asks for a hand-off (admin password, keys, zone) after the API answers.
+/// Whether the profile asks for a hand-off: it gives the admin password the hand-off sets (and, with a
+/// zone, the zone to deploy again).
 fn handoff_wanted(ctx: &Context) -> bool {
-    ctx.profile.as_ref().is_some_and(|p| p.zone.is_some() || p.management.as_ref().is_some_and(|m| m.admin_password.is_some() || m.admin_password_file.is_some() || m.admin_password_env.is_some()))
+    ctx.secrets.admin_password.is_some()
 }
 
-/// The API hand-off after a reset: the database is new, so the admin password and the API keys are set
-/// again (`cloudstack::handoff`), then the profile's zone is deployed again (`cloudstack::zone`).
-fn hand_off(ctx: &Context) -> Result<(), String> {
-    use crate::cloudstack::{credentials, handoff, zone, Auth, Client, Options};
-    let Some(p) = &ctx.profile else { return Ok(()) };
-    let mut opts = handoff::HandoffOptions::from_profile(p, &ctx.profile_dir, &ctx.root).map_err(|e| e.to_string())?;
-    opts.endpoint = ctx.endpoint();
-    handoff::run(&opts, &mut |l| step(l)).map_err(|e| e.to_string())?;
-    if p.zone.is_some() {
-        let keys = credentials::stored(&ctx.root).map_err(|e| e.to_string())?.ok_or("the hand-off stored no API keys")?;
-        let client = Client::new(&opts.endpoint, Auth::Keys { api_key: keys.api_key, secret: keys.secret }, Options::default()).map_err(|e| e.to_string())?;
-        let dopts = zone::DeployOptions { profile_dir: ctx.profile_dir.clone(), ..zone::DeployOptions::default() };
-        zone::deploy(&client, p, &dopts, &mut |s| step(&format!("  {s}"))).map_err(|e| e.to_string())?;
+/// The hand-off after the restart: the admin password and API keys on the fresh database (the keys stored
+/// before the reset no longer work there), then the profile's zone.
+fn hand_off(ctx: &Context, api_wait: Duration) -> Result<(), String> {
+    let profile = ctx.profile.as_ref().ok_or("the hand-off needs --profile")?;
+    let mut opts = handoff::HandoffOptions::from_profile(profile, &ctx.profile_dir, &ctx.root).map_err(|e| format!("hand-off: {e}"))?;
+    opts.api_wait = api_wait;
+    handoff::run(&opts, &mut |l| step(l)).map_err(|e| format!("hand-off: {e}"))?;
+    if profile.zone.is_none() {
+        return Ok(());
     }
+    let creds = credentials::stored(&ctx.root)
+        .map_err(|e| format!("zone deploy: {e}"))?
+        .ok_or("zone deploy: the hand-off stored no API keys")?;
+    let client = Client::new(&creds.endpoint, Auth::Keys { api_key: creds.api_key, secret: creds.secret }, Options::default())
+        .map_err(|e| format!("zone deploy: {e}"))?;
+    let dopts = zone::DeployOptions { profile_dir: ctx.profile_dir.clone(), ..zone::DeployOptions::default() };
+    let d = zone::deploy(&client, profile, &dopts, &mut |s| step(&format!("zone: {s}"))).map_err(|e| format!("zone deploy: {e}"))?;
+    step(&format!("Zone {} deployed again", d.zone_id));
     Ok(())
 }

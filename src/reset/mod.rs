@@ -8,7 +8,6 @@
 //! stops half-way is rolled back (nothing dropped yet) or resumed (backup verified) by the next run.
 //! restore: verify a backup's checksums, then put its databases and files back.
 
-mod api;
 mod backup;
 mod confirm;
 mod context;

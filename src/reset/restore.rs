@@ -6,14 +6,14 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use super::backup::{self, Manifest};
-use super::context::{self, init_system, live_hostname, secret};
+use super::context::{self, init_system, live_hostname, load_profile};
 use super::dbprops::DbProperties;
 use super::mysql::{sql_ident, sql_string, Conn};
 use super::services::Services;
 use super::{confirm::confirm, dump, files, step, ResetError, RestoreArgs};
 use crate::cli::Global;
 use crate::host::Sysroot;
-use crate::profile::Profile;
+use crate::profile::Secrets;
 
 pub fn restore(args: &RestoreArgs, global: &Global) -> Result<(), ResetError> {
     let dir = args.backup.as_path();
@@ -24,7 +24,7 @@ pub fn restore(args: &RestoreArgs, global: &Global) -> Result<(), ResetError> {
         .map_err(|e| ResetError::Failed(format!("the backup does not verify: {e}; nothing was changed")))?;
 
     let profile = match &args.profile {
-        Some(p) => Some(Profile::load(p).map_err(|e| ResetError::Input(format!("{}: {e}", p.display())))?),
+        Some(p) => Some(load_profile(p)?),
         None => None,
     };
     let profile_dir = args.profile.as_deref().and_then(Path::parent).unwrap_or(Path::new("."));
@@ -38,7 +38,8 @@ pub fn restore(args: &RestoreArgs, global: &Global) -> Result<(), ResetError> {
         .ok_or_else(|| ResetError::Failed(format!("{}: the backup holds no db.properties", dir.display())))?;
     let props = DbProperties::load(&backup::safe_join(dir, &props_entry.file).map_err(|e| ResetError::Failed(e.to_string()))?)
         .map_err(|e| ResetError::Failed(e.to_string()))?;
-    let key_path = Path::new(context::conf_dir(&manifest.release)).join("key");
+    let row = context::release_row(&manifest.release)?;
+    let key_path = Path::new(row.paths.management_conf_dir).join("key");
     let mgmt_key = manifest
         .files
         .iter()
@@ -46,12 +47,11 @@ pub fn restore(args: &RestoreArgs, global: &Global) -> Result<(), ResetError> {
         .and_then(|f| backup::safe_join(dir, &f.file).ok())
         .and_then(|p| std::fs::read_to_string(p).ok())
         .map(|k| k.trim_end_matches(['\n', '\r']).to_string());
-    let root_password = match &profile {
-        Some(Profile { database: Some(db), .. }) => {
-            secret(&db.root_password, &db.root_password_file, &db.root_password_env, profile_dir, "database.root-password")?
-        }
-        _ => None,
+    let secrets = match &profile {
+        Some(p) => Secrets::resolve(p, profile_dir).map_err(|e| ResetError::Input(e.to_string()))?,
+        None => Secrets::default(),
     };
+    let root_password = secrets.db_root.as_ref().map(|s| s.expose().to_string());
     let bad = |e: super::dbprops::DbPropsError| ResetError::Failed(e.to_string());
     let admin = Conn {
         user: "root".into(),
@@ -71,7 +71,7 @@ pub fn restore(args: &RestoreArgs, global: &Global) -> Result<(), ResetError> {
         Some(p) => p.host.hostname.clone(),
         None => live_hostname(&global.sysroot()),
     };
-    let services = Services::for_release(init_system(profile.as_ref(), &global.sysroot(), &manifest.release), &manifest.release);
+    let services = Services::for_release(init_system(profile.as_ref(), &global.sysroot(), row), row);
     println!("cloudstrap restore will, on {hostname}:");
     println!("  1. stop {}", services.names.join(" and "));
     println!(

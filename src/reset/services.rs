@@ -1,24 +1,21 @@
 //! Stopping and starting CloudStack's services through the platform's init system (systemd or SysV).
-//! The command lines are data; service names come from the platform table when it has them.
+//! Service names come from the release table, the init system from the platform table.
 
 use serde::{Deserialize, Serialize};
 
+use crate::platform::{InitSystem, Release};
 use crate::run::{Cmd, Redactor, RunError};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Init {
-    Systemd,
-    SysV,
-}
-
-impl Init {
-    /// (program, args before the name, args after the name) for each verb.
-    fn command(self, verb: &str, name: &str) -> Cmd {
-        match self {
-            Init::Systemd => Cmd::new("systemctl").arg(if verb == "status" { "is-active" } else { verb }).arg(name),
-            Init::SysV => Cmd::new("service").arg(name).arg(verb),
+/// The argv that stops or starts `name` (the platform table carries status and restart; stop and start
+/// follow the same two forms).
+fn command(init: InitSystem, verb: &str, name: &str) -> Cmd {
+    match (init, verb) {
+        (_, "status") => {
+            let argv = init.status_argv(name);
+            Cmd::new(argv[0].clone()).args(argv[1..].iter().cloned())
         }
+        (InitSystem::Systemd, _) => Cmd::new("systemctl").arg(verb).arg(name),
+        (InitSystem::SysV, _) => Cmd::new("service").arg(name).arg(verb),
     }
 }
 
@@ -31,24 +28,20 @@ pub struct ServiceState {
 
 #[derive(Debug, Clone)]
 pub struct Services {
-    pub init: Init,
+    pub init: InitSystem,
     /// The management server first, then the usage server.
     pub names: Vec<String>,
 }
 
 impl Services {
-    /// CloudStack's service names for a release. (Kept here until the platform table carries them.)
-    pub fn for_release(init: Init, release: &str) -> Services {
-        let names = if release == "3.0.2" {
-            vec!["cloud-management".into(), "cloud-usage".into()]
-        } else {
-            vec!["cloudstack-management".into(), "cloudstack-usage".into()]
-        };
+    /// The management server's and the usage server's services of a release line.
+    pub fn for_release(init: InitSystem, release: &Release) -> Services {
+        let names = release.management.services.iter().chain(release.usage.services).map(|s| s.to_string()).collect();
         Services { init, names }
     }
 
     pub fn is_active(&self, name: &str) -> Result<bool, RunError> {
-        Ok(self.init.command("status", name).run(&Redactor::default())?.status == 0)
+        Ok(command(self.init, "status", name).run(&Redactor::default())?.status == 0)
     }
 
     /// Record which services run now.
@@ -59,7 +52,7 @@ impl Services {
     /// Stop the services that run (usage first, so it does not write while management stops).
     pub fn stop(&self, states: &[ServiceState]) -> Result<(), RunError> {
         for s in states.iter().rev().filter(|s| s.was_active) {
-            self.init.command("stop", &s.name).run_ok(&Redactor::default())?;
+            command(self.init, "stop", &s.name).run_ok(&Redactor::default())?;
         }
         Ok(())
     }
@@ -68,7 +61,7 @@ impl Services {
     pub fn start(&self, states: &[ServiceState], management: bool) -> Result<(), RunError> {
         for (i, s) in states.iter().enumerate() {
             if s.was_active || (management && i == 0) {
-                self.init.command("start", &s.name).run_ok(&Redactor::default())?;
+                command(self.init, "start", &s.name).run_ok(&Redactor::default())?;
             }
         }
         Ok(())
