@@ -95,13 +95,8 @@ pub fn tail(path: &Path, n: usize) -> String {
 }
 
 /// Wait until the API answers with its own JSON (a 401 counts: the servlet is up). On timeout, the
-/// error carries the tail of the (4.x) management server log under `root`; see `wait_for_api_tailing`.
-pub fn wait_for_api(endpoint: &str, root: &Path, wait: Duration, interval: Duration, report: impl FnMut(&str)) -> Result<(), ApiError> {
-    wait_for_api_tailing(endpoint, root, MANAGEMENT_LOG, wait, interval, report)
-}
-
-/// As `wait_for_api`, tailing `log` (an in-system path: the release's, see `management_log`) on timeout.
-pub fn wait_for_api_tailing(endpoint: &str, root: &Path, log: &str, wait: Duration, interval: Duration, mut report: impl FnMut(&str)) -> Result<(), ApiError> {
+/// error carries the tail of the management server log under `root`.
+pub fn wait_for_api(endpoint: &str, root: &Path, log: &str, wait: Duration, interval: Duration, mut report: impl FnMut(&str)) -> Result<(), ApiError> {
     let probe = Client::new(endpoint, Auth::Anonymous, Options { retries: 0, request_timeout: Duration::from_secs(10), ..Options::default() })?;
     let start = Instant::now();
     let mut said = false;
@@ -124,7 +119,7 @@ pub fn wait_for_api_tailing(endpoint: &str, root: &Path, log: &str, wait: Durati
 
 /// Run the hand-off. `report` gets one line per step; no line holds a secret.
 pub fn run(opts: &HandoffOptions, report: &mut dyn FnMut(&str)) -> Result<HandoffReport, ApiError> {
-    wait_for_api_tailing(&opts.endpoint, &opts.root, &opts.management_log, opts.api_wait, opts.poll_interval, &mut *report)?;
+    wait_for_api(&opts.endpoint, &opts.root, &opts.management_log, opts.api_wait, opts.poll_interval, &mut *report)?;
     report(&format!("the CloudStack API answers at {}", opts.endpoint));
 
     // The admin password: the default one still works on a fresh server; afterwards the profile's does.
