@@ -1,7 +1,7 @@
 //! Atomic file replacement (temp file, fsync, rename, fsync of the directory) and backups of what is replaced.
 
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use super::{digest, ActionError, Ctx, STATE_DIR};
@@ -12,19 +12,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), ActionEr
     let dir = path.parent().ok_or_else(|| ActionError::Failed(format!("{} has no parent directory", path.display())))?;
     std::fs::create_dir_all(dir).map_err(|e| ActionError::io(dir, e))?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.cloudstrap-tmp"));
     let res = (|| -> std::io::Result<()> {
-        let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(&tmp)?;
-        // The umask may have narrowed the mode; set it exactly.
-        f.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        // A fresh, unpredictable name opened with O_EXCL: a symlink planted in the directory cannot redirect
+        // the write, and the temp file is removed if anything below fails.
+        let mut f = tempfile::Builder::new().prefix(&format!(".{name}.")).suffix(".cloudstrap-tmp").tempfile_in(dir)?;
+        // Set the mode exactly (the umask may have narrowed it).
+        f.as_file().set_permissions(std::fs::Permissions::from_mode(mode))?;
         f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
+        f.as_file().sync_all()?;
+        f.persist(path).map_err(|e| e.error)?;
         std::fs::File::open(dir)?.sync_all()
     })();
-    if res.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
     res.map_err(|e| ActionError::io(path, e))
 }
 
