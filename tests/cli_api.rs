@@ -151,3 +151,23 @@ fn zone_deploy_command_reports_each_step_and_continues_on_rerun() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stdout(&o).contains("  pod Pod1: exists ("));
 }
+
+#[test]
+fn output_into_a_closed_pipe_is_not_a_crash() {
+    // `cloudstrap api listZones | head -1`: the reader is gone before the answer is written.
+    let sim = simulator();
+    let root = tempfile::tempdir().unwrap();
+    let (reader, writer) = nix::unistd::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_cloudstrap"))
+        .args(["api", "listZones", "--root"])
+        .arg(root.path())
+        .env("CLOUDSTACK_ENDPOINT", sim.url())
+        .env("CLOUDSTACK_KEY", KEY)
+        .env("CLOUDSTACK_SECRET", SECRET)
+        .stdout(std::process::Stdio::from(writer))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+}

@@ -108,6 +108,9 @@ fn duplicates_fail_like_the_real_server() {
     assert_eq!(e.errorcode(), Some(431));
     assert!(e.is_already_exists(), "{e}");
     assert_eq!(e.to_string(), "CloudStack refused createZone (error 431): A zone with that name already exists. Please specify a unique zone name.");
+    // On the wire the HTTP status is the errorcode, and the body says it too.
+    let (status, body) = raw_get(&c.signed_url("createZone", &p, None));
+    assert_eq!((status, &body["createzoneresponse"]["errorcode"]), (431, &json!(431)));
     let e = c.call("createPod", &[("zoneid", "nope"), ("name", "p"), ("gateway", "1.1.1.1"), ("netmask", "255.0.0.0"), ("startip", "1.1.1.2")]).unwrap_err();
     assert_eq!(e.errorcode(), Some(431));
     assert!(e.to_string().contains("Invalid parameter zoneid value=nope"), "{e}");
@@ -145,6 +148,54 @@ fn unreachable_server_is_a_transport_error_after_bounded_retries() {
     let e = c.execute("listZones", &[]).unwrap_err();
     assert!(matches!(e, ApiError::Transport { .. }), "{e:?}");
     assert!(e.to_string().starts_with(&format!("cannot reach the CloudStack API at http://127.0.0.1:{port}/client/api for listZones")), "{e}");
+}
+
+/// A server that reads each request and then either answers 503 or hangs up without an answer;
+/// it counts the requests that reached it.
+fn flaky_server(answer_503: bool) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{BufRead, BufReader, Read};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/client/api", listener.local_addr().unwrap());
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if answer_503 {
+                let _ = stream.write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            }
+            // Dropping the stream hangs up (without an answer unless one was written).
+        }
+    });
+    (url, count)
+}
+
+#[test]
+fn only_calls_safe_to_repeat_are_retried_once_sent() {
+    for answer_503 in [true, false] {
+        for (command, idempotent) in [("listZones", true), ("queryAsyncJobResult", true), ("createZone", false), ("deleteZone", false)] {
+            let (url, count) = flaky_server(answer_503);
+            let c = Client::new(&url, Auth::Keys { api_key: KEY.into(), secret: SECRET.into() }, fast()).unwrap();
+            assert!(c.execute(command, &[("name", "Z")]).is_err());
+            let sent = count.load(std::sync::atomic::Ordering::SeqCst);
+            let expected = if idempotent { 1 + fast().retries as usize } else { 1 };
+            assert_eq!(sent, expected, "{command} (503: {answer_503}) was sent {sent} times");
+        }
+    }
 }
 
 // ---- The Python `cs` client ----

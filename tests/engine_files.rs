@@ -220,6 +220,8 @@ fn a_failed_install_says_what_failed_where_the_log_is_and_how_to_resume() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_str().unwrap();
     let profile = nfs_profile();
+    let dry: serde_json::Value =
+        serde_json::from_slice(&cli(&["install", "--profile", profile.to_str().unwrap(), "--root", root, "--dry-run", "--format", "json"]).stdout).unwrap();
     let out = cli(&["install", "--yes", "--profile", profile.to_str().unwrap(), "--root", root]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -227,6 +229,56 @@ fn a_failed_install_says_what_failed_where_the_log_is_and_how_to_resume() {
     assert!(err.contains("last lines of its output"), "{err}");
     assert!(err.contains(&format!("log: {root}/var/log/cloudstrap/install.log")), "{err}");
     assert!(err.contains("to resume") && err.contains("--root"), "{err}");
+    // Not a terminal: plain timestamped lines ("2026-...Z [1/13] Install ..."), no bars.
+    let all = format!("{}{err}", String::from_utf8_lossy(&out.stdout));
+    assert!(all.lines().any(|l| l.len() > 21 && l.as_bytes()[4] == b'-' && l[..20].ends_with('Z') && l[20..].starts_with(" [1/13] ")), "{all}");
+    assert!(!all.contains("/13 actions"), "{all}");
     let receipt = std::fs::read_to_string(dir.path().join("var/lib/cloudstrap/receipt.json")).unwrap();
     assert!(receipt.contains("\"failed\""), "{receipt}");
+    // The run worked through exactly the actions the dry run listed, in the same order.
+    let r: serde_json::Value = serde_json::from_str(&receipt).unwrap();
+    let ran: Vec<&serde_json::Value> = r["actions"].as_array().unwrap().iter().map(|a| &a["id"]).collect();
+    let listed: Vec<&serde_json::Value> = dry["actions"].as_array().unwrap().iter().map(|a| &a["id"]).collect();
+    assert_eq!(ran, listed, "install --dry-run and install plan the same actions");
+}
+
+/// Run the binary on a pseudo-terminal (util-linux `script`), typing `keys`; (exit code, screen text).
+fn on_terminal(args: &[&str], keys: &str) -> (Option<i32>, String) {
+    use std::io::Write;
+    require("script", "bsdutils");
+    let mut line = String::from(env!("CARGO_BIN_EXE_cloudstrap"));
+    for a in args {
+        line += &format!(" '{a}'");
+    }
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(keys.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+#[test]
+fn on_a_terminal_install_shows_the_plan_and_asks_before_changing_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_str().unwrap();
+    let profile = nfs_profile();
+    let p = profile.to_str().unwrap();
+
+    // Declined: exit 3, nothing changed.
+    let (code, screen) = on_terminal(&["install", "--profile", p, "--root", root], "n");
+    assert!(screen.contains("Plan for nfs") && screen.contains("[pending] Install NFS server packages") && screen.contains("Proceed?"), "{screen}");
+    assert_eq!(code, Some(3), "{screen}");
+    assert!(tree(Path::new(root)).is_empty(), "declining changed the root");
+
+    // Accepted: it runs (and, in this empty root without apt-get, fails at the first package step).
+    let (code, screen) = on_terminal(&["install", "--profile", p, "--root", root], "y");
+    // The terminal display: the overall bar ("N/13 actions"), not the plain "[N/13]" lines.
+    assert!(screen.contains("Proceed?") && screen.contains("/13 actions") && !screen.contains("[1/13]"), "{screen}");
+    assert_eq!(code, Some(1), "{screen}");
+    assert!(dir.path().join("var/lib/cloudstrap/receipt.json").exists(), "accepting did not start the install");
 }

@@ -121,3 +121,32 @@ fn an_image_root_gets_no_runtime_steps() {
         assert!(!ids(&p).iter().any(|i| i.starts_with(runtime)), "{runtime} planned for an image root: {:#?}", ids(&p));
     }
 }
+
+#[test]
+fn a_management_server_with_remote_storage_seeds_the_template_through_a_mount() {
+    set_env();
+    std::env::set_var("CLOUDSTRAP_KVM_ROOT_PASSWORD", "PlanKvm-9r");
+    let text = std::fs::read_to_string(profile("management.toml")).unwrap().replace("[host]\n", "[host]\nplatform = \"debian-12\"\n");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mgmt.toml");
+    std::fs::write(&path, text).unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let p = prepare(&path, &global("/")).unwrap();
+    assert!(!ids(&p).iter().any(|i| i.starts_with("exportfs")), "no NFS role here");
+    let seed = index(&p, "template:3");
+    let row = index(&p, "template-row:3");
+    for i in [seed, row] {
+        let d = p.plan.steps[i].action.describe();
+        assert!(d.ends_with("(on 10.0.0.20:/export/secondary mounted at /mnt/secondary, unmounted after)"), "{d}");
+    }
+    // The mount needs the NFS client, which comes with the management packages; the row needs the database.
+    let mgmt_pkgs = ids(&p).iter().position(|i| i.starts_with("packages:") && i.contains("cloudstack-management")).unwrap();
+    assert!(ancestors(&p, seed).contains(&mgmt_pkgs));
+    assert!(ancestors(&p, row).contains(&index(&p, "setup:cloudstack-setup-databases")) && ancestors(&p, row).contains(&seed));
+
+    // An image root plans no mount; a host with the NFS role writes the export directly.
+    let img = prepare(&path, &global("/nonexistent-image-root")).unwrap();
+    assert!(!ids(&img).iter().any(|i| i.starts_with("template")));
+    let aio = prepare(&profile("all-in-one.toml"), &global("/")).unwrap();
+    assert!(!aio.plan.steps.iter().any(|s| s.action.describe().contains("mounted at")));
+}

@@ -27,6 +27,7 @@ fn options(endpoint: &str, root: &Path) -> HandoffOptions {
         api_wait: Duration::from_secs(10),
         poll_interval: Duration::from_millis(5),
         client: fast(),
+        management_log: cloudstrap::cloudstack::handoff::MANAGEMENT_LOG.into(),
     }
 }
 
@@ -135,6 +136,20 @@ fn an_api_that_never_answers_times_out_with_the_log_tail() {
     assert!(text.starts_with(&format!("the CloudStack API at http://127.0.0.1:{port}/client/api answering did not happen within")), "{text}");
     assert!(text.contains("last lines of the log:\nline 12\n") && text.ends_with("Unable to get a database connection"), "{text}");
     assert!(!text.contains("line 11\n"));
+}
+
+#[test]
+fn a_3_0_2_management_server_log_is_tailed_where_3_0_2_writes_it() {
+    let root = tempfile::tempdir().unwrap();
+    let log = root.path().join("var/log/cloud/management/management-server.log");
+    std::fs::create_dir_all(log.parent().unwrap()).unwrap();
+    std::fs::write(&log, "ERROR [cloud.utils.db.Transaction] cannot connect to the database\n").unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut o = options(&format!("http://127.0.0.1:{port}/client/api"), root.path());
+    o.management_log = cloudstrap::cloudstack::handoff::management_log("3.0.2").into();
+    o.api_wait = Duration::from_millis(30);
+    let text = run(&o, &mut |_| {}).unwrap_err().to_string();
+    assert!(text.ends_with("cannot connect to the database"), "{text}");
 }
 
 #[test]

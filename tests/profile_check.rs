@@ -237,3 +237,54 @@ fn install_rejects_an_invalid_profile_with_the_same_located_problems() {
     assert_eq!(String::from_utf8_lossy(&out.stderr), expected);
     assert!(!scratch.exists(), "install changed something before rejecting the profile");
 }
+
+/// What an editor does with the schema: validate profiles against it (python3-jsonschema, Draft 2020-12).
+const VALIDATE: &str = r#"
+import json, sys, tomllib
+from jsonschema import Draft202012Validator
+schema = json.loads(sys.stdin.read())
+Draft202012Validator.check_schema(schema)
+v = Draft202012Validator(schema)
+for f in sys.argv[1:]:
+    with open(f, "rb") as fh:
+        doc = tomllib.load(fh)
+    errors = sorted(e.message for e in v.iter_errors(doc))
+    print(f + ": " + ("ok" if not errors else "; ".join(errors)))
+"#;
+
+#[test]
+fn shipped_profiles_validate_against_the_schema_and_mistakes_do_not() {
+    use std::io::Write;
+    let schema = Command::new(BIN).args(["profile", "schema"]).output().unwrap().stdout;
+    let dir = tempfile::tempdir().unwrap();
+    let mut files: Vec<PathBuf> = fs::read_dir(root().join("profiles")).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    // An unknown key and a wrong type, as an editor should underline them.
+    let bad = dir.path().join("bad.toml");
+    let text = fs::read_to_string(root().join("profiles/all-in-one.toml")).unwrap();
+    fs::write(&bad, text.replace("[host]\n", "[host]\nbogus = 1\n").replace("[database]\n", "[database]\nport = \"3306\"\n")).unwrap();
+    files.push(bad.clone());
+    let mut child = Command::new("python3")
+        .arg("-c")
+        .arg(VALIDATE)
+        .args(&files)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 is needed (scripts/test-env/packages/audit.list)");
+    child.stdin.take().unwrap().write_all(&schema).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "schema validation failed to run; install python3-jsonschema (scripts/test-env/packages/audit.list): {stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), files.len(), "{stdout}");
+    for (f, line) in files.iter().zip(&lines) {
+        if *f == bad {
+            assert!(line.contains("'bogus' was unexpected") && line.contains("'3306'"), "{line}");
+        } else {
+            assert_eq!(*line, format!("{}: ok", f.display()));
+        }
+    }
+}

@@ -160,8 +160,50 @@ fn bad_input_exits_2_naming_the_key_and_writes_nothing() {
         let o = cloudstrap(&["render", "--profile", s(&p), "--out", s(&dest), "--root", s(&fixture("roots/el6"))]);
         assert_eq!(o.status.code(), Some(2), "{key}: {}", err(&o));
         let e = err(&o);
-        // Located: FILE:LINE:COL.
-        assert!(e.contains(&format!("bad{i}.toml:")) && e.contains(key), "{e}");
+        // Located: every line FILE:LINE:COL: key: ..., as profile check prints it.
+        assert!(e.lines().all(|l| l.starts_with(&format!("{}:", p.display()))), "{e}");
+        assert!(e.contains(key), "{e}");
         assert!(!dest.exists(), "nothing may be written on bad input");
+    }
+    // No platform in the profile and none to detect: located at host, for render and plan alike.
+    let p = tmp.path().join("noplatform.toml");
+    std::fs::write(&p, base.replace("platform = \"el6\"\n", "")).unwrap();
+    let empty = tmp.path().join("empty-root");
+    std::fs::create_dir(&empty).unwrap();
+    let dest = tmp.path().join("out-noplatform");
+    for args in [vec!["render", "--out", s(&dest)], vec!["plan"]] {
+        let mut all = args.clone();
+        all.extend(["--profile", s(&p), "--root", s(&empty)]);
+        let o = cloudstrap(&all);
+        assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+        let e = err(&o);
+        let want = format!("{}:", p.display());
+        assert!(e.starts_with(&want) && e.contains(": host.platform: is not given and "), "{e}");
+    }
+    assert!(!dest.exists() && std::fs::read_dir(&empty).unwrap().next().is_none(), "nothing may be written on bad input");
+}
+
+#[test]
+fn an_offline_mirror_replaces_the_download_repository() {
+    let tmp = tempfile::tempdir().unwrap();
+    let empty = tmp.path().join("root");
+    std::fs::create_dir(&empty).unwrap();
+    let base = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/all-in-one.toml")).unwrap();
+    let cases = [
+        ("el9", "etc/yum.repos.d/cloudstack.repo", "\nbaseurl=file:///srv/mirror/cloudstack\n"),
+        ("debian-12", "etc/apt/sources.list.d/cloudstack.list", "\ndeb [signed-by=/etc/apt/keyrings/cloudstack.asc] file:///srv/mirror/cloudstack bookworm 4.22\n"),
+    ];
+    for (platform, file, line) in cases {
+        let text = base
+            .replace("release = \"4.22\"\n", "release = \"4.22\"\nmirror = \"/srv/mirror/cloudstack\"\ngpg-key = \"/srv/mirror/cloudstack/release.asc\"\n")
+            .replace("roles = [\"all-in-one\"]\n", &format!("roles = [\"all-in-one\"]\nplatform = \"{platform}\"\n"));
+        let p = tmp.path().join(format!("{platform}.toml"));
+        std::fs::write(&p, text).unwrap();
+        let out = tmp.path().join(platform);
+        let o = cloudstrap(&["render", "--profile", s(&p), "--out", s(&out), "--root", s(&empty)]);
+        assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+        let repo = std::fs::read_to_string(out.join(file)).unwrap();
+        assert!(repo.contains(line), "{platform}: {repo}");
+        assert!(repo.contains("file:///srv/mirror/cloudstack/release.asc") && !repo.contains("download.cloudstack.org"), "{platform}: {repo}");
     }
 }

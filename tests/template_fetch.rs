@@ -30,13 +30,18 @@ struct Faults {
     stall_for: Duration,
     /// Serve 200 with the whole file whatever the Range header says.
     ignore_range: bool,
+    /// From the second request on, the file is "new" (another ETag): If-Range must not match.
+    replaced: bool,
 }
+
+/// (path, Range header) of every request.
+type RequestLog = Arc<Mutex<Vec<(String, Option<String>)>>>;
 
 struct Server {
     addr: String,
     files: Arc<Mutex<HashMap<String, Vec<u8>>>>,
     /// (path, Range header) of every request.
-    log: Arc<Mutex<Vec<(String, Option<String>)>>>,
+    log: RequestLog,
 }
 
 impl Server {
@@ -44,7 +49,7 @@ impl Server {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = format!("http://{}", listener.local_addr().unwrap());
         let files: Arc<Mutex<HashMap<String, Vec<u8>>>> = Arc::default();
-        let log: Arc<Mutex<Vec<(String, Option<String>)>>> = Arc::default();
+        let log: RequestLog = Arc::default();
         let faults = Arc::new(faults);
         let (f2, l2) = (files.clone(), log.clone());
         std::thread::spawn(move || {
@@ -102,18 +107,19 @@ fn serve(
     let Some(body) = files.lock().unwrap().get(&path).cloned() else {
         return conn.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     };
-    let start = match (&range, faults.ignore_range) {
+    let etag = if faults.replaced && log.lock().unwrap().len() > 1 { "v2" } else { "v1" };
+    let start = match (&range, faults.ignore_range || etag == "v2") {
         (Some(r), false) => r.strip_prefix("bytes=").and_then(|r| r.strip_suffix('-')).and_then(|s| s.parse::<usize>().ok()),
         _ => None,
     };
     let head = match start {
         Some(s) => format!(
-            "HTTP/1.1 206 Partial Content\r\nContent-Length: {}\r\nContent-Range: bytes {s}-{}/{}\r\nETag: \"v1\"\r\nConnection: close\r\n\r\n",
+            "HTTP/1.1 206 Partial Content\r\nContent-Length: {}\r\nContent-Range: bytes {s}-{}/{}\r\nETag: \"{etag}\"\r\nConnection: close\r\n\r\n",
             body.len() - s,
             body.len() - 1,
             body.len()
         ),
-        None => format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nETag: \"v1\"\r\nAccept-Ranges: bytes\r\nConnection: close\r\n\r\n", body.len()),
+        None => format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nETag: \"{etag}\"\r\nAccept-Ranges: bytes\r\nConnection: close\r\n\r\n", body.len()),
     };
     conn.write_all(head.as_bytes())?;
     let part = &body[start.unwrap_or(0)..];
@@ -336,6 +342,17 @@ fn a_server_without_ranges_is_reread_and_skipped() {
 }
 
 #[test]
+fn a_file_replaced_on_the_server_mid_download_is_not_spliced() {
+    let f = fixture();
+    let srv = Server::start(Faults { cut: AtomicU32::new(1), cut_after: 300_000, replaced: true, ..Default::default() });
+    srv.put("/t.bz2", f.single.clone());
+    let dest = tempfile::tempdir().unwrap();
+    let err = template::fetch(&opts(srv.url("/t.bz2"), dest.path(), ChecksumSpec::Skip), &Silent).unwrap_err();
+    assert!(err.to_string().contains("changed on the server"), "{err}");
+    assert_nothing_left(dest.path());
+}
+
+#[test]
 fn a_stalled_read_times_out_and_resumes() {
     let f = fixture();
     let srv = Server::start(Faults { stall: AtomicU32::new(1), cut_after: 200_000, stall_for: Duration::from_secs(3), ..Default::default() });
@@ -474,6 +491,23 @@ fn stale_staging_from_a_killed_run_is_cleared() {
 }
 
 #[test]
+fn a_local_mirror_file_works_without_a_server() {
+    let f = fixture();
+    let mirror = tempfile::tempdir().unwrap();
+    std::fs::write(mirror.path().join("t.qcow2.bz2"), &f.pbzip2).unwrap();
+    std::fs::write(mirror.path().join("md5sum.txt"), format!("{}  t.qcow2.bz2\n", hex::encode(md5::Md5::digest(&f.pbzip2)))).unwrap();
+    let path = mirror.path().join("t.qcow2.bz2").display().to_string();
+    for url in [format!("file://{path}"), path.clone()] {
+        let dest = tempfile::tempdir().unwrap();
+        let mut o = opts(url, dest.path(), ChecksumSpec::Probe);
+        o.allow_http = false;
+        let inst = template::fetch(&o, &Silent).unwrap();
+        assert_installed(&inst, dest.path(), 3);
+        assert_eq!(inst.checksum.unwrap().algo, template::Algo::Md5);
+    }
+}
+
+#[test]
 fn plain_http_needs_permission_and_nothing_is_sent() {
     let srv = Server::start(Faults::default());
     let dest = tempfile::tempdir().unwrap();
@@ -533,6 +567,10 @@ struct TestDb {
 
 impl TestDb {
     fn create(tag: &str, password: &str) -> TestDb {
+        Self::with_grants(tag, password, "select, update")
+    }
+
+    fn with_grants(tag: &str, password: &str, grants: &str) -> TestDb {
         let pw = password.replace('\\', "\\\\").replace('\'', "''");
         let name = format!("tmpl_{tag}_{}", std::process::id());
         let user = name.clone();
@@ -546,7 +584,7 @@ impl TestDb {
                (8, 'u8', 'http://x/removed.qcow2.bz2', 'SYSTEM', 'KVM', now()),
                (9, 'u9', 'http://x/user.qcow2.bz2', 'USER', 'KVM', null);
              drop user if exists '{user}'@'localhost'; create user '{user}'@'localhost' identified by '{pw}';
-             grant select, update on {name}.* to '{user}'@'localhost';"
+             grant {grants} on {name}.* to '{user}'@'localhost';"
         ));
         TestDb { name, user }
     }
@@ -581,6 +619,22 @@ fn template_id_from_the_database_and_row_updated() {
     let row = mysql_root(&format!("select id, uuid, url from {}.vm_template order by id", db.name));
     let want = format!("1\tu1\thttp://x/xen.vhd.bz2\n3\t{}\t{}\n8\tu8\thttp://x/removed.qcow2.bz2\n9\tu9\thttp://x/user.qcow2.bz2\n", inst.uuid, srv.url("/t.bz2"));
     assert_eq!(row, want);
+}
+
+#[test]
+fn a_failed_row_update_takes_the_template_back_out() {
+    let f = fixture();
+    let db = TestDb::with_grants("noupdate", "pw-1", "select");
+    let srv = Server::start(Faults::default());
+    srv.put("/t.bz2", f.single.clone());
+    let dest = tempfile::tempdir().unwrap();
+    let mut o = opts(srv.url("/t.bz2"), dest.path(), ChecksumSpec::Skip);
+    o.id = None;
+    o.db = Some(db.options("pw-1"));
+    let err = template::fetch(&o, &Silent).unwrap_err();
+    assert!(matches!(err, TemplateError::Db(_)) && err.to_string().contains("denied"), "{err}");
+    assert_nothing_left(dest.path());
+    assert_eq!(mysql_root(&format!("select uuid from {}.vm_template where id = 3", db.name)), "u3\n");
 }
 
 #[test]

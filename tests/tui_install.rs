@@ -45,7 +45,7 @@ impl Tmux {
     }
 
     fn screen(&self) -> String {
-        let out = Command::new("tmux").args(["-L", &self.socket, "capture-pane", "-p", "-J", "-S", "-300", "-t", "t"]).output().unwrap();
+        let out = Command::new("tmux").args(["-L", &self.socket, "capture-pane", "-p", "-J", "-S", "-3000", "-t", "t"]).output().unwrap();
         String::from_utf8_lossy(&out.stdout).to_string()
     }
 
@@ -166,6 +166,19 @@ fn walk_to_network(t: &Tmux) {
     t.wait("preflight", |t| t.screen().contains(" warn, 0 fail, "));
 }
 
+/// NFS storage only, the shortest walk: every question answered with its default, up to the file name.
+fn answer_nfs_defaults(t: &Tmux) {
+    t.menu("Roles of this host");
+    for _ in 0..5 {
+        t.send(&["Down"]);
+    }
+    t.send(&["Enter"]);
+    for p in ["Host name", "Fully qualified name", "Address with prefix length", "Gateway", "DNS servers", "Primary storage export", "Secondary storage export", "Network allowed"] {
+        t.prompt(p);
+        t.type_line("");
+    }
+}
+
 #[test]
 fn all_in_one_walkthrough_saves_the_fixture_profile() {
     let run = Run::new();
@@ -219,8 +232,12 @@ fn all_in_one_walkthrough_saves_the_fixture_profile() {
     t.prompt("Keep the passwords inside the profile file itself (otherwise 0600 files beside it)? [y/N]");
     t.send(&["n"]);
     t.answer("Save the profile as [cloudstrap-profile.toml]:", "aio.toml");
-    // The review shows the engine's plan for these answers before anything is saved.
+    // The review shows what `cloudstrap plan` shows for these answers (file diffs, then the engine's
+    // actions) before anything is saved.
     t.wait("the plan", |t| t.screen().contains("Plan for database, nfs, management, kvm-agent (debian-12)"));
+    let s = t.screen();
+    assert!(s.contains("plan for cloud.example.org (debian-12, CloudStack 4.22, roles: database, nfs, management, kvm-agent)"), "{s}");
+    assert!(s.contains("+++ /etc/exports.d/cloudstrap.exports (cloudstrap)") && s.contains("files would change"), "{s}");
     t.menu("Go ahead?");
     assert!(Run::tree(&run.work()).is_empty(), "something was saved before the confirmation");
     t.send(&["Down"]);
@@ -278,6 +295,20 @@ fn ctrl_c_at_a_prompt_changes_nothing() {
 }
 
 #[test]
+fn ctrl_c_at_a_menu_changes_nothing_and_restores_the_terminal() {
+    let run = Run::new();
+    let t = run.start();
+    t.menu("Roles of this host");
+    t.send(&["Down"]);
+    t.send(&["C-c"]);
+    assert_eq!(t.exit_code(), 3, "{}", t.screen());
+    assert!(t.screen().contains("Interrupted: nothing on this host was changed and no profile was saved."), "{}", t.screen());
+    assert!(t.echo_on(), "echo stayed off after Ctrl-C at a menu:\n{}", t.screen());
+    assert!(Run::tree(&run.root()).is_empty(), "files appeared under --root");
+    assert!(Run::tree(&run.work()).is_empty(), "files appeared in the working directory");
+}
+
+#[test]
 fn ctrl_c_at_a_hidden_prompt_restores_the_terminal() {
     let run = Run::new();
     let t = run.start();
@@ -300,16 +331,7 @@ fn ctrl_c_at_a_hidden_prompt_restores_the_terminal() {
 fn quitting_at_the_review_saves_nothing() {
     let run = Run::new();
     let t = run.start();
-    t.menu("Roles of this host");
-    // NFS storage only: the shortest walk.
-    for _ in 0..5 {
-        t.send(&["Down"]);
-    }
-    t.send(&["Enter"]);
-    for p in ["Host name", "Fully qualified name", "Address with prefix length", "Gateway", "DNS servers", "Primary storage export", "Secondary storage export", "Network allowed"] {
-        t.prompt(p);
-        t.type_line("");
-    }
+    answer_nfs_defaults(&t);
     t.answer("Save the profile as", "nfs.toml");
     t.wait("the plan", |t| t.screen().contains("Plan for nfs (debian-12)"));
     t.menu("Go ahead?");
@@ -411,15 +433,7 @@ fn stopping_at_preflight_changes_nothing() {
 fn confirming_saves_then_runs_the_engine_on_the_saved_profile() {
     let run = Run::new();
     let t = run.start();
-    t.menu("Roles of this host");
-    for _ in 0..5 {
-        t.send(&["Down"]);
-    }
-    t.send(&["Enter"]);
-    for p in ["Host name", "Fully qualified name", "Address with prefix length", "Gateway", "DNS servers", "Primary storage export", "Secondary storage export", "Network allowed"] {
-        t.prompt(p);
-        t.type_line("");
-    }
+    answer_nfs_defaults(&t);
     t.answer("Save the profile as", "nfs.toml");
     t.menu("Go ahead?");
     t.send(&["Enter"]); // Save the profile and install now
@@ -518,15 +532,7 @@ fn replacing_an_existing_profile_asks_and_keeps_a_backup() {
     let run = Run::new();
     fs::write(run.work().join("nfs.toml"), "# the operator's old profile\n").unwrap();
     let t = run.start();
-    t.menu("Roles of this host");
-    for _ in 0..5 {
-        t.send(&["Down"]);
-    }
-    t.send(&["Enter"]);
-    for p in ["Host name", "Fully qualified name", "Address with prefix length", "Gateway", "DNS servers", "Primary storage export", "Secondary storage export", "Network allowed"] {
-        t.prompt(p);
-        t.type_line("");
-    }
+    answer_nfs_defaults(&t);
     t.answer("Save the profile as", "nfs.toml");
     t.prompt("nfs.toml exists; replace it (the old one is kept as nfs.toml.bak)? [y/N]");
     t.send(&["n"]); // asked again for a name

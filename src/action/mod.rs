@@ -12,6 +12,7 @@ pub mod dirs;
 pub mod executor;
 pub mod file;
 pub mod firewall;
+pub mod mount;
 pub mod nfs;
 pub mod packages;
 pub mod progress;

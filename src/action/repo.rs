@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::atomic::write_atomic;
+use super::atomic::{backup, write_atomic};
 use super::packages::PackageManager;
 use super::{stamp, Action, ActionError, Ctx, Record};
 
@@ -70,7 +70,12 @@ impl Action for ConfigureRepo {
 
     fn prepare(&self, ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
         if let Some(k) = &self.key {
-            record.created = !ctx.path(&k.dest).exists();
+            // A key already there (the operator's, or an older one) is replaced: keep it for revert.
+            if ctx.path(&k.dest).exists() {
+                record.backup = Some(backup(ctx, &k.dest)?);
+            } else {
+                record.created = true;
+            }
         }
         Ok(())
     }
@@ -97,8 +102,14 @@ impl Action for ConfigureRepo {
 
     fn revert(&self, ctx: &Ctx, record: &Record) -> Result<(), ActionError> {
         stamp::remove(ctx, &self.stamp_name());
-        if let (Some(k), true) = (&self.key, record.created) {
-            let _ = std::fs::remove_file(ctx.path(&k.dest));
+        if let Some(k) = &self.key {
+            if let Some(b) = &record.backup {
+                let src = ctx.path(std::path::Path::new(b));
+                let bytes = std::fs::read(&src).map_err(|e| ActionError::io(&src, e))?;
+                write_atomic(&ctx.path(&k.dest), &bytes, 0o644)?;
+            } else if record.created {
+                let _ = std::fs::remove_file(ctx.path(&k.dest));
+            }
         }
         Ok(())
     }

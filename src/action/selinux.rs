@@ -17,7 +17,11 @@ fn configured(text: &str) -> Option<String> {
 }
 
 fn enforcing(ctx: &Ctx) -> bool {
-    std::fs::read_to_string(ctx.path("/sys/fs/selinux/enforce")).map(|s| s.trim() == "1").unwrap_or(false)
+    // selinuxfs is at /sys/fs/selinux since EL7, at /selinux on EL6.
+    ["/sys/fs/selinux/enforce", "/selinux/enforce"]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(ctx.path(p)).ok())
+        .is_some_and(|s| s.trim() == "1")
 }
 
 impl SetSelinux {

@@ -26,7 +26,9 @@ impl WaitFor {
             Target::Url(url) => reqwest::blocking::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .build()
-                .map(|c| c.get(url).send().is_ok())
+                // An answer from the application: a server still starting says 503 (or 404 before its
+                // web application is deployed); CloudStack's API answers an unsigned request with 401.
+                .map(|c| c.get(url).send().is_ok_and(|r| !r.status().is_server_error() && r.status() != reqwest::StatusCode::NOT_FOUND))
                 .unwrap_or(false),
         }
     }
@@ -64,5 +66,35 @@ impl Action for WaitFor {
 
     fn revert(&self, _ctx: &Ctx, _record: &Record) -> Result<(), ActionError> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    /// A one-connection HTTP server on loopback answering with `status`; returns its URL.
+    fn answer_once(status: &'static str) -> String {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/client/api", l.local_addr().unwrap());
+        std::thread::spawn(move || {
+            if let Ok((mut s, _)) = l.accept() {
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf);
+                let _ = s.write_all(format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes());
+            }
+        });
+        url
+    }
+
+    #[test]
+    fn a_url_answers_once_the_application_does() {
+        let ctx = Ctx::live_with_files_in("/nonexistent", crate::run::Redactor::default());
+        let w = |url: String| WaitFor { target: Target::Url(url), timeout: Duration::from_secs(1) };
+        assert!(!w(answer_once("503 Service Unavailable")).is_done(&ctx).unwrap());
+        assert!(!w(answer_once("404 Not Found")).is_done(&ctx).unwrap());
+        assert!(w(answer_once("401 Unauthorized")).is_done(&ctx).unwrap());
+        assert!(w(answer_once("200 OK")).is_done(&ctx).unwrap());
     }
 }

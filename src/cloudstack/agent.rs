@@ -9,7 +9,7 @@ use super::client::{Auth, Client, Options};
 use super::credentials::{from_profile, secret_value};
 use super::error::ApiError;
 use super::types::{Cluster, Host, Pod, Zone};
-use super::zone::{find_host, wait_host_up};
+use super::zone::{agent_log, find_host, wait_host_up};
 use crate::profile::Profile;
 
 #[derive(Debug, Clone)]
@@ -44,13 +44,10 @@ pub fn register(client: &Client, profile: &Profile, profile_dir: &Path, opts: &R
     let z = profile.zone.as_ref().ok_or_else(|| ApiError::Input("agent registration needs the profile's [zone] (zone, pod and cluster names)".into()))?;
     let address = own_address(profile);
     let from_zone = z.hosts.iter().enumerate().find(|(_, h)| h.address == address);
-    let password = match &profile.agent {
-        Some(a) => secret_value(&a.root_password, &a.root_password_file, &a.root_password_env, profile_dir, "agent.root-password")?,
-        None => None,
-    };
+    let password = secret_value(profile, profile_dir, "agent.root-password")?;
     let password = match (password, from_zone) {
         (Some(p), _) => p,
-        (None, Some((i, h))) => secret_value(&h.password, &h.password_file, &h.password_env, profile_dir, &format!("zone.hosts[{i}].password"))?
+        (None, Some((i, _))) => secret_value(profile, profile_dir, &format!("zone.hosts[{i}].password"))?
             .ok_or_else(|| ApiError::Input(format!("zone.hosts[{i}].password: no password for {address}")))?,
         (None, None) => return Err(ApiError::Input("agent.root-password: the management server needs this host's root password to add it (set root-password-file or root-password-env)".into())),
     };
@@ -84,7 +81,7 @@ pub fn register(client: &Client, profile: &Profile, profile_dir: &Path, opts: &R
             h
         }
     };
-    let up = wait_host_up(client, &host.id, &address, opts.host_wait, opts.poll_interval)?;
+    let up = wait_host_up(client, &host.id, &address, agent_log(&profile.cloudstack.release), opts.host_wait, opts.poll_interval)?;
     report(&format!("the management server sees host {address} Up"));
     Ok(up)
 }

@@ -44,6 +44,7 @@ pub enum ZoneCmd {
 
 #[derive(Debug, Clone, Args)]
 pub struct ZoneDeployArgs {
+    /// The profile whose [zone] to deploy (API keys from it, the environment or the hand-off's keys file).
     #[arg(long, value_name = "FILE")]
     pub profile: PathBuf,
     /// Also wait for the system VMs (secondary storage VM, console proxy) to be Running.
@@ -58,6 +59,12 @@ pub struct ZoneDeployArgs {
     /// Seconds between two polls of jobs, hosts and system VMs.
     #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
     pub poll_interval: f64,
+}
+
+/// One line on standard output; a closed pipe (`cloudstrap api listZones | head`) is not an error.
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
 }
 
 fn fail(e: &ApiError) -> u8 {
@@ -124,7 +131,7 @@ pub fn run_api(args: &ApiArgs, global: &Global) -> u8 {
     };
     let refs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     if args.print_url {
-        println!("{}", client.signed_url(&args.command, &refs, args.expires.as_deref()));
+        say(&client.signed_url(&args.command, &refs, args.expires.as_deref()));
         return exit::OK;
     }
     let result = match &args.expires {
@@ -144,7 +151,7 @@ pub fn run_api(args: &ApiArgs, global: &Global) -> u8 {
         },
         _ => doc,
     };
-    println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    say(&serde_json::to_string_pretty(&out).unwrap_or_default());
     exit::OK
 }
 
@@ -196,25 +203,25 @@ pub fn run_zone(cmd: &ZoneCmd, global: &Global) -> u8 {
     };
     let human = global.format == Format::Human;
     if human {
-        println!("deploying zone from {} through {}", args.profile.display(), creds.endpoint);
+        say(&format!("deploying zone from {} through {}", args.profile.display(), creds.endpoint));
     }
     let mut report = |s: &zone::Step| {
         crate::log::line(&format!("zone deploy: {s}"));
         if human {
-            println!("  {s}");
+            say(&format!("  {s}"));
         }
     };
     match zone::deploy(&client, &profile, &opts, &mut report) {
         Ok(d) => {
             if human {
-                println!("zone {} is deployed and enabled", d.zone_id);
+                say(&format!("zone {} is deployed and enabled", d.zone_id));
             } else {
                 let steps: Vec<_> = d
                     .steps
                     .iter()
                     .map(|s| serde_json::json!({"what": s.what, "outcome": format!("{:?}", s.outcome).to_lowercase(), "id": s.id}))
                     .collect();
-                println!("{}", serde_json::json!({"zone_id": d.zone_id, "steps": steps}));
+                say(&serde_json::json!({"zone_id": d.zone_id, "steps": steps}).to_string());
             }
             exit::OK
         }

@@ -4,7 +4,7 @@
 //! the install hand-off stored (/etc/cloudstrap/api.toml under --root).
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -74,25 +74,11 @@ pub fn stored(root: &Path) -> Result<Option<Credentials>, ApiError> {
     }))
 }
 
-/// A secret given inline, in a file (relative to the profile's directory) or in an environment variable.
-/// Each command resolves only the secrets it needs (profile::Secrets resolves all of them at once, and
-/// `zone deploy` on an operator's machine has no database passwords to give).
-pub fn secret_value(inline: &Option<String>, file: &Option<PathBuf>, env: &Option<String>, base: &Path, key: &str) -> Result<Option<String>, ApiError> {
-    if let Some(v) = inline {
-        return Ok(Some(v.clone()));
-    }
-    if let Some(f) = file {
-        let p = if f.is_absolute() { f.clone() } else { base.join(f) };
-        let t = std::fs::read_to_string(&p).map_err(|e| ApiError::Input(format!("{key}-file: cannot read {}: {e}", p.display())))?;
-        // One trailing newline is the file's end, not the secret's (as profile::Secrets reads them).
-        let t = t.strip_suffix('\n').map(|x| x.strip_suffix('\r').unwrap_or(x)).unwrap_or(&t);
-        return Ok(Some(t.to_string()));
-    }
-    if let Some(var) = env {
-        let v = std::env::var(var).map_err(|_| ApiError::Input(format!("{key}-env: environment variable {var} is not set")))?;
-        return Ok(Some(v));
-    }
-    Ok(None)
+/// The profile's secret at `key` (inline, `*-file` relative to `base`, or `*-env`), through the profile's own
+/// resolver, so errors are located (FILE:LINE:COL) and never show the value. Each command resolves only the
+/// secrets it needs (`zone deploy` on an operator's machine has no database passwords to give).
+pub fn secret_value(profile: &Profile, base: &Path, key: &str) -> Result<Option<String>, ApiError> {
+    crate::profile::Secrets::resolve_one(profile, key, base).map(|s| s.map(|s| s.expose().to_string())).map_err(ApiError::Input)
 }
 
 /// The API endpoint a profile names, or this host's address on port 8080.
@@ -109,7 +95,7 @@ pub fn from_profile(profile: &Profile, profile_path: &Path, root: &Path) -> Resu
     let base = profile_path.parent().unwrap_or(Path::new("."));
     let endpoint = profile_endpoint(profile);
     if let Some(m) = &profile.management {
-        let secret = secret_value(&m.secret_key, &m.secret_key_file, &m.secret_key_env, base, "management.secret-key")?;
+        let secret = secret_value(profile, base, "management.secret-key")?;
         match (&m.api_key, secret) {
             (Some(k), Some(s)) => return Ok(Credentials { endpoint, api_key: k.clone(), secret: s, source: profile_path.display().to_string() }),
             (Some(_), None) => {

@@ -17,8 +17,13 @@ use crate::profile::Profile;
 
 /// A fresh management server's admin password.
 pub const DEFAULT_ADMIN_PASSWORD: &str = "password";
-/// The management server's log, whose tail explains an API that never came up.
+/// The management server's log (4.x), whose tail explains an API that never came up.
 pub const MANAGEMENT_LOG: &str = "/var/log/cloudstack/management/management-server.log";
+
+/// The management server's log for a release line (3.0.2 logged under /var/log/cloud).
+pub fn management_log(release: &str) -> &'static str {
+    crate::platform::Release::get(release).map_or(MANAGEMENT_LOG, |r| r.paths.management_log)
+}
 /// CloudMonkey's configuration for root, and the profile cloudstrap keeps in it.
 pub const CMK_CONFIG: &str = "/root/.cmk/config";
 pub const CMK_PROFILE: &str = "cloudstrap";
@@ -35,6 +40,8 @@ pub struct HandoffOptions {
     pub api_wait: Duration,
     pub poll_interval: Duration,
     pub client: Options,
+    /// In-system path of the management server log, tailed when the API never answers.
+    pub management_log: String,
 }
 
 impl std::fmt::Debug for HandoffOptions {
@@ -46,12 +53,7 @@ impl std::fmt::Debug for HandoffOptions {
 impl HandoffOptions {
     /// Options from a profile: its endpoint and admin password (inline, `-file` or `-env`).
     pub fn from_profile(profile: &Profile, profile_dir: &Path, root: &Path) -> Result<HandoffOptions, ApiError> {
-        let m = profile.management.as_ref();
-        let pw = match m {
-            Some(m) => secret_value(&m.admin_password, &m.admin_password_file, &m.admin_password_env, profile_dir, "management.admin-password")?,
-            None => None,
-        }
-        .ok_or_else(|| ApiError::Input("management.admin-password: the profile gives no admin password (set admin-password-file or admin-password-env)".into()))?;
+        let pw = secret_value(profile, profile_dir, "management.admin-password")?.ok_or_else(|| ApiError::Input("management.admin-password: the profile gives no admin password (set admin-password-file or admin-password-env)".into()))?;
         Ok(HandoffOptions {
             endpoint: profile_endpoint(profile),
             root: root.to_path_buf(),
@@ -60,6 +62,7 @@ impl HandoffOptions {
             api_wait: Duration::from_secs(900),
             poll_interval: Duration::from_secs(5),
             client: Options::default(),
+            management_log: management_log(&profile.cloudstack.release).into(),
         })
     }
 }
@@ -93,7 +96,7 @@ pub fn tail(path: &Path, n: usize) -> String {
 
 /// Wait until the API answers with its own JSON (a 401 counts: the servlet is up). On timeout, the
 /// error carries the tail of the management server log under `root`.
-pub fn wait_for_api(endpoint: &str, root: &Path, wait: Duration, interval: Duration, mut report: impl FnMut(&str)) -> Result<(), ApiError> {
+pub fn wait_for_api(endpoint: &str, root: &Path, log: &str, wait: Duration, interval: Duration, mut report: impl FnMut(&str)) -> Result<(), ApiError> {
     let probe = Client::new(endpoint, Auth::Anonymous, Options { retries: 0, request_timeout: Duration::from_secs(10), ..Options::default() })?;
     let start = Instant::now();
     let mut said = false;
@@ -103,7 +106,7 @@ pub fn wait_for_api(endpoint: &str, root: &Path, wait: Duration, interval: Durat
             Err(_) => {}
         }
         if start.elapsed() >= wait {
-            let log = under_root(root, MANAGEMENT_LOG);
+            let log = under_root(root, log);
             return Err(ApiError::Timeout { what: format!("the CloudStack API at {endpoint} answering"), waited: start.elapsed(), tail: Some(tail(&log, 20)) });
         }
         if !said {
@@ -116,7 +119,7 @@ pub fn wait_for_api(endpoint: &str, root: &Path, wait: Duration, interval: Durat
 
 /// Run the hand-off. `report` gets one line per step; no line holds a secret.
 pub fn run(opts: &HandoffOptions, report: &mut dyn FnMut(&str)) -> Result<HandoffReport, ApiError> {
-    wait_for_api(&opts.endpoint, &opts.root, opts.api_wait, opts.poll_interval, &mut *report)?;
+    wait_for_api(&opts.endpoint, &opts.root, &opts.management_log, opts.api_wait, opts.poll_interval, &mut *report)?;
     report(&format!("the CloudStack API answers at {}", opts.endpoint));
 
     // The admin password: the default one still works on a fresh server; afterwards the profile's does.
@@ -262,6 +265,17 @@ mod tests {
     fn ui_address() {
         assert_eq!(ui_url("http://10.0.0.4:8080/client/api"), "http://10.0.0.4:8080/client/");
         assert_eq!(ui_url("http://10.0.0.4:8080/client/api/"), "http://10.0.0.4:8080/client/");
+    }
+
+    #[test]
+    fn logs_of_the_profile_release() {
+        let text = include_str!("../../profiles/squirrel-server.toml").replace("admin-password-env = \"SQUIRREL_ADMIN_PASSWORD\"", "admin-password = \"Squirrel-Admin1\"");
+        let p = Profile::from_toml_str(&text).unwrap();
+        let o = HandoffOptions::from_profile(&p, Path::new("."), Path::new("/")).unwrap();
+        assert_eq!(o.management_log, "/var/log/cloud/management/management-server.log");
+        assert_eq!(super::super::zone::agent_log("3.0.2"), "/var/log/cloud/agent/agent.log");
+        assert_eq!(management_log("4.22"), MANAGEMENT_LOG);
+        assert_eq!(super::super::zone::agent_log("4.22"), "/var/log/cloudstack/agent/agent.log");
     }
 
     #[test]

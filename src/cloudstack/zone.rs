@@ -136,16 +136,13 @@ fn first<T>(v: Vec<T>, pred: impl Fn(&T) -> bool) -> Option<T> {
 
 /// Resolve what the zone needs before the first call, so bad input changes nothing.
 fn hosts_to_add(profile: &Profile, zone: &ZoneSpec, opts: &DeployOptions) -> Result<Vec<HostToAdd>, ApiError> {
-    let agent_pw = match &profile.agent {
-        Some(a) => secret_value(&a.root_password, &a.root_password_file, &a.root_password_env, &opts.profile_dir, "agent.root-password")?,
-        None => None,
-    };
+    let agent_pw = secret_value(profile, &opts.profile_dir, "agent.root-password")?;
     zone.hosts
         .iter()
         .enumerate()
         .map(|(i, h)| {
             let key = format!("zone.hosts[{i}].password");
-            let pw = secret_value(&h.password, &h.password_file, &h.password_env, &opts.profile_dir, &key)?
+            let pw = secret_value(profile, &opts.profile_dir, &key)?
                 .or_else(|| agent_pw.clone())
                 .ok_or_else(|| ApiError::Input(format!("{key}: host {} has no password (set password-file or password-env, or agent.root-password-file)", h.address)))?;
             Ok(HostToAdd { address: h.address.clone(), username: h.username.clone(), password: pw })
@@ -327,7 +324,7 @@ pub fn deploy(client: &Client, profile: &Profile, opts: &DeployOptions, report: 
                 one_of_list(c, "addHost", &v)
             },
         )?;
-        wait_host_up(client, &host.id, &h.address, opts.host_wait, opts.poll_interval)?;
+        wait_host_up(client, &host.id, &h.address, agent_log(&profile.cloudstack.release), opts.host_wait, opts.poll_interval)?;
         d.step(format!("host {} Up", h.address), Outcome::Ready, &host.id);
     }
 
@@ -408,8 +405,13 @@ pub fn find_host(c: &Client, zoneid: &str, address: &str) -> Result<Option<Host>
     Ok(first(hosts, |h| h.ipaddress == address || h.name == address))
 }
 
-/// Poll `listHosts id=` until the host is Up.
-pub fn wait_host_up(c: &Client, id: &str, address: &str, wait: Duration, interval: Duration) -> Result<Host, ApiError> {
+/// The agent's log on a host of this release line (3.0.2 logged under /var/log/cloud).
+pub fn agent_log(release: &str) -> &'static str {
+    crate::platform::Release::get(release).map_or("/var/log/cloudstack/agent/agent.log", |r| r.paths.agent_log)
+}
+
+/// Poll `listHosts id=` until the host is Up; on timeout, point at the agent's log (`agent_log`).
+pub fn wait_host_up(c: &Client, id: &str, address: &str, agent_log: &str, wait: Duration, interval: Duration) -> Result<Host, ApiError> {
     let start = Instant::now();
     let mut last = String::new();
     loop {
@@ -422,7 +424,7 @@ pub fn wait_host_up(c: &Client, id: &str, address: &str, wait: Duration, interva
         if start.elapsed() >= wait {
             return Err(ApiError::Timeout {
                 what: format!(
-                    "host {address} coming Up (last state: {}; see /var/log/cloudstack/agent/agent.log on that host)",
+                    "host {address} coming Up (last state: {}; see {agent_log} on that host)",
                     if last.is_empty() { "not listed" } else { &last }
                 ),
                 waited: start.elapsed(),

@@ -10,7 +10,8 @@
 //!   grants again (setup-databases recreates the user without PROCESS), setup-management, API answers;
 //! - kvm-agent: repository, packages, libvirt files, sockets masked, AppArmor, libvirtd;
 //! - template: download into secondary storage as soon as its directory exists (not after package
-//!   installs), then its database row once setup-databases ran.
+//!   installs), then its database row once setup-databases ran; secondary storage on another host is
+//!   mounted (`nfs.secondary-mount`) around each of the two, after the NFS client is installed.
 
 pub mod template;
 
@@ -245,10 +246,12 @@ pub fn build(input: &PlanInput) -> Result<Plan, PlanError> {
 
     // Management lane.
     let mut setup_db = None;
+    let mut mgmt_packages = None;
     if roles.contains(&Role::Management) {
         let mut pkgs = strs(p.management.packages);
         pkgs.extend(strs(input.release.management.packages));
         let pk = b.add(InstallPackages { manager: pm, packages: pkgs, purpose: "management server".into() }, &[repo]);
+        mgmt_packages = Some(pk);
         let f = add_files(&mut b, &not_repo(files_for(Some(Role::Management))), &[Some(pk)]);
         let cloud_pw = input.secrets.db_cloud.clone().ok_or_else(|| PlanError::Profile("database.cloud-password: required for the management role".into()))?;
         let mut key_steps = vec![];
@@ -361,6 +364,10 @@ pub fn build(input: &PlanInput) -> Result<Plan, PlanError> {
     // Template lane: starts once the secondary directory exists; only the row waits for the database.
     if let (Some(dir), true, true) = (secondary_dir, roles.contains(&Role::Management), input.live) {
         template::plan(&mut b.steps, profile, input.release, dir, setup_db, input.secrets);
+    } else if let (Some(client), true) = (mgmt_packages, input.live) {
+        // Secondary storage on another host: mount its export (the NFS client comes with the management
+        // packages) around the template steps.
+        template::plan_remote(&mut b.steps, profile, input.release, client, setup_db, input.secrets);
     }
 
     Ok(Plan { platform: p.id, roles, steps: b.steps })

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use crate::action::executor::Step;
+use crate::action::mount::OnNfsMount;
 use crate::action::progress::Download;
 use crate::action::{Action, ActionError, Ctx, Record, Secret};
 use crate::platform::Release;
@@ -21,6 +22,34 @@ pub const FRESH_DATABASE_ID: u32 = 3;
 /// Adds the template steps; `secondary_dir` is the step that creates secondary storage.
 pub fn plan(steps: &mut Vec<Step>, profile: &Profile, release: &Release, secondary_dir: usize, setup_db: Option<usize>, secrets: &PlanSecrets) {
     let Some(nfs) = &profile.nfs else { return };
+    plan_into(steps, profile, release, PathBuf::from(&nfs.secondary), None, secondary_dir, setup_db, secrets);
+}
+
+/// The same steps for secondary storage on another host: each runs with its NFS export mounted at
+/// `nfs.secondary-mount` and unmounted after; `nfs_client` is the step that installs the NFS client.
+pub fn plan_remote(steps: &mut Vec<Step>, profile: &Profile, release: &Release, nfs_client: usize, setup_db: Option<usize>, secrets: &PlanSecrets) {
+    let Some(nfs) = &profile.nfs else { return };
+    let source = format!("{}:{}", nfs.server, nfs.secondary);
+    plan_into(steps, profile, release, PathBuf::from(&nfs.secondary_mount), Some(source), nfs_client, setup_db, secrets);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn plan_into(
+    steps: &mut Vec<Step>,
+    profile: &Profile,
+    release: &Release,
+    dest: PathBuf,
+    mount: Option<String>,
+    first_after: usize,
+    setup_db: Option<usize>,
+    secrets: &PlanSecrets,
+) {
+    let wrap = |a: Box<dyn Action>| -> Box<dyn Action> {
+        match &mount {
+            Some(source) => Box::new(OnNfsMount { source: source.clone(), target: dest.clone(), inner: a }),
+            None => a,
+        }
+    };
     let t = profile.template.clone().unwrap_or(crate::profile::Template { url: None, checksum: None, id: None });
     let url = t.url.unwrap_or_else(|| release.template.url.to_string());
     let checksum = match (&t.checksum, release.template.checksum_url) {
@@ -29,13 +58,13 @@ pub fn plan(steps: &mut Vec<Step>, profile: &Profile, release: &Release, seconda
         (None, None) => ChecksumSpec::Probe,
     };
     let id = t.id.unwrap_or(FRESH_DATABASE_ID);
-    let dest = PathBuf::from(&nfs.secondary);
     let seed = SeedTemplate { url: url.clone(), dest: dest.clone(), id, checksum, allow_http: profile.cloudstack.allow_http };
-    steps.push(Step { action: Box::new(seed), after: vec![secondary_dir] });
+    steps.push(Step { action: wrap(Box::new(seed)), after: vec![first_after] });
     let seeded = steps.len() - 1;
     if let (Some(sdb), Some(root)) = (setup_db, &secrets.db_root) {
-        let record = RecordTemplate { dest, id, url, root_password: root.clone() };
-        steps.push(Step { action: Box::new(record), after: vec![seeded, sdb] });
+        let (host, port) = profile.database.as_ref().map(|d| (d.host.clone(), d.port)).unwrap_or_else(|| ("localhost".into(), 3306));
+        let record = RecordTemplate { dest: dest.clone(), id, url, root_password: root.clone(), host, port };
+        steps.push(Step { action: wrap(Box::new(record)), after: vec![seeded, sdb] });
     }
 }
 
@@ -116,6 +145,9 @@ pub struct RecordTemplate {
     pub id: u32,
     pub url: String,
     pub root_password: Secret,
+    /// The database server (the profile's `database.host` and `.port`; it may be another host).
+    pub host: String,
+    pub port: u16,
 }
 
 impl RecordTemplate {
@@ -130,6 +162,8 @@ impl RecordTemplate {
     fn db(&self) -> DbOptions {
         let mut d = DbOptions::local_root();
         d.password = Some(self.root_password.expose().to_string());
+        d.host = self.host.clone();
+        d.port = self.port;
         d
     }
 }

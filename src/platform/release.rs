@@ -103,6 +103,24 @@ const CS4_MANAGEMENT: ReleaseRole =
 const CS4_AGENT: ReleaseRole = ReleaseRole { packages: &["cloudstack-agent"], services: &["cloudstack-agent"] };
 const CS4_USAGE: ReleaseRole = ReleaseRole { packages: &["cloudstack-usage"], services: &["cloudstack-usage"] };
 
+/// 4.19; the later 4.x rows in `RELEASES` name only what differs from it.
+const CS_4_19: Release = Release {
+    line: "4.19",
+    repo_version: "4.19",
+    management: CS4_MANAGEMENT,
+    kvm_agent: CS4_AGENT,
+    usage: CS4_USAGE,
+    commands: CS4_COMMANDS,
+    paths: CS4_PATHS,
+    template: TemplateSource {
+        url: "https://download.cloudstack.org/systemvm/4.19/systemvmtemplate-4.19.1-kvm.qcow2.bz2",
+        checksum_url: Some("https://download.cloudstack.org/systemvm/4.19/md5sum.txt"),
+        checksum_algo: Some("md5"),
+    },
+    force_recreate: false,
+    java: "JRE 11",
+};
+
 /// Every known release line, oldest first.
 pub static RELEASES: [Release; 4] = [
     Release {
@@ -132,46 +150,21 @@ pub static RELEASES: [Release; 4] = [
         force_recreate: false,
         java: "OpenJDK 6",
     },
-    Release {
-        line: "4.19",
-        repo_version: "4.19",
-        management: CS4_MANAGEMENT,
-        kvm_agent: CS4_AGENT,
-        usage: CS4_USAGE,
-        commands: CS4_COMMANDS,
-        paths: CS4_PATHS,
-        template: TemplateSource {
-            url: "https://download.cloudstack.org/systemvm/4.19/systemvmtemplate-4.19.1-kvm.qcow2.bz2",
-            checksum_url: Some("https://download.cloudstack.org/systemvm/4.19/md5sum.txt"),
-            checksum_algo: Some("md5"),
-        },
-        force_recreate: false,
-        java: "JRE 11",
-    },
+    CS_4_19,
     Release {
         line: "4.20",
         repo_version: "4.20",
-        management: CS4_MANAGEMENT,
-        kvm_agent: CS4_AGENT,
-        usage: CS4_USAGE,
-        commands: CS4_COMMANDS,
-        paths: CS4_PATHS,
         template: TemplateSource {
             url: "https://download.cloudstack.org/systemvm/4.20/systemvmtemplate-4.20.2-x86_64-kvm.qcow2.bz2",
             checksum_url: Some("https://download.cloudstack.org/systemvm/4.20/md5sum.txt"),
             checksum_algo: Some("md5"),
         },
-        force_recreate: false,
         java: "JRE 17",
+        ..CS_4_19
     },
     Release {
         line: "4.22",
         repo_version: "4.22",
-        management: CS4_MANAGEMENT,
-        kvm_agent: CS4_AGENT,
-        usage: CS4_USAGE,
-        commands: CS4_COMMANDS,
-        paths: CS4_PATHS,
         template: TemplateSource {
             url: "https://download.cloudstack.org/systemvm/4.22/systemvmtemplate-4.22.0-x86_64-kvm.qcow2.bz2",
             checksum_url: Some("https://download.cloudstack.org/systemvm/4.22/sha512sum.txt"),
@@ -179,6 +172,7 @@ pub static RELEASES: [Release; 4] = [
         },
         force_recreate: true,
         java: "JRE 17",
+        ..CS_4_19
     },
 ];
 

@@ -442,28 +442,25 @@ const NFS_DEB: NfsLayout = NfsLayout {
     idmapd: IDMAPD,
 };
 
-const fn el_libvirt(remote_mode_legacy: bool) -> Libvirt {
+/// libvirt of a platform: the file its defaults (`LIBVIRTD_ARGS`) live in and whether clients need legacy remote mode.
+const fn libvirt(defaults: &'static str, remote_mode_legacy: bool) -> Libvirt {
     Libvirt {
         service: "libvirtd",
         daemon_conf: "/etc/libvirt/libvirtd.conf",
         client_conf: "/etc/libvirt/libvirt.conf",
         remote_mode_legacy,
         qemu_conf: "/etc/libvirt/qemu.conf",
-        defaults: "/etc/sysconfig/libvirtd",
+        defaults,
         masked_sockets: LIBVIRT_SOCKETS,
     }
 }
 
+const fn el_libvirt(remote_mode_legacy: bool) -> Libvirt {
+    libvirt("/etc/sysconfig/libvirtd", remote_mode_legacy)
+}
+
 const fn deb_libvirt(remote_mode_legacy: bool) -> Libvirt {
-    Libvirt {
-        service: "libvirtd",
-        daemon_conf: "/etc/libvirt/libvirtd.conf",
-        client_conf: "/etc/libvirt/libvirt.conf",
-        remote_mode_legacy,
-        qemu_conf: "/etc/libvirt/qemu.conf",
-        defaults: "/etc/default/libvirtd",
-        masked_sockets: LIBVIRT_SOCKETS,
-    }
+    libvirt("/etc/default/libvirtd", remote_mode_legacy)
 }
 
 const EL_BASE: RoleSpec = RoleSpec { packages: &["chrony", "firewalld"], services: &["chronyd", "firewalld"] };
@@ -478,6 +475,68 @@ const DEB_MGMT: RoleSpec = RoleSpec { packages: &["nfs-common"], services: &[] }
 const DEB_KVM: RoleSpec = RoleSpec {
     packages: &["qemu-system-x86", "libvirt-daemon-system", "nfs-common", "bridge-utils"],
     services: &["libvirtd"],
+};
+
+/// EL8; the EL9 row in `PLATFORMS` names only what differs from it.
+const EL8: Platform = Platform {
+    id: PlatformId::El8,
+    name: "RHEL 8 and rebuilds (Rocky, Alma, Oracle)",
+    family: Family::Rhel,
+    package_manager: PackageManager::Dnf,
+    init: InitSystem::Systemd,
+    firewall: EL_FIREWALLD,
+    access_control: AccessControl::Selinux { config: "/etc/selinux/config" },
+    network: NetworkConfig::Ifcfg { dir: IFCFG_DIR },
+    time: CHRONY_EL,
+    nfs: NFS_EL8,
+    databases: EL_DATABASES,
+    base: EL_BASE,
+    nfs_server: EL_NFS,
+    management: EL_MGMT,
+    kvm_agent: EL_KVM,
+    libvirt: el_libvirt(false),
+    repo: RepoForm::Yum { path: "/etc/yum.repos.d/cloudstack.repo", el_major: 8 },
+    sudoers_dir: SUDOERS_DIR,
+    hosts: HOSTS,
+    hostname_file: None,
+    releases: &["4.19", "4.20", "4.22"],
+};
+
+/// Ubuntu 22.04; the 24.04 row in `PLATFORMS` names only what differs from it.
+const UBUNTU_2204: Platform = Platform {
+    id: PlatformId::Ubuntu2204,
+    name: "Ubuntu 22.04 LTS",
+    family: Family::Debian,
+    package_manager: PackageManager::Apt,
+    init: InitSystem::Systemd,
+    firewall: UFW,
+    access_control: AccessControl::AppArmor {
+        disable_dir: "/etc/apparmor.d/disable",
+        profile_dir: "/etc/apparmor.d",
+        libvirt_profiles: APPARMOR_LIBVIRT,
+    },
+    network: NetworkConfig::Netplan { path: "/etc/netplan/99-cloudstrap.yaml" },
+    time: CHRONY_DEB,
+    nfs: NFS_DEB,
+    databases: UBUNTU_DATABASES,
+    base: RoleSpec { packages: &["chrony", "ufw"], services: &["chrony"] },
+    nfs_server: DEB_NFS,
+    management: DEB_MGMT,
+    kvm_agent: RoleSpec {
+        packages: &["qemu-kvm", "libvirt-daemon-system", "nfs-common", "bridge-utils"],
+        services: &["libvirtd"],
+    },
+    libvirt: deb_libvirt(false),
+    repo: RepoForm::Apt {
+        path: "/etc/apt/sources.list.d/cloudstack.list",
+        keyring: "/etc/apt/keyrings/cloudstack.asc",
+        distro: "ubuntu",
+        codename: "jammy",
+    },
+    sudoers_dir: SUDOERS_DIR,
+    hosts: HOSTS,
+    hostname_file: None,
+    releases: &["4.19", "4.20", "4.22"],
 };
 
 /// Every supported platform.
@@ -537,106 +596,18 @@ pub static PLATFORMS: [Platform; 6] = [
         hostname_file: Some("/etc/sysconfig/network"),
         releases: &["3.0.2"],
     },
-    Platform {
-        id: PlatformId::El8,
-        name: "RHEL 8 and rebuilds (Rocky, Alma, Oracle)",
-        family: Family::Rhel,
-        package_manager: PackageManager::Dnf,
-        init: InitSystem::Systemd,
-        firewall: EL_FIREWALLD,
-        access_control: AccessControl::Selinux { config: "/etc/selinux/config" },
-        network: NetworkConfig::Ifcfg { dir: IFCFG_DIR },
-        time: CHRONY_EL,
-        nfs: NFS_EL8,
-        databases: EL_DATABASES,
-        base: EL_BASE,
-        nfs_server: EL_NFS,
-        management: EL_MGMT,
-        kvm_agent: EL_KVM,
-        libvirt: el_libvirt(false),
-        repo: RepoForm::Yum { path: "/etc/yum.repos.d/cloudstack.repo", el_major: 8 },
-        sudoers_dir: SUDOERS_DIR,
-        hosts: HOSTS,
-        hostname_file: None,
-        releases: &["4.19", "4.20", "4.22"],
-    },
+    EL8,
     Platform {
         id: PlatformId::El9,
         name: "RHEL 9 and rebuilds (Rocky, Alma, Oracle)",
-        family: Family::Rhel,
-        package_manager: PackageManager::Dnf,
-        init: InitSystem::Systemd,
-        firewall: EL_FIREWALLD,
-        access_control: AccessControl::Selinux { config: "/etc/selinux/config" },
-        network: NetworkConfig::Ifcfg { dir: IFCFG_DIR },
-        time: CHRONY_EL,
-        nfs: NFS_EL8,
-        databases: EL_DATABASES,
-        base: EL_BASE,
-        nfs_server: EL_NFS,
-        management: EL_MGMT,
-        kvm_agent: EL_KVM,
         libvirt: el_libvirt(true),
         repo: RepoForm::Yum { path: "/etc/yum.repos.d/cloudstack.repo", el_major: 9 },
-        sudoers_dir: SUDOERS_DIR,
-        hosts: HOSTS,
-        hostname_file: None,
-        releases: &["4.19", "4.20", "4.22"],
+        ..EL8
     },
-    Platform {
-        id: PlatformId::Ubuntu2204,
-        name: "Ubuntu 22.04 LTS",
-        family: Family::Debian,
-        package_manager: PackageManager::Apt,
-        init: InitSystem::Systemd,
-        firewall: UFW,
-        access_control: AccessControl::AppArmor {
-            disable_dir: "/etc/apparmor.d/disable",
-            profile_dir: "/etc/apparmor.d",
-            libvirt_profiles: APPARMOR_LIBVIRT,
-        },
-        network: NetworkConfig::Netplan { path: "/etc/netplan/99-cloudstrap.yaml" },
-        time: CHRONY_DEB,
-        nfs: NFS_DEB,
-        databases: UBUNTU_DATABASES,
-        base: RoleSpec { packages: &["chrony", "ufw"], services: &["chrony"] },
-        nfs_server: DEB_NFS,
-        management: DEB_MGMT,
-        kvm_agent: RoleSpec {
-            packages: &["qemu-kvm", "libvirt-daemon-system", "nfs-common", "bridge-utils"],
-            services: &["libvirtd"],
-        },
-        libvirt: deb_libvirt(false),
-        repo: RepoForm::Apt {
-            path: "/etc/apt/sources.list.d/cloudstack.list",
-            keyring: "/etc/apt/keyrings/cloudstack.asc",
-            distro: "ubuntu",
-            codename: "jammy",
-        },
-        sudoers_dir: SUDOERS_DIR,
-        hosts: HOSTS,
-        hostname_file: None,
-        releases: &["4.19", "4.20", "4.22"],
-    },
+    UBUNTU_2204,
     Platform {
         id: PlatformId::Ubuntu2404,
         name: "Ubuntu 24.04 LTS",
-        family: Family::Debian,
-        package_manager: PackageManager::Apt,
-        init: InitSystem::Systemd,
-        firewall: UFW,
-        access_control: AccessControl::AppArmor {
-            disable_dir: "/etc/apparmor.d/disable",
-            profile_dir: "/etc/apparmor.d",
-            libvirt_profiles: APPARMOR_LIBVIRT,
-        },
-        network: NetworkConfig::Netplan { path: "/etc/netplan/99-cloudstrap.yaml" },
-        time: CHRONY_DEB,
-        nfs: NFS_DEB,
-        databases: UBUNTU_DATABASES,
-        base: RoleSpec { packages: &["chrony", "ufw"], services: &["chrony"] },
-        nfs_server: DEB_NFS,
-        management: DEB_MGMT,
         kvm_agent: DEB_KVM,
         libvirt: deb_libvirt(true),
         repo: RepoForm::Apt {
@@ -645,10 +616,7 @@ pub static PLATFORMS: [Platform; 6] = [
             distro: "ubuntu",
             codename: "noble",
         },
-        sudoers_dir: SUDOERS_DIR,
-        hosts: HOSTS,
-        hostname_file: None,
-        releases: &["4.19", "4.20", "4.22"],
+        ..UBUNTU_2204
     },
     Platform {
         id: PlatformId::Debian12,

@@ -75,6 +75,16 @@ impl Secrets {
         }
     }
 
+    /// Resolve only the secret at `path` (e.g. "management.secret-key", "zone.hosts[0].password"), for a
+    /// command that needs just that one; `None` when the profile gives none. Errors are located as `resolve`'s.
+    pub fn resolve_one(p: &Profile, path: &str, profile_dir: &Path) -> Result<Option<Secret>, String> {
+        let env = |name: &str| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned());
+        match secret_refs(p).into_iter().find(|r| r.path == path) {
+            Some(r) => one(p, &r, profile_dir, &env),
+            None => Ok(None),
+        }
+    }
+
     fn set(&mut self, path: &str, v: Secret) {
         match path {
             "database.root-password" => self.db_root = Some(v),

@@ -92,11 +92,7 @@ pub fn file_changes(files: &[RenderedFile], root: &Sysroot) -> std::io::Result<V
 /// The profile and the platform it is for (its `host.platform`, else detected from the sysroot).
 fn load(global: &Global, path: &Path) -> Result<(Profile, PlatformId), String> {
     let profile = crate::profile::load(path).map_err(|e| e.to_string())?;
-    let platform = match &profile.host.platform {
-        Some(s) => s.parse::<PlatformId>().map_err(|e| format!("{}: host.platform: {e}", path.display()))?,
-        None => crate::host::detect_platform(&global.sysroot())
-            .map_err(|e| format!("{}: host.platform not given and {e}", path.display()))?,
-    };
+    let platform = platform_of(global, &profile)?;
     Ok((profile, platform))
 }
 
@@ -113,8 +109,9 @@ fn located(profile: &Profile, e: super::RenderError) -> String {
     }
 }
 
+/// Rejected input: the located problems of the profile as `profile check` prints them, or one sentence.
 fn input_error(msg: impl std::fmt::Display) -> u8 {
-    eprintln!("error: {msg}");
+    eprintln!("{msg}");
     exit::INPUT
 }
 
@@ -153,7 +150,7 @@ pub fn render_main(global: &Global, args: &RenderArgs) -> u8 {
     // Rendering is for review; changing the live system is `install`'s job (with backups and a receipt).
     if std::fs::canonicalize(&args.out).is_ok_and(|p| p == Path::new("/")) {
         return input_error(
-            "--out / would change this system: render into a review directory, or run `cloudstrap install`",
+            "error: --out / would change this system: render into a review directory, or run `cloudstrap install`",
         );
     }
     let (profile, platform) = match load(global, &args.profile) {
@@ -202,22 +199,13 @@ struct PlanReport<'a> {
     files: &'a [FileChange],
 }
 
-pub fn plan_main(global: &Global, args: &PlanArgs) -> u8 {
-    let (profile, platform) = match load(global, &args.profile) {
-        Ok(x) => x,
-        Err(e) => return input_error(e),
-    };
-    let files = match render_all(&profile, platform) {
-        Ok(f) => f,
-        Err(e) => return input_error(located(&profile, e)),
-    };
-    let changes = match file_changes(&files, &Sysroot::new(global.root.clone())) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: cannot read the current file {e}");
-            return exit::FAILED;
-        }
-    };
+/// What `cloudstrap plan` reports for a loaded profile: the files that would change (with their diffs) and
+/// the engine's actions, done or pending. The guided install's review shows the same. `Err` carries the
+/// exit code (2 rejected input, 1 an unreadable current file) and one located sentence.
+pub fn plan_text(global: &Global, profile: &Profile, profile_path: &Path, platform: PlatformId) -> Result<String, (u8, String)> {
+    let files = render_all(profile, platform).map_err(|e| (exit::INPUT, located(profile, e)))?;
+    let changes = file_changes(&files, &Sysroot::new(global.root.clone()))
+        .map_err(|e| (exit::FAILED, format!("error: cannot read the current file {e}")))?;
     let n = changes.iter().filter(|c| c.status != ChangeStatus::Unchanged).count();
     let report = PlanReport {
         platform: platform.to_string(),
@@ -226,14 +214,15 @@ pub fn plan_main(global: &Global, args: &PlanArgs) -> u8 {
         changes: n,
         files: &changes,
     };
+    let prepared = crate::install::prepare_profile(profile.clone(), profile_path, global);
     let mut text = String::new();
     match global.format {
         Format::Json => {
             // The engine's actions (each done or pending) beside the file diffs.
             let mut v = serde_json::to_value(&report).expect("plan serializes");
-            if let Ok(p) = crate::install::prepare(&args.profile, global) {
+            if let Ok(p) = &prepared {
                 let st = crate::action::executor::survey(&p.plan.steps, &p.ctx);
-                v["actions"] = crate::install::plan_json(&p, &st)["actions"].clone();
+                v["actions"] = crate::install::plan_json(p, &st)["actions"].clone();
             }
             text = serde_json::to_string_pretty(&v).expect("plan serializes") + "\n"
         }
@@ -262,16 +251,42 @@ pub fn plan_main(global: &Global, args: &PlanArgs) -> u8 {
                 text += &format!("\n{n} of {} files would change\n", changes.len());
             }
             // The engine's actions: exactly what `install` would run, in order, each done or pending.
-            match crate::install::prepare(&args.profile, global) {
+            match &prepared {
                 Ok(p) => {
                     let st = crate::action::executor::survey(&p.plan.steps, &p.ctx);
                     text += "\n";
-                    text += &crate::install::render_plan(&p, &st);
+                    text += &crate::install::render_plan(p, &st);
                 }
                 Err(e) => text += &format!("\nactions: {e}\n"),
             }
         }
     }
-    print_out(&text);
-    exit::OK
+    Ok(text)
+}
+
+/// The platform a loaded profile is for: its `host.platform`, else detected from the sysroot.
+pub fn platform_of(global: &Global, profile: &Profile) -> Result<PlatformId, String> {
+    match &profile.host.platform {
+        Some(s) => s.parse::<PlatformId>().map_err(|e| profile.locate("host.platform", e.to_string())),
+        None => crate::host::detect_platform(&global.sysroot()).map_err(|e| {
+            profile.locate("host.platform", format!("is not given and {e} (expected host.platform, or a --sysroot to detect it from)"))
+        }),
+    }
+}
+
+pub fn plan_main(global: &Global, args: &PlanArgs) -> u8 {
+    let (profile, platform) = match load(global, &args.profile) {
+        Ok(x) => x,
+        Err(e) => return input_error(e),
+    };
+    match plan_text(global, &profile, &args.profile, platform) {
+        Ok(text) => {
+            print_out(&text);
+            exit::OK
+        }
+        Err((code, msg)) => {
+            eprintln!("{msg}");
+            code
+        }
+    }
 }

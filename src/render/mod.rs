@@ -32,7 +32,7 @@ mod vars;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-pub use command::{file_changes, plan_main, render_main, ChangeStatus, FileChange, PlanArgs, RenderArgs};
+pub use command::{file_changes, plan_main, plan_text, platform_of, render_main, ChangeStatus, FileChange, PlanArgs, RenderArgs};
 pub use merge::{merge, BEGIN, END, KEY_MARK};
 pub use vars::{database_is_remote, Rule, Vars, ROLE_PORTS};
 

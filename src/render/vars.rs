@@ -249,7 +249,7 @@ impl Vars {
         });
         let repo = repo_vars(p, platform, release);
         let agent = if p.has_role(Role::KvmAgent) {
-            let a = p.agent.clone().unwrap_or_else(default_agent);
+            let a = p.agent.clone().unwrap_or_default();
             let mgmt = p.management.as_ref();
             let management_host = mgmt
                 .and_then(|m| m.host.clone())
@@ -282,19 +282,6 @@ impl Vars {
             repo,
             agent,
         })
-    }
-}
-
-fn default_agent() -> crate::profile::Agent {
-    crate::profile::Agent {
-        private_bridge: "cloudbr0".into(),
-        guest_bridge: "cloudbr1".into(),
-        public_bridge: None,
-        configure_bridges: false,
-        register: false,
-        root_password: None,
-        root_password_file: None,
-        root_password_env: None,
     }
 }
 

@@ -159,7 +159,7 @@ pub fn reset(args: &ResetArgs, global: &Global) -> Result<(), ResetError> {
         save(&ctx.root, &st)?;
         step(&format!("Waiting for the API at {}", ctx.endpoint()));
         let wait = Duration::from_secs(args.api_timeout);
-        handoff::wait_for_api(&ctx.endpoint(), &ctx.root, wait, Duration::from_secs(2), step)
+        handoff::wait_for_api(&ctx.endpoint(), &ctx.root, ctx.row.paths.management_log, wait, Duration::from_secs(2), step)
             .map_err(|e| ResetError::Failed(format!("{}; {}", ctx.redactor.redact(&e.to_string()), resume_hint())))?;
     }
     if st.phase <= Phase::HandOff && do_handoff {

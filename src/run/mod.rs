@@ -176,6 +176,10 @@ impl Cmd {
         let out = match handle.wait_deadline(start + self.timeout) {
             Ok(Some(o)) => o.clone(),
             Ok(None) => {
+                // The command's own children (apt's dpkg, a shell's pipeline) would otherwise run on.
+                for pid in handle.pids() {
+                    kill_tree(pid);
+                }
                 let _ = handle.kill();
                 crate::log::line(&format!("`{}` timed out after {} s", redactor.redact(&self.display()), self.timeout.as_secs()));
                 return Err(RunError::Timeout { command: redactor.redact(&self.display()), seconds: self.timeout.as_secs() });
@@ -209,5 +213,86 @@ impl Cmd {
             return Err(RunError::Failed { command: redactor.redact(&self.display()), status: out.status, tail: out.tail(10) });
         }
         Ok(out)
+    }
+}
+
+/// SIGKILL `pid` and every process descending from it (found through /proc's parent links first, so none
+/// is orphaned out of reach halfway).
+fn kill_tree(pid: u32) {
+    let mut parent_of = std::collections::HashMap::new();
+    if let Ok(rd) = std::fs::read_dir("/proc") {
+        for e in rd.flatten() {
+            let Some(p) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+            // /proc/PID/stat: "pid (comm) state ppid ..."; comm may hold spaces and parentheses.
+            let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else { continue };
+            if let Some(ppid) = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)).and_then(|v| v.parse::<u32>().ok()) {
+                parent_of.insert(p, ppid);
+            }
+        }
+    }
+    let mut tree = vec![pid];
+    let mut i = 0;
+    while i < tree.len() {
+        let cur = tree[i];
+        tree.extend(parent_of.iter().filter(|(_, &pp)| pp == cur).map(|(&c, _)| c));
+        i += 1;
+    }
+    for p in tree {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p as i32), nix::sys::signal::Signal::SIGKILL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn red(s: &str) -> Redactor {
+        let mut r = Redactor::default();
+        r.add(s);
+        r
+    }
+
+    #[test]
+    fn stdin_is_closed() {
+        // `cat` on an inherited terminal or pipe would wait for input; on a closed stdin it ends at once.
+        let out = Cmd::new("cat").run(&Redactor::default()).unwrap();
+        assert_eq!((out.status, out.stdout.as_str()), (0, ""));
+    }
+
+    #[test]
+    fn a_failure_keeps_the_output_tail_with_secrets_redacted() {
+        let e = Cmd::new("sh").args(["-c", "echo one; echo 'pw=Hush-42'; echo oops >&2; exit 3"]).run_ok(&red("Hush-42")).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("status 3") && msg.contains("one") && msg.contains("pw=********") && msg.contains("oops"), "{msg}");
+        assert!(!msg.contains("Hush-42"), "{msg}");
+    }
+
+    #[test]
+    fn a_command_past_its_timeout_is_killed_with_its_children() {
+        // The shell's children would live on as orphans if only the shell were killed.
+        let dir = tempfile::tempdir().unwrap();
+        let pids = dir.path().join("pids");
+        let script = format!("sleep 300 & echo $! > {p}; sleep 300 & echo $! >> {p}; wait", p = pids.display());
+        let e = Cmd::new("sh").args(["-c", &script]).timeout(Duration::from_millis(500)).run(&Redactor::default()).unwrap_err();
+        assert!(matches!(e, RunError::Timeout { .. }), "{e}");
+        let text = std::fs::read_to_string(&pids).unwrap();
+        let children: Vec<i32> = text.lines().map(|l| l.trim().parse().unwrap()).collect();
+        assert_eq!(children.len(), 2, "{text}");
+        let state = |pid: i32| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).ok().and_then(|s| s.rsplit_once(')').map(|(_, r)| r.trim().chars().next().unwrap_or('?')))
+        };
+        for pid in children {
+            // Gone, or a zombie waiting for init to reap it; a SIGKILL takes a moment to land, so look a
+            // few times (a child nobody killed stays asleep for 300 s and fails this).
+            let mut st = state(pid);
+            for _ in 0..100 {
+                if matches!(st, None | Some('Z')) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+                st = state(pid);
+            }
+            assert!(matches!(st, None | Some('Z')), "child {pid} still runs after the timeout (state {st:?})");
+        }
     }
 }

@@ -16,7 +16,8 @@ pub enum TemplateCmd {
 
 #[derive(Debug, Args)]
 pub struct FetchArgs {
-    /// The compressed template (.qcow2.bz2). Default: the --release's template.
+    /// The compressed template (.qcow2.bz2): https://, http:// (with --allow-http), file:// or an absolute path.
+    /// Default: the --release's template.
     #[arg(long, required_unless_present = "release")]
     pub url: Option<String>,
     /// Use this CloudStack release's template and checksum list (e.g. 4.19, 4.22).
@@ -98,8 +99,8 @@ fn options(a: &FetchArgs, global: &Global) -> Result<FetchOptions, InputError> {
     } else if let Some(u) = &a.checksum_url {
         ChecksumSpec::File(u.clone())
     } else {
-        match defaults.and_then(|d| d.checksum_url()) {
-            Some(u) if a.url.is_none() => ChecksumSpec::File(u),
+        match defaults.and_then(|d| d.checksum_url) {
+            Some(u) if a.url.is_none() => ChecksumSpec::File(u.to_string()),
             _ => ChecksumSpec::Probe,
         }
     };
@@ -221,5 +222,43 @@ pub fn run(cmd: TemplateCmd, global: &Global) -> u8 {
             eprintln!("template fetch: {e}");
             if is_input_error(&e) { exit::INPUT } else { exit::FAILED }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> (FetchArgs, Global) {
+        let cli = crate::cli::Cli::try_parse_from([&["cloudstrap"], args].concat()).unwrap();
+        match cli.command {
+            crate::cli::Command::Template(TemplateCmd::Fetch(a)) => (a, cli.global),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn release_defaults_and_database_choice() {
+        let (a, g) = parse(&["template", "fetch", "--release", "4.22", "--dest", "/mnt/secondary"]);
+        let o = options(&a, &g).unwrap();
+        assert!(o.url.ends_with("systemvmtemplate-4.22.0-x86_64-kvm.qcow2.bz2"));
+        assert_eq!(o.checksum, ChecksumSpec::File("https://download.cloudstack.org/systemvm/4.22/sha512sum.txt".into()));
+        let db = o.db.unwrap();
+        assert_eq!((db.host.as_str(), db.user.as_str(), db.database.as_str()), ("localhost", "root", "cloud"));
+
+        // --id alone: the database is not touched; a --db-* flag brings it back (for the row update).
+        let (a, g) = parse(&["template", "fetch", "--url", "https://m/t.bz2", "--dest", "/d", "--id", "9"]);
+        let o = options(&a, &g).unwrap();
+        assert!(o.db.is_none() && o.checksum == ChecksumSpec::Probe);
+        let (a, g) = parse(&["template", "fetch", "--url", "https://m/t.bz2", "--dest", "/d", "--id", "9", "--db-name", "c2", "--root", "/sys"]);
+        let o = options(&a, &g).unwrap();
+        assert_eq!(o.db.unwrap().database, "c2");
+        assert_eq!(o.dest, PathBuf::from("/sys/d"));
+
+        let (a, g) = parse(&["template", "fetch", "--release", "9.9", "--dest", "/d"]);
+        assert!(matches!(options(&a, &g), Err(InputError::Release(_))));
+        assert!(crate::cli::Cli::try_parse_from(["cloudstrap", "template", "fetch", "--dest", "/d"]).is_err());
+        assert!(crate::cli::Cli::try_parse_from(["cloudstrap", "template", "fetch", "--url", "u", "--dest", "/d", "--checksum", "md5:00", "--skip-checksum"]).is_err());
     }
 }

@@ -38,7 +38,7 @@ impl Default for RetryPolicy {
 pub enum HttpError {
     #[error("{url}: plain http is not allowed (use https, or allow http explicitly: --allow-http or cloudstack.allow-http = true)")]
     HttpNotAllowed { url: String },
-    #[error("{url}: unsupported URL scheme {scheme:?} (expected https or http)")]
+    #[error("{url}: unsupported URL scheme {scheme:?} (expected https, http or file)")]
     Scheme { url: String, scheme: String },
     #[error("{url}: not found (HTTP {status})")]
     NotFound { url: String, status: u16 },
@@ -52,6 +52,8 @@ pub enum HttpError {
     BadRange { url: String, detail: String },
     #[error("{url}: larger than 4 MiB, not a checksum list")]
     TooLarge { url: String },
+    #[error("{path}: {source}")]
+    Local { path: std::path::PathBuf, source: std::io::Error },
     #[error("could not set up the HTTP client: {0}")]
     Client(String),
 }
@@ -81,7 +83,7 @@ pub fn client(allow_http: bool, policy: &RetryPolicy) -> Result<Client, HttpErro
 /// Check the URL against the scheme policy before anything is sent.
 pub fn check_url(url: &Url, allow_http: bool) -> Result<(), HttpError> {
     match url.scheme() {
-        "https" => Ok(()),
+        "https" | "file" => Ok(()),
         "http" if allow_http => Ok(()),
         "http" => Err(HttpError::HttpNotAllowed { url: url.to_string() }),
         other => Err(HttpError::Scheme { url: url.to_string(), scheme: other.to_string() }),
@@ -90,7 +92,7 @@ pub fn check_url(url: &Url, allow_http: bool) -> Result<(), HttpError> {
 
 /// A small file (a checksum list) read whole, with the same retries.
 pub fn get_text(client: &Client, url: &Url, policy: &RetryPolicy) -> Result<String, HttpError> {
-    let mut body = Download::open(client.clone(), url.clone(), policy.clone())?;
+    let mut body = Source::open(client, url, policy)?;
     let mut out = Vec::new();
     while let Some(chunk) = body.next_chunk(64 * 1024)? {
         out.extend_from_slice(&chunk);
@@ -99,6 +101,54 @@ pub fn get_text(client: &Client, url: &Url, policy: &RetryPolicy) -> Result<Stri
         }
     }
     Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// Where the compressed bytes come from: a resumable GET, or a local file (`file://`, for a mirror on
+/// removable media at an air-gapped site).
+pub enum Source {
+    Http(Box<Download>),
+    Local { file: std::fs::File, path: std::path::PathBuf, total: u64 },
+}
+
+impl Source {
+    pub fn open(client: &Client, url: &Url, policy: &RetryPolicy) -> Result<Source, HttpError> {
+        if url.scheme() != "file" {
+            return Download::open(client.clone(), url.clone(), policy.clone()).map(|d| Source::Http(Box::new(d)));
+        }
+        let path = url.to_file_path().map_err(|_| HttpError::Scheme { url: url.to_string(), scheme: "file".into() })?;
+        let local = |source| HttpError::Local { path: path.clone(), source };
+        let file = std::fs::File::open(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => HttpError::NotFound { url: url.to_string(), status: 404 },
+            _ => local(e),
+        })?;
+        let total = file.metadata().map_err(local)?.len();
+        Ok(Source::Local { file, path, total })
+    }
+
+    pub fn total(&self) -> Option<u64> {
+        match self {
+            Source::Http(d) => d.total(),
+            Source::Local { total, .. } => Some(*total),
+        }
+    }
+
+    pub fn resumes(&self) -> u32 {
+        match self {
+            Source::Http(d) => d.resumes,
+            Source::Local { .. } => 0,
+        }
+    }
+
+    pub fn next_chunk(&mut self, max: usize) -> Result<Option<Vec<u8>>, HttpError> {
+        match self {
+            Source::Http(d) => d.next_chunk(max),
+            Source::Local { file, path, .. } => {
+                let mut buf = Vec::with_capacity(max);
+                (&mut *file).take(max as u64).read_to_end(&mut buf).map_err(|source| HttpError::Local { path: path.clone(), source })?;
+                Ok((!buf.is_empty()).then_some(buf))
+            }
+        }
+    }
 }
 
 /// A resumable GET.

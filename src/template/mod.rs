@@ -74,7 +74,7 @@ impl FetchOptions {
         Some(FetchOptions {
             url: d.url.to_string(),
             dest: dest.into(),
-            checksum: d.checksum_url().map(ChecksumSpec::File).unwrap_or(ChecksumSpec::Probe),
+            checksum: d.checksum_url.map(|u| ChecksumSpec::File(u.to_string())).unwrap_or(ChecksumSpec::Probe),
             id: None,
             db: Some(db),
             force: false,
@@ -97,9 +97,9 @@ impl FetchOptions {
             (None, Some(d)) => d.url.to_string(),
             (None, None) => return Err(format!("template.url: no default system VM template for release {release:?}; set template.url")),
         };
-        let checksum = match (&t.checksum, defaults.and_then(|d| d.checksum_url())) {
+        let checksum = match (&t.checksum, defaults.and_then(|d| d.checksum_url)) {
             (Some(c), _) => ChecksumSpec::Given(c.parse().map_err(|e| format!("template.checksum: {e}"))?),
-            (None, Some(list)) if t.url.is_none() => ChecksumSpec::File(list),
+            (None, Some(list)) if t.url.is_none() => ChecksumSpec::File(list.to_string()),
             _ => ChecksumSpec::Probe,
         };
         if t.id.is_none() && db.is_none() {
@@ -191,6 +191,14 @@ fn io_err(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Tem
     move |source| TemplateError::Io { what, path, source }
 }
 
+/// A URL, or an absolute path taken as a `file://` URL.
+fn parse_url(s: &str) -> Result<Url, TemplateError> {
+    if s.starts_with('/') {
+        return Url::from_file_path(s).map_err(|_| TemplateError::Url(s.to_string(), url::ParseError::RelativeUrlWithoutBase));
+    }
+    Url::parse(s).map_err(|e| TemplateError::Url(s.to_string(), e))
+}
+
 /// The file name at the end of a URL's path.
 fn url_filename(url: &Url) -> String {
     url.path_segments().and_then(|mut s| s.next_back()).unwrap_or("").to_string()
@@ -208,7 +216,7 @@ fn resolve_checksum(opts: &FetchOptions, url: &Url, client: &reqwest::blocking::
         ChecksumSpec::Given(c) => Ok(Some(c.clone())),
         ChecksumSpec::Skip => Ok(None),
         ChecksumSpec::File(list) => {
-            let list_url = Url::parse(list).map_err(|e| TemplateError::Url(list.clone(), e))?;
+            let list_url = parse_url(list)?;
             from_list(&list_url)?.map(Some).ok_or(TemplateError::NotListed { file, list: list.clone() })
         }
         ChecksumSpec::Probe => {
@@ -230,7 +238,7 @@ fn resolve_checksum(opts: &FetchOptions, url: &Url, client: &reqwest::blocking::
 /// Seed the template: download, verify, decompress, install, record. See the module doc.
 pub fn fetch(opts: &FetchOptions, progress: &dyn Progress) -> Result<Installed, TemplateError> {
     let started = Instant::now();
-    let url = Url::parse(&opts.url).map_err(|e| TemplateError::Url(opts.url.clone(), e))?;
+    let url = parse_url(&opts.url)?;
     http::check_url(&url, opts.allow_http)?;
     if !opts.dest.is_dir() {
         return Err(TemplateError::Dest(opts.dest.clone()));
@@ -293,7 +301,7 @@ fn stage_and_install(
     let partial = staging.join(format!("{filename}.partial"));
     let mut out = OpenOptions::new().write(true).create_new(true).open(&partial).map_err(io_err("creating", &partial))?;
 
-    let download = http::Download::open(client.clone(), url.clone(), opts.retry.clone())?;
+    let download = http::Source::open(client, url, &opts.retry)?;
     progress.start(&url_filename(url), download.total());
     let threads = opts.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
     let streamed = match pipeline::run(download, expected.as_ref().map(|c| c.algo), threads, &mut out, progress) {

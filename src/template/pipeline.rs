@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::checksum::{Algo, Checksum, Hasher};
-use super::http::{Download, HttpError};
+use super::http::{HttpError, Source};
 use super::progress::Progress;
 use super::qcow2;
 
@@ -56,7 +56,7 @@ fn bzip2_words(e: &mibz2::Error) -> String {
 /// Stream `download` into `out`; `algo` selects the hash. `out` is written from its start and left
 /// unsynced (the caller fsyncs once the checksum is known good).
 pub fn run(
-    mut download: Download,
+    mut download: Source,
     algo: Option<Algo>,
     threads: usize,
     out: &mut File,
@@ -91,7 +91,7 @@ pub fn run(
                     }
                 }
                 dec.close();
-                Ok((hasher.map(Hasher::finish), download.resumes))
+                Ok((hasher.map(Hasher::finish), download.resumes()))
             })
             .expect("spawn the template download thread")
     };

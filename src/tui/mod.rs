@@ -43,9 +43,11 @@ pub fn run(global: &Global, args: &InstallArgs) -> u8 {
 
 /// The plan for the answers, as `cloudstrap plan` shows it; read-only.
 fn review_plan(p: &Profile, path: &Path, global: &Global) -> Result<String, String> {
-    let prepared = crate::install::prepare_profile(p.clone(), path, global).map_err(|e| e.to_string())?;
-    let statuses = crate::action::executor::survey(&prepared.plan.steps, &prepared.ctx);
-    Ok(crate::install::render_plan(&prepared, &statuses))
+    let platform = crate::render::platform_of(global, p)?;
+    // The engine must be able to plan these answers, or there is nothing to confirm.
+    crate::install::prepare_profile(p.clone(), path, global).map_err(|e| e.to_string())?;
+    let human = Global { format: crate::cli::Format::Human, ..global.clone() };
+    crate::render::plan_text(&human, p, path, platform).map_err(|(_, e)| e)
 }
 
 fn say(s: impl AsRef<str>) {

@@ -43,15 +43,21 @@ declare -a LAB_PHASES=()      # "name<TAB>seconds<TAB>note"
 declare -a LAB_NOTES=()       # what was reused or skipped, and why
 declare -A LAB_T0=()
 phase_start() { LAB_T0[$1]=$SECONDS; say "phase $1 ..."; }
+# Phases and notes go to files as well: scenarios run in subshells, whose variables die with them.
 phase_end() {   # NAME [NOTE]
   local d=$((SECONDS - ${LAB_T0[$1]:-$SECONDS}))
-  LAB_PHASES+=("$1"$'\t'"$d"$'\t'"${2:-}")
+  if [ -n "${LAB_RUN:-}" ]; then printf '%s\t%s\t%s\n' "$1" "$d" "${2:-}" >>"$LAB_RUN/phases"; else LAB_PHASES+=("$1"$'\t'"$d"$'\t'"${2:-}"); fi
   say "phase $1 done in ${d}s${2:+ ($2)}"
 }
-note() { LAB_NOTES+=("$*"); say "$*"; }
+note() {
+  if [ -n "${LAB_RUN:-}" ]; then printf '%s\n' "$*" >>"$LAB_RUN/notes"; else LAB_NOTES+=("$*"); fi
+  say "$*"
+}
 
 print_summary() {
   local p name d n
+  [ -f "$LAB_RUN/phases" ] && mapfile -t -O "${#LAB_PHASES[@]}" LAB_PHASES <"$LAB_RUN/phases"
+  [ -f "$LAB_RUN/notes" ] && mapfile -t -O "${#LAB_NOTES[@]}" LAB_NOTES <"$LAB_RUN/notes"
   {
     echo
     echo "================ lab summary ================"
@@ -256,7 +262,7 @@ vm_start() {
   ip -n "$LAB_NS" link set "$tap" master br0 up
   accel=$(lab_accel)
   if [ "$accel" = kvm ]; then cpu=host; accel_opt=kvm; else cpu=max; accel_opt=tcg,thread=multi; fi
-  local cmdline="console=ttyS0 root=/dev/vda rw net.ifnames=0 quiet cslab.net=$net cslab.host=${VM_HOSTNAME:-$name} cslab.domain=${VM_DOMAIN-lab.example} cslab.hostip=$LAB_HOST_IP"
+  local cmdline="console=ttyS0 root=/dev/vda rw net.ifnames=0 quiet modprobe.blacklist=floppy cslab.net=$net cslab.host=${VM_HOSTNAME:-$name} cslab.domain=${VM_DOMAIN-lab.example} cslab.hostip=$LAB_HOST_IP"
   ip netns exec "$LAB_NS" qemu-system-x86_64 -name "$name" -accel "$accel_opt" -cpu "$cpu" -smp "${VM_SMP:-2}" \
     -m "${VM_MEM:-2048}" -kernel "$BASE_DIR/vmlinuz" -initrd "$BASE_DIR/initrd.img" -append "$cmdline" \
     -drive "file=$disk,if=virtio,format=qcow2,cache=unsafe,discard=unmap" \
@@ -369,7 +375,7 @@ build_snapshot() {
   phase_end install-heavy-packages "${SNAPSHOT_PACKAGES[*]}"
   # Forget this machine's identity, so every overlay configures itself at first boot.
   # Host keys go in the same command as the power-off: without them sshd takes no new connection.
-  vm snap 'apt-get clean; rm -f /etc/cslab-configured /etc/ssh/ssh_host_*; rm -rf /var/lib/apt/lists/*; fstrim -a; sync; systemctl poweroff' >/dev/null || true
+  vm snap 'apt-get clean; rm -f /etc/cslab-configured /etc/ssh/ssh_host_*; fstrim -a; sync; systemctl poweroff' >/dev/null || true
   vm_wait_exit snap 120 || vm_stop snap
   mv "$disk" "$SNAPSHOT"
   phase_end build-snapshot "$(du -h "$SNAPSHOT" | cut -f1) qcow2"
@@ -452,6 +458,12 @@ check() {   # check NAME DESCRIPTION CMD: assert on the machine
   fi
 }
 
+require() {   # like check, and the scenario stops when it fails (later checks would only repeat the cause)
+  local before=$SCENARIO_FAILS
+  check "$@"
+  ((SCENARIO_FAILS == before)) || { say "  stopping the scenario: a required step failed"; exit 1; }
+}
+
 skip_scenario() { echo "$*" >"$LAB_RUN/skip-reason"; return 77; }
 
 lab_scenarios() {
@@ -460,8 +472,9 @@ lab_scenarios() {
 }
 
 run_scenario() {
-  local s=$1 rc file
-  file=$(ls "$LAB_DIR/scenarios/$s.sh" "$LAB_DIR"/scenarios/[0-9]*-"$s.sh" 2>/dev/null | head -1)
+  local s=$1 rc file f
+  file=""
+  for f in "$LAB_DIR/scenarios/$s.sh" "$LAB_DIR"/scenarios/[0-9]*-"$s.sh"; do [ -f "$f" ] && { file=$f; break; }; done
   [ -n "$file" ] || die "no scenario $s (see: scripts/lab list)"
   s=$(basename "$file" .sh); s=${s#[0-9][0-9]-}
   SCENARIO_FAILS=0
@@ -577,6 +590,14 @@ E
   )
   vm_put "$name" "$env" /root/lab.env
   vm_quiet "$name" 'chmod 600 /root/lab.env'
+  # An installed Debian host has its package lists; the snapshot may not (older lab versions dropped them).
+  vm_quiet "$name" 'apt-get update -q' || die "$name: apt-get update against the lab repository failed"
+  # A standard Debian 12 install has AppArmor's userspace; the lab image (debootstrap minbase) does not.
+  # LAB_NO_APPARMOR=1 leaves it out (cloudstrap must then cope without apparmor_parser).
+  if [ -z "${LAB_NO_APPARMOR:-}" ]; then
+    vm_quiet "$name" 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends apparmor' \
+      || die "$name: installing apparmor failed"
+  fi
 }
 
 # The unattended install as an operator runs it, secrets from the environment.

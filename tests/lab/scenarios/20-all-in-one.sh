@@ -12,12 +12,12 @@ scenario() {
   phase_end "boot (all-in-one)"
   vm_prepare_install "$m" "$LAB_RUN/all-in-one.toml"
   phase_start "install (all-in-one)"
-  check "$m" "cloudstrap install succeeds" "$LAB_INSTALL"
+  require "$m" "cloudstrap install succeeds" "$LAB_INSTALL"
   phase_end "install (all-in-one)"
   assert_all_in_one "$m" "$ip"
   vm_quiet "$m" 'labcheck state-digest >/root/state.1'
   phase_start "re-run (all-in-one)"
-  check "$m" "a second cloudstrap install succeeds" "$LAB_INSTALL"
+  require "$m" "a second cloudstrap install succeeds" "$LAB_INSTALL"
   phase_end "re-run (all-in-one)"
   vm_quiet "$m" 'labcheck state-digest >/root/state.2'
   check "$m" "the re-run changed no file and restarted no service" 'diff /root/state.1 /root/state.2'

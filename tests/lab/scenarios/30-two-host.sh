@@ -21,16 +21,18 @@ scenario() {
   vm_prepare_install "$agent" "$LAB_RUN/squirrel-agent.toml"
   vm_prepare_install "$server" "$LAB_RUN/squirrel-server.toml"
   phase_start "install (two-host: agent)"
-  check "$agent" "cloudstrap install succeeds on the agent" "$LAB_INSTALL"
+  require "$agent" "cloudstrap install succeeds on the agent" "$LAB_INSTALL"
   phase_end "install (two-host: agent)"
   phase_start "install (two-host: server, hand-off, zone)"
-  check "$server" "cloudstrap install succeeds on the server" "$LAB_INSTALL"
+  require "$server" "cloudstrap install succeeds on the server" "$LAB_INSTALL"
   phase_end "install (two-host: server, hand-off, zone)"
   assert_services "$server" mariadb rpcbind nfs-server chrony cloudstack-management
   assert_storage "$server" "$sip"
   assert_storage "$agent" "$sip"
   assert_template "$server" "$sip"
   check "$server" "zone named squirrel" "cloudstrap api listZones >/root/zones.json && labcheck find-object /root/zones.json name=squirrel allocationstate=Enabled"
+  check "$server" "addHost logged in to $aip over SSH and ran cloudstack-setup-agent there" \
+    "grep -q 'addHost: $aip: cloudstack-setup-agent' /var/log/cloudstack/management/management-server.log"
   check "$server" "agent $aip registered with the management server (:8250)" \
     "labcheck json /var/lib/cloudstack/management/agents.json \"'$aip' in j\""
   check "$server" "host $aip listed by the API" "cloudstrap api listHosts type=Routing >/root/hosts.json && labcheck find-object /root/hosts.json ipaddress=$aip"

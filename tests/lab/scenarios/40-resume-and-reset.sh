@@ -16,14 +16,14 @@ scenario() {
   phase_start "install killed mid-way"
   vm_quiet "$m" "setsid sh -c '$LAB_INSTALL' >/root/install-killed.log 2>&1 </dev/null & echo \$! >/root/install.pid"
   # Wait for the cloud database (the install is past packages and configuration, before hand-off), then kill.
-  check "$m" "the first install reached the database setup" \
+  require "$m" "the first install reached the database setup" \
     'for i in $(seq 1 1200); do labsql -e "show databases" | grep -qx cloud && exit 0; kill -0 $(cat /root/install.pid) 2>/dev/null || exit 1; sleep 1; done; exit 1'
   check "$m" "the first install was still running when killed" 'kill -0 $(cat /root/install.pid)'
   vm_quiet "$m" 'kill -9 -- -$(cat /root/install.pid); sleep 1; pgrep -a cloudstrap; true'
   phase_end "install killed mid-way"
 
   phase_start "install resumed"
-  check "$m" "the resumed install succeeds" "$LAB_INSTALL"
+  require "$m" "the resumed install succeeds" "$LAB_INSTALL"
   phase_end "install resumed"
   assert_all_in_one "$m" "$ip"
   if [ -f "$LAB_RUN/all-in-one.portable" ]; then
@@ -41,12 +41,12 @@ scenario() {
   has_subcommand reset || skip_scenario "cloudstrap has no 'reset' subcommand on this branch yet (the resume part passed its checks above)"
   vm_quiet "$m" 'cp /etc/cloudstrap/api.toml /root/api-before-reset.toml' || true
   phase_start "reset"
-  check "$m" "cloudstrap reset succeeds" 'cloudstrap reset --yes'
+  require "$m" "cloudstrap reset succeeds" 'cloudstrap reset --yes'
   phase_end "reset"
   check "$m" "the management service is stopped" '! systemctl is-active --quiet cloudstack-management'
   check "$m" "the cloud databases are gone" '! labsql -e "show databases" | grep -qx cloud'
   phase_start "install after reset (fresh hand-off)"
-  check "$m" "the install after reset succeeds" "$LAB_INSTALL"
+  require "$m" "the install after reset succeeds" "$LAB_INSTALL"
   phase_end "install after reset (fresh hand-off)"
   assert_all_in_one "$m" "$ip"
   check "$m" "the hand-off made new API keys" '! cmp -s /root/api-before-reset.toml /etc/cloudstrap/api.toml'
