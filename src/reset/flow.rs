@@ -86,7 +86,10 @@ pub fn reset(args: &ResetArgs, global: &Global) -> Result<(), ResetError> {
             // Made before anything stops, so an unwritable backup location changes nothing.
             let dir = backup::create_dir(&backup_parent, &stamp)
                 .map_err(|e| ResetError::Failed(format!("cannot create the backup directory: {e}; nothing was changed")))?;
-            let services_now = services.snapshot().map_err(|e| ResetError::Failed(e.to_string()))?;
+            let services_now = services.snapshot().map_err(|e| {
+                let _ = std::fs::remove_dir_all(&dir);
+                ResetError::Failed(format!("cannot tell which services run: {e}; nothing was changed"))
+            })?;
             let st = ResetState {
                 phase: Phase::Stopping,
                 backup_dir: dir,
