@@ -59,6 +59,7 @@ pub struct FetchArgs {
     /// Database host ("localhost": the unix socket).
     #[arg(long)]
     pub db_host: Option<String>,
+    /// Database port (default 3306).
     #[arg(long)]
     pub db_port: Option<u16>,
     /// Database user (default root, as upstream).
