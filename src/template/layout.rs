@@ -135,13 +135,7 @@ pub fn install(staging: &Path, dir: &Path, backup: Option<&Path>) -> io::Result<
     if let Some(bp) = backup.parent() {
         fs::create_dir_all(bp)?;
     }
-    let swapped = nix::fcntl::renameat2(
-        nix::fcntl::AT_FDCWD,
-        staging,
-        nix::fcntl::AT_FDCWD,
-        dir,
-        nix::fcntl::RenameFlags::RENAME_EXCHANGE,
-    );
+    let swapped = exchange(staging, dir);
     match swapped {
         // `staging` now holds the old template.
         Ok(()) => fs::rename(staging, backup)?,
@@ -153,6 +147,25 @@ pub fn install(staging: &Path, dir: &Path, backup: Option<&Path>) -> io::Result<
     }
     fsync_dir(parent)?;
     Ok(Some(backup.to_path_buf()))
+}
+
+/// Swap two paths atomically (renameat2 with RENAME_EXCHANGE). Called through the raw system call because
+/// nix only wraps renameat2 for glibc, and the static musl build must keep working.
+fn exchange(a: &Path, b: &Path) -> io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    const RENAME_EXCHANGE: nix::libc::c_uint = 1 << 1;
+    let a = CString::new(a.as_os_str().as_bytes()).map_err(io::Error::other)?;
+    let b = CString::new(b.as_os_str().as_bytes()).map_err(io::Error::other)?;
+    // SAFETY: both paths are valid NUL-terminated strings that outlive the call.
+    let r = unsafe {
+        nix::libc::syscall(nix::libc::SYS_renameat2, nix::libc::AT_FDCWD, a.as_ptr(), nix::libc::AT_FDCWD, b.as_ptr(), RENAME_EXCHANGE)
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 #[cfg(test)]
