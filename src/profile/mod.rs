@@ -202,12 +202,6 @@ impl Profile {
         self.host.fqdn.split_once('.').map(|(_, d)| d)
     }
 
-    /// Parse without the cross-field rules (kept for early callers; prefer `profile::load`, which validates).
-    pub fn load(path: &Path) -> anyhow::Result<Profile> {
-        let text = std::fs::read_to_string(path)?;
-        Ok(Profile::from_toml_str(&text)?)
-    }
-
     /// A message placed at `key_path` in the file this profile came from (`FILE:LINE:COL: key: message`),
     /// or `key: message` for a profile that was not read from a file.
     pub fn locate(&self, key_path: &str, message: impl Into<String>) -> String {
