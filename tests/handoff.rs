@@ -269,3 +269,36 @@ fn install_appends_the_hand_off_steps_last() {
     assert_eq!(steps.iter().map(|s| s.action.id()).collect::<Vec<_>>(), ["cloudstack:agent:10.0.0.4"]);
     assert_eq!(steps[0].after, [0, 1]);
 }
+
+/// After `reset` recreates the databases, the server refuses the stored keys: the hand-off is no longer
+/// done and runs again (here the stored secret is made one the server never issued).
+#[test]
+fn the_hand_off_is_due_again_when_the_server_refuses_the_stored_keys() {
+    use cloudstrap::action::{Action, Ctx, Record};
+    use cloudstrap::cloudstack::actions::ApiHandoff;
+    use cloudstrap::run::Redactor;
+
+    let sim = fresh();
+    let root = tempfile::tempdir().unwrap();
+    let ctx = Ctx::live_with_files_in(root.path(), Redactor::default());
+    let path = fixture("advanced-zone.toml");
+    let mut p = profile("advanced-zone.toml");
+    let m = p.management.as_mut().unwrap();
+    m.endpoint = Some(sim.url());
+    m.admin_password = Some(NEW_PASSWORD.into());
+    let mut h = ApiHandoff::from_profile(&p, &path).unwrap();
+    h.options.poll_interval = Duration::from_millis(5);
+    h.options.client = fast();
+
+    h.execute(&ctx, &mut Record::default()).unwrap();
+    assert!(h.is_done(&ctx).unwrap());
+
+    let keys = root.path().join(KEYS_FILE.trim_start_matches('/'));
+    let secret = stored(root.path()).unwrap().unwrap().secret;
+    let text = std::fs::read_to_string(&keys).unwrap();
+    std::fs::write(&keys, text.replace(&secret, "not-a-secret-the-server-issued")).unwrap();
+    assert!(!h.is_done(&ctx).unwrap(), "stored keys the server refuses must not count as done");
+
+    h.execute(&ctx, &mut Record::default()).unwrap();
+    assert!(h.is_done(&ctx).unwrap());
+}

@@ -50,11 +50,22 @@ impl Action for ApiHandoff {
     }
 
     /// Done once the keys file names this endpoint and cmk has the cloudstrap profile (both are
-    /// written last, after the password and the keys).
+    /// written last, after the password and the keys), and the server still accepts those keys: after
+    /// `reset` recreates the databases the old keys are refused, and the hand-off must run again.
     fn is_done(&self, ctx: &Ctx) -> Result<bool, ActionError> {
-        let keys = matches!(stored(&ctx.root), Ok(Some(c)) if c.endpoint == self.options.endpoint);
+        let keys = match stored(&ctx.root) {
+            Ok(Some(c)) if c.endpoint == self.options.endpoint => c,
+            _ => return Ok(false),
+        };
         let cmk = std::fs::read_to_string(ctx.path(CMK_CONFIG)).is_ok_and(|t| t.contains(&format!("[{CMK_PROFILE}]")));
-        Ok(keys && cmk)
+        if !cmk {
+            return Ok(false);
+        }
+        let opts = Options { request_timeout: Duration::from_secs(5), retries: 0, ..Options::default() };
+        let accepted = Client::new(&keys.endpoint, Auth::Keys { api_key: keys.api_key, secret: keys.secret }, opts)
+            .and_then(|c| c.execute("listCapabilities", &[]))
+            .is_ok();
+        Ok(accepted)
     }
 
     fn prepare(&self, ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
