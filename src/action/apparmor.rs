@@ -44,8 +44,9 @@ impl Action for DisableProfiles {
                 std::os::unix::fs::symlink(self.profile_dir.join(p), &link).map_err(|e| ActionError::io(&link, e))?;
             }
             let profile = self.profile_dir.join(p);
-            if ctx.live && ctx.path(&profile).exists() && Path::new("/sys/kernel/security/apparmor").exists() {
-                // Not loaded is fine: the link keeps it off from the next boot on.
+            if ctx.live && ctx.path(&profile).exists() && Path::new("/sys/kernel/security/apparmor").exists() && parser_installed(ctx) {
+                // Not loaded is fine: the link keeps it off from the next boot on. Without AppArmor's
+                // userspace (an optional package on Debian) no profile can have been loaded.
                 ctx.run(&ctx.cmd("apparmor_parser").arg("-R").arg(profile.display().to_string()))?;
             }
         }
@@ -56,10 +57,15 @@ impl Action for DisableProfiles {
         for p in &record.added {
             let _ = std::fs::remove_file(ctx.path(self.link(p)));
             let profile = self.profile_dir.join(p);
-            if ctx.live && ctx.path(&profile).exists() {
+            if ctx.live && ctx.path(&profile).exists() && parser_installed(ctx) {
                 ctx.run(&ctx.cmd("apparmor_parser").arg("-r").arg(profile.display().to_string()))?;
             }
         }
         Ok(())
     }
+}
+
+/// Whether AppArmor's userspace (`apparmor_parser`) is installed on the host.
+fn parser_installed(ctx: &Ctx) -> bool {
+    ["/sbin/apparmor_parser", "/usr/sbin/apparmor_parser"].iter().any(|p| ctx.path(p).exists())
 }
