@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # An all-in-one install killed mid-way (SIGKILL to cloudstrap and everything it started, once the cloud
 # database exists) and run again: it must reach the same end state as the uninterrupted all-in-one scenario.
-# Then `cloudstrap reset`, and a new install whose hand-off starts from scratch (new database, new API keys).
+# Then `cloudstrap reset` (backup, fresh databases, management server restarted on them), and an install
+# that must do the hand-off again on the fresh server (new API keys, zone deployed again).
 scenario() {
   has_subcommand install || skip_scenario "cloudstrap has no 'install' subcommand on this branch yet"
   need_cloudstack_repo
@@ -43,8 +44,11 @@ scenario() {
   phase_start "reset"
   require "$m" "cloudstrap reset succeeds" 'cloudstrap reset --yes'
   phase_end "reset"
-  check "$m" "the management service is stopped" '! systemctl is-active --quiet cloudstack-management'
-  check "$m" "the cloud databases are gone" '! labsql -e "show databases" | grep -qx cloud'
+  # reset = back up, drop and recreate both databases, set up and start the management server again.
+  check "$m" "reset left a backup" 'test -n "$(ls -A /var/lib/cloudstrap/backups/*/)"'
+  check "$m" "the recreated cloud database has the template row again" "$LAB_SQL 'select id from cloud.vm_template where id=3' | grep -qx 3"
+  check "$m" "the management service runs on the fresh database" 'systemctl is-active --quiet cloudstack-management && labcheck wait-port 127.0.0.1 8080 120'
+  check "$m" "the old API keys no longer work (fresh management server)" '! cloudstrap api listZones'
   phase_start "install after reset (fresh hand-off)"
   require "$m" "the install after reset succeeds" "$LAB_INSTALL"
   phase_end "install after reset (fresh hand-off)"
