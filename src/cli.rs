@@ -57,29 +57,29 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Check whether this host can take its roles, and what to do when it cannot.
+    Preflight(crate::preflight::cmd::PreflightArgs),
     /// Validate a profile, or print its JSON Schema.
     #[command(subcommand)]
     Profile(ProfileCmd),
     /// Write every file the install would write under a directory, for review.
     Render(crate::render::RenderArgs),
-    /// Show which files the install would change, with a diff against the current ones.
+    /// Show what the install would do: file diffs, then every action, done or pending.
     Plan(crate::render::PlanArgs),
-    /// Start over: back up and recreate the CloudStack databases, then set the management server up again.
-    Reset(crate::reset::ResetArgs),
-    /// Put back the databases and files of a backup made by `reset`.
-    Restore(crate::reset::RestoreArgs),
-    /// Check whether this host can take its roles, and what to do when it cannot.
-    Preflight(crate::preflight::cmd::PreflightArgs),
+    /// Install this host's roles: from a profile (unattended), or guided without one; --dry-run shows the plan.
+    Install(crate::install::InstallArgs),
     /// Seed the system VM template into secondary storage.
     #[command(subcommand)]
     Template(crate::template::cli::TemplateCmd),
-    /// Install this host's roles from a profile (unattended); --dry-run shows the plan.
-    Install(crate::install::InstallArgs),
     /// Call the CloudStack API: a signed request, the JSON answer printed.
     Api(crate::cloudstack::command::ApiArgs),
     /// Deploy the profile's zone through the CloudStack API.
     #[command(subcommand)]
     Zone(crate::cloudstack::command::ZoneCmd),
+    /// Start over: back up and recreate the CloudStack databases, then set the management server up again.
+    Reset(crate::reset::ResetArgs),
+    /// Put back the databases and files of a backup made by `reset`.
+    Restore(crate::reset::RestoreArgs),
 }
 
 #[derive(Debug, Subcommand)]
