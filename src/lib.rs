@@ -25,6 +25,7 @@ pub mod cli;
 pub mod cloudstack;
 pub mod host;
 pub mod log;
+pub mod mysql_text;
 pub mod platform;
 pub mod preflight;
 pub mod profile;

@@ -7,6 +7,7 @@
 
 use std::path::PathBuf;
 
+use crate::mysql_text::{option_value, sql_ident, sql_string};
 use super::{Action, ActionError, Ctx, Record, Secret};
 use crate::run::{Output, SecretFile};
 
@@ -26,29 +27,15 @@ enum Via<'a> {
     Socket(&'a str),
 }
 
-/// A value inside an option file: double-quoted, with `\` and `"` escaped.
-fn opt_quote(s: &str) -> String {
-    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
-}
-
-/// An SQL string literal.
-pub fn sql_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
-}
-
-fn sql_ident(s: &str) -> String {
-    format!("`{}`", s.replace('`', "``"))
-}
-
 impl DbConn {
     fn option_file(&self, via: &Via) -> String {
         match via {
             Via::Password(user, pw) => {
                 let host = if self.host == "localhost" { "127.0.0.1" } else { self.host.as_str() };
-                format!("[client]\nuser={}\npassword={}\nhost={host}\nport={}\nprotocol=TCP\n", opt_quote(user), opt_quote(pw.expose()), self.port)
+                format!("[client]\nuser={}\npassword={}\nhost={host}\nport={}\nprotocol=TCP\n", option_value(user), option_value(pw.expose()), self.port)
             }
             Via::Socket(user) => {
-                let mut s = format!("[client]\nuser={}\nprotocol=SOCKET\n", opt_quote(user));
+                let mut s = format!("[client]\nuser={}\nprotocol=SOCKET\n", option_value(user));
                 if let Some(sock) = &self.socket {
                     s.push_str(&format!("socket={}\n", sock.display()));
                 }
@@ -71,7 +58,7 @@ impl DbConn {
 
     /// Whether database `name` exists, asked as `user` over TCP.
     pub fn database_exists(&self, ctx: &Ctx, user: &str, password: &Secret, name: &str) -> Result<bool, ActionError> {
-        let q = format!("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = {};", sql_quote(name));
+        let q = format!("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = {};", sql_string(name));
         Ok(self.sql_ok(ctx, &Via::Password(user, password), &q)?.stdout.trim() == "1")
     }
 
@@ -115,8 +102,8 @@ impl Action for AdminLogin {
                 version.tail(3)
             )));
         }
-        let account = format!("{}@'localhost'", sql_quote(&self.user));
-        let pw = sql_quote(self.password.expose());
+        let account = format!("{}@'localhost'", sql_string(&self.user));
+        let pw = sql_string(self.password.expose());
         // Keep socket login working where the server allows both (MariaDB); MySQL 8 takes one plugin.
         let sql = if version.stdout.contains("MariaDB") {
             format!("ALTER USER {account} IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD({pw});\n")
@@ -152,11 +139,11 @@ impl CloudUser {
     }
 
     fn account(&self, host: &str) -> String {
-        format!("{}@{}", sql_quote(&self.user), sql_quote(host))
+        format!("{}@{}", sql_string(&self.user), sql_string(host))
     }
 
     fn existing_hosts(&self, ctx: &Ctx) -> Result<Vec<String>, ActionError> {
-        let out = self.conn.sql_ok(ctx, &self.admin(), &format!("SELECT host FROM mysql.user WHERE user = {};", sql_quote(&self.user)))?;
+        let out = self.conn.sql_ok(ctx, &self.admin(), &format!("SELECT host FROM mysql.user WHERE user = {};", sql_string(&self.user)))?;
         Ok(out.stdout.lines().map(|l| l.trim().to_string()).collect())
     }
 
@@ -206,7 +193,7 @@ impl Action for CloudUser {
     }
 
     fn execute(&self, ctx: &Ctx, _record: &mut Record) -> Result<(), ActionError> {
-        let pw = sql_quote(self.password.expose());
+        let pw = sql_string(self.password.expose());
         let mut sql = String::new();
         for h in &self.hosts {
             let acc = self.account(h);

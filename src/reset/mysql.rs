@@ -57,30 +57,8 @@ impl Conn {
     }
 }
 
-/// An option-file value: quoted, with the escapes the client's option parser undoes.
-fn option_value(v: &str) -> String {
-    let mut out = String::from("\"");
-    for c in v.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// A SQL string literal.
-pub fn sql_string(v: &str) -> String {
-    format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"))
-}
-
-/// A SQL identifier.
-pub fn sql_ident(v: &str) -> String {
-    format!("`{}`", v.replace('`', "``"))
-}
+pub use crate::mysql_text::{sql_ident, sql_string};
+use crate::mysql_text::option_value;
 
 #[cfg(test)]
 mod tests {

@@ -69,36 +69,7 @@ pub enum DbError {
     NoSuchId { db: String, id: u32 },
 }
 
-/// A string as a single-quoted SQL literal.
-fn sql_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('\'');
-    for c in s.chars() {
-        match c {
-            '\'' => out.push_str("''"),
-            '\\' => out.push_str("\\\\"),
-            '\0' => out.push_str("\\0"),
-            c => out.push(c),
-        }
-    }
-    out.push('\'');
-    out
-}
-
-/// A value in a my.cnf option file, double-quoted with the escapes the client understands.
-fn cnf_quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
+use crate::mysql_text::{option_value as cnf_quote, sql_string as sql_quote};
 
 impl DbOptions {
     fn check_name(&self) -> Result<(), DbError> {
