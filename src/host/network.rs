@@ -327,16 +327,7 @@ fn local_addresses(sys: &Sysroot) -> Vec<IpAddr> {
 mod tests {
     use super::*;
 
-    fn tree(files: &[(&str, &str)]) -> (tempfile::TempDir, Sysroot) {
-        let d = tempfile::tempdir().unwrap();
-        for (p, t) in files {
-            let path = d.path().join(p.trim_start_matches('/'));
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, t).unwrap();
-        }
-        let s = Sysroot::new(d.path());
-        (d, s)
-    }
+    use crate::host::sysroot::fixture_tree as tree;
 
     #[test]
     fn every_style_is_read() {

@@ -58,3 +58,16 @@ impl Sysroot {
         v
     }
 }
+
+/// A throw-away sysroot holding `files` (absolute in-system path, content), for unit tests of probes.
+#[cfg(test)]
+pub(crate) fn fixture_tree(files: &[(&str, &str)]) -> (tempfile::TempDir, Sysroot) {
+    let d = tempfile::tempdir().unwrap();
+    for (p, t) in files {
+        let path = d.path().join(p.trim_start_matches('/'));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, t).unwrap();
+    }
+    let s = Sysroot::new(d.path());
+    (d, s)
+}
