@@ -12,7 +12,7 @@ use cloudstack_simulator::Config;
 use cloudstrap::cloudstack::agent::{register, RegisterOptions};
 use cloudstrap::cloudstack::credentials::{stored, KEYS_FILE};
 use cloudstrap::cloudstack::handoff::{run, HandoffOptions, CMK_CONFIG};
-use cloudstrap::cloudstack::zone::{deploy, DeployOptions};
+use cloudstrap::cloudstack::zone::{deploy, DeployOptions, Outcome};
 use cloudstrap::cloudstack::{ApiError, Auth, Client};
 use common::*;
 
@@ -152,28 +152,100 @@ fn a_3_0_2_management_server_log_is_tailed_where_3_0_2_writes_it() {
     assert!(text.ends_with("cannot connect to the database"), "{text}");
 }
 
+/// The zone as a management host deploys it when its profile lists no hosts: the server refuses cluster-wide
+/// primary storage until a host in the cluster is Up, so that step is deferred.
+fn zone_without_hosts(c: &Client, p: &cloudstrap::profile::Profile) -> Vec<String> {
+    let mut zone_only = p.clone();
+    zone_only.zone.as_mut().unwrap().hosts.clear();
+    let d = deploy(c, &zone_only, &DeployOptions { poll_interval: Duration::from_millis(1), profile_dir: fixture(""), ..DeployOptions::default() }, &mut |_| {}).unwrap();
+    d.steps.iter().filter(|s| s.outcome == Outcome::Deferred).map(|s| s.to_string()).collect()
+}
+
 #[test]
-fn a_kvm_agent_registers_itself_and_waits_for_up() {
+fn a_kvm_agent_registers_itself_waits_for_up_and_adds_the_deferred_primary_storage() {
     let sim = simulator();
     let mut p = profile("advanced-zone.toml");
     let c = client(&sim);
-    // The zone exists (deployed without this host); this host is 10.0.0.7.
-    let mut zone_only = p.clone();
-    zone_only.zone.as_mut().unwrap().hosts.clear();
-    deploy(&c, &zone_only, &DeployOptions { poll_interval: Duration::from_millis(1), profile_dir: fixture(""), ..DeployOptions::default() }, &mut |_| {}).unwrap();
+    let deferred = zone_without_hosts(&c, &p);
+    assert_eq!(deferred, ["primary storage primary1 (nfs://10.0.0.4/export/primary): waits for a host Up in cluster KVM1; a KVM host with agent.register = true adds it: deferred"]);
+    assert!(sim.sim.objects("storagepool").is_empty());
+    assert_eq!(sim.sim.objects("zone")[0]["allocationstate"], "Enabled");
+
+    // This host is 10.0.0.7; it joins the profile's zone, pod and cluster.
     p.host.address = "10.0.0.7/24".into();
     let opts = RegisterOptions { host_wait: Duration::from_secs(10), poll_interval: Duration::from_millis(1), client: fast() };
     let mut lines = vec![];
     let h = register(&c, &p, &fixture(""), &opts, &mut |l| lines.push(l.to_string())).unwrap();
     assert_eq!((h.ipaddress.as_str(), h.state.as_str()), ("10.0.0.7", "Up"));
-    assert_eq!(lines, ["added host 10.0.0.7 to zone Adv1, pod Rack1, cluster KVM1", "the management server sees host 10.0.0.7 Up"]);
-    let again = register(&c, &p, &fixture(""), &opts, &mut |_| {}).unwrap();
+    let pools = sim.sim.objects("storagepool");
+    assert_eq!(pools.len(), 1);
+    assert_eq!((pools[0]["name"].as_str(), pools[0]["clusterid"].as_str()), (Some("primary1"), h.clusterid.as_str().into()));
+    let pool_id = pools[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        lines,
+        [
+            "added host 10.0.0.7 to zone Adv1, pod Rack1, cluster KVM1".to_string(),
+            "the management server sees host 10.0.0.7 Up".into(),
+            format!("primary storage primary1 (nfs://10.0.0.4/export/primary): created ({pool_id})"),
+        ]
+    );
+    // Again: nothing new.
+    let mut lines = vec![];
+    let again = register(&c, &p, &fixture(""), &opts, &mut |l| lines.push(l.to_string())).unwrap();
     assert_eq!(again.id, h.id);
-    assert_eq!(sim.sim.objects("host").len(), 1);
-    // Without the zone on the server it says what to do first.
+    assert_eq!(lines[0], "host 10.0.0.7 is already registered in zone Adv1");
+    assert_eq!(lines[2], format!("primary storage primary1 for cluster KVM1: exists ({pool_id})"));
+    assert_eq!((sim.sim.objects("host").len(), sim.sim.objects("storagepool").len()), (1, 1));
+    // Without the zone on the server it says which key names it and what to do first.
     let other = simulator();
     let e = register(&client(&other), &p, &fixture(""), &opts, &mut |_| {}).unwrap_err();
-    assert_eq!(e.to_string(), "zone Adv1 is not on the management server yet: run `cloudstrap zone deploy` on the management host first");
+    assert_eq!(e.to_string(), "zone.name: the management server has no zone named \"Adv1\" (it has none); deploy the zone from the management host first");
+}
+
+/// A hypervisor's own profile has no [zone]: it joins the only cluster there is, or the one agent.cluster
+/// names, logging in with the admin password when it has no API keys.
+#[test]
+fn an_agent_profile_without_a_zone_joins_the_only_or_the_named_cluster() {
+    use cloudstrap::cloudstack::agent::register_from_profile;
+    let sim = simulator();
+    let c = client(&sim);
+    let management = profile("advanced-zone.toml");
+    zone_without_hosts(&c, &management);
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kvm.toml");
+    std::fs::write(dir.path().join("admin-password"), "password\n").unwrap();
+    std::fs::set_permissions(dir.path().join("admin-password"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    let text = format!(
+        "version = 1\n[cloudstack]\nrelease = \"4.22\"\n[host]\nroles = [\"kvm-agent\"]\nhostname = \"kvm7\"\nfqdn = \"kvm7.example.org\"\n\
+         address = \"10.0.0.7/24\"\ngateway = \"10.0.0.1\"\n[management]\nendpoint = \"{}\"\nadmin-password-file = \"admin-password\"\n\
+         [nfs]\nserver = \"10.0.0.4\"\nclients = \"10.0.0.0/24\"\n[agent]\nregister = true\nroot-password-env = \"CLOUDSTRAP_TEST_HOST_PASSWORD\"\n",
+        sim.url()
+    );
+    std::fs::write(&path, &text).unwrap();
+    set_password_env();
+    let mut p = cloudstrap::profile::load(&path).unwrap();
+    let empty_root = tempfile::tempdir().unwrap();
+    let opts = RegisterOptions { host_wait: Duration::from_secs(10), poll_interval: Duration::from_millis(1), client: fast() };
+
+    // A second cluster: now the host must be told which.
+    let zone = sim.sim.objects("zone")[0]["id"].as_str().unwrap().to_string();
+    let pod = sim.sim.objects("pod")[0]["id"].as_str().unwrap().to_string();
+    c.call("addCluster", &[("zoneid", &zone), ("podid", &pod), ("clustername", "KVM2"), ("hypervisor", "KVM"), ("clustertype", "CloudManaged")]).unwrap();
+    let e = register_from_profile(&p, &path, empty_root.path(), &opts, &mut |_| {}).unwrap_err();
+    assert_eq!(e.to_string(), "agent.cluster: the management server has several (KVM1, KVM2); name the one this host joins");
+
+    p.agent.as_mut().unwrap().cluster = Some("KVM1".into());
+    let h = register_from_profile(&p, &path, empty_root.path(), &opts, &mut |_| {}).unwrap();
+    assert_eq!((h.state.as_str(), h.clusterid.as_str()), ("Up", sim.sim.objects("cluster")[0]["id"].as_str().unwrap()));
+    // Its storage is the [nfs] export, named after the zone.
+    let pools = sim.sim.objects("storagepool");
+    assert_eq!((pools.len(), pools[0]["name"].as_str(), pools[0]["path"].as_str()), (1, Some("Adv1-primary"), Some("/export/primary")));
+
+    // No keys, no stored keys, no admin password: one sentence saying what to set.
+    p.management.as_mut().unwrap().admin_password_file = None;
+    let e = register_from_profile(&p, &path, empty_root.path(), &opts, &mut |_| {}).unwrap_err();
+    assert!(e.to_string().ends_with("agent.register needs API credentials: set management.api-key and secret-key-file (or -env), or management.admin-password-file (or -env)"), "{e}");
 }
 
 fn walk(dir: &Path) -> Vec<String> {

@@ -223,3 +223,30 @@ fn a_zone_of_the_other_type_is_not_touched() {
     assert_eq!(e.to_string(), "zone Zone1 exists with network type Advanced but the profile asks for Basic; rename one of them");
     assert_eq!(count(&sim, "physicalnetwork"), 0);
 }
+
+/// Without hosts the zone is deployed and enabled, its primary storage deferred (the server, like the real
+/// one, refuses a cluster-wide pool while no host in the cluster is Up), and the system VM wait skipped.
+#[test]
+fn a_zone_without_hosts_defers_primary_storage_to_the_first_host() {
+    let sim = simulator();
+    let mut p = profile("basic-zone.toml");
+    p.zone.as_mut().unwrap().hosts.clear();
+    let steps = deploy(&client(&sim), &p, &opts(), &mut |_| {}).unwrap();
+    let deferred: Vec<&str> = steps.steps.iter().filter(|s| s.outcome == Outcome::Deferred).map(|s| s.what.as_str()).collect();
+    assert_eq!(deferred.len(), 1, "{steps:?}");
+    assert!(deferred[0].starts_with("primary storage ") && deferred[0].contains("waits for a host Up in cluster"), "{deferred:?}");
+    assert_eq!((count(&sim, "storagepool"), count(&sim, "imagestore")), (0, 1));
+    assert_eq!(one(&sim, "zone")["allocationstate"], "Enabled");
+    assert!(!sim.sim.calls().iter().any(|c| c == "listSystemVms"), "no wait for system VMs that cannot start");
+
+    let c = client(&sim);
+    let (zone, pod, cluster) = (one(&sim, "zone")["id"].clone(), one(&sim, "pod")["id"].clone(), one(&sim, "cluster")["id"].clone());
+    let e = c
+        .call(
+            "createStoragePool",
+            &[("zoneid", zone.as_str().unwrap()), ("podid", pod.as_str().unwrap()), ("clusterid", cluster.as_str().unwrap()), ("name", "p"), ("url", "nfs://10.1.1.1/p"), ("scope", "cluster")],
+        )
+        .unwrap_err();
+    assert_eq!(e.errorcode(), Some(530));
+    assert!(e.to_string().contains(&format!("No host up to associate a storage pool with in cluster {}", cluster.as_str().unwrap())), "{e}");
+}

@@ -7,11 +7,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::agent::{own_address, register_from_profile, RegisterOptions};
+use super::agent::{self, own_address, register_from_profile, RegisterOptions};
 use super::client::{Auth, Client, Options};
 use super::credentials::{from_profile, stored, KEYS_FILE};
 use super::handoff::{run, HandoffOptions, CMK_CONFIG, CMK_PROFILE};
-use super::types::Zone;
+use super::types::{StoragePool, Zone};
 use super::zone::{deploy, find_host, DeployOptions};
 use crate::action::{Action, ActionError, Ctx, Record};
 use crate::profile::Profile;
@@ -151,10 +151,14 @@ impl Action for AgentRegister {
         format!("Register host {} with the CloudStack management server", own_address(&self.profile))
     }
 
+    /// Done when the server lists this host Up and its cluster has primary storage.
     fn is_done(&self, ctx: &Ctx) -> Result<bool, ActionError> {
-        let (Some(z), Some(c)) = (&self.profile.zone, probe_client(&self.profile, &self.profile_path, &ctx.root)) else { return Ok(false) };
-        let Ok(Some(zone)) = c.list::<Zone>("listZones", &[("name", &z.name)]).map(|zs| zs.into_iter().find(|x| x.name == z.name)) else { return Ok(false) };
-        Ok(matches!(find_host(&c, &zone.id, &own_address(&self.profile)), Ok(Some(h)) if h.state == "Up"))
+        let opts = Options { request_timeout: Duration::from_secs(5), retries: 0, ..Options::default() };
+        let Ok(c) = agent::client(&self.profile, &self.profile_path, &ctx.root, opts) else { return Ok(false) };
+        let Ok(p) = agent::placement(&c, &self.profile) else { return Ok(false) };
+        let up = matches!(find_host(&c, &p.zone.id, &own_address(&self.profile)), Ok(Some(h)) if h.state == "Up");
+        let storage = c.list::<StoragePool>("listStoragePools", &[("zoneid", &p.zone.id)]).is_ok_and(|v| v.iter().any(|s| s.clusterid.is_empty() || s.clusterid == p.cluster.id));
+        Ok(up && storage)
     }
 
     fn execute(&self, ctx: &Ctx, _record: &mut Record) -> Result<(), ActionError> {

@@ -1,15 +1,16 @@
 //! Agent hand-off: a KVM host whose profile names the management endpoint and credentials adds
-//! itself (`addHost` for its own address) to the profile's zone, pod and cluster once its agent is
-//! installed, then waits until the management server reports it Up.
+//! itself (`addHost` for its own address) to its zone, pod and cluster once its agent is installed,
+//! waits until the management server reports it Up, and adds the cluster's primary storage when the
+//! zone was deployed before any host could mount it.
 
 use std::path::Path;
 use std::time::Duration;
 
 use super::client::{Auth, Client, Options};
-use super::credentials::{from_profile, secret_value};
+use super::credentials::{from_profile, profile_endpoint, secret_value, stored};
 use super::error::ApiError;
 use super::types::{Cluster, Host, Pod, Zone};
-use super::zone::{agent_log, find_host, wait_host_up};
+use super::zone::{add_primary_storage, agent_log, find_host, wait_host_up};
 use crate::profile::Profile;
 
 #[derive(Debug, Clone)]
@@ -30,41 +31,90 @@ pub fn own_address(profile: &Profile) -> String {
     profile.host.address.split('/').next().unwrap_or(&profile.host.address).to_string()
 }
 
-/// What the engine calls after installing the agent: credentials from the profile (or the stored keys
-/// under `root`), then [`register`].
+/// The client a KVM host registers with: API keys from the profile, else the keys stored on this host (an
+/// all-in-one's hand-off), else a login as admin with the profile's management.admin-password.
+pub fn client(profile: &Profile, profile_path: &Path, root: &Path, options: Options) -> Result<Client, ApiError> {
+    let base = profile_path.parent().unwrap_or(Path::new("."));
+    let has_keys = profile.management.as_ref().is_some_and(|m| m.api_key.is_some() || m.secret_key.is_some() || m.secret_key_file.is_some() || m.secret_key_env.is_some());
+    if has_keys || stored(root)?.is_some() {
+        let c = from_profile(profile, profile_path, root)?;
+        return Client::new(&c.endpoint, Auth::Keys { api_key: c.api_key, secret: c.secret }, options);
+    }
+    match secret_value(profile, base, "management.admin-password")? {
+        Some(pw) => Client::login(&profile_endpoint(profile), "admin", &pw, "/", options).map(|(c, _)| c),
+        None => Err(ApiError::Input(format!(
+            "{}: agent.register needs API credentials: set management.api-key and secret-key-file (or -env), or management.admin-password-file (or -env)",
+            profile_path.display()
+        ))),
+    }
+}
+
+/// What the engine calls after installing the agent: [`client`], then [`register`].
 pub fn register_from_profile(profile: &Profile, profile_path: &Path, root: &Path, opts: &RegisterOptions, report: &mut dyn FnMut(&str)) -> Result<Host, ApiError> {
-    let creds = from_profile(profile, profile_path, root)?;
-    let client = Client::new(&creds.endpoint, Auth::Keys { api_key: creds.api_key, secret: creds.secret }, opts.client.clone())?;
+    let client = client(profile, profile_path, root, opts.client.clone())?;
     let dir = profile_path.parent().unwrap_or(Path::new("."));
     register(&client, profile, dir, opts, report)
 }
 
-/// Add this host to the profile's zone/pod/cluster unless the server has it already; wait for Up.
+/// Where this host goes: agent.zone/pod/cluster, else the profile's [zone], else the only one the server has.
+pub struct Placement {
+    pub zone: Zone,
+    pub pod: Pod,
+    pub cluster: Cluster,
+}
+
+/// `wanted` is the profile key that names it and the name.
+fn pick<T>(kind: &str, wanted: &Option<(&'static str, String)>, found: Vec<T>, name: impl Fn(&T) -> &str) -> Result<T, ApiError> {
+    let names = || found.iter().map(|x| name(x).to_string()).collect::<Vec<_>>().join(", ");
+    match wanted {
+        Some((key, w)) => {
+            let w = w.as_str();
+            let listed = names();
+            found.into_iter().find(|x| name(x) == w).ok_or_else(|| {
+                ApiError::Input(format!(
+                    "{key}: the management server has no {kind} named {w:?} ({}); deploy the zone from the management host first",
+                    if listed.is_empty() { "it has none".to_string() } else { format!("it has {listed}") }
+                ))
+            })
+        }
+        None if found.len() == 1 => Ok(found.into_iter().next().expect("one")),
+        None if found.is_empty() => Err(ApiError::Input(format!("the management server has no {kind} yet: deploy the zone from the management host first"))),
+        None => Err(ApiError::Input(format!("agent.{kind}: the management server has several ({}); name the one this host joins", names()))),
+    }
+}
+
+pub fn placement(client: &Client, profile: &Profile) -> Result<Placement, ApiError> {
+    let a = profile.agent.as_ref();
+    let z = profile.zone.as_ref();
+    let named = |own: Option<&str>, own_key: &'static str, zone_key: &'static str, of_zone: Option<&str>| -> Option<(&'static str, String)> {
+        own.map(|n| (own_key, n.to_string())).or(of_zone.map(|n| (zone_key, n.to_string())))
+    };
+    let zone_name = named(a.and_then(|a| a.zone.as_deref()), "agent.zone", "zone.name", z.map(|z| z.name.as_str()));
+    let pod_name = named(a.and_then(|a| a.pod.as_deref()), "agent.pod", "zone.pod.name", z.map(|z| z.pod.name.as_str()));
+    let cluster_name = named(a.and_then(|a| a.cluster.as_deref()), "agent.cluster", "zone.cluster.name", z.map(|z| z.cluster.name.as_str()));
+    let zone = pick("zone", &zone_name, client.list::<Zone>("listZones", &[])?, |x| &x.name)?;
+    let pod = pick("pod", &pod_name, client.list::<Pod>("listPods", &[("zoneid", &zone.id)])?, |x| &x.name)?;
+    let cluster = pick("cluster", &cluster_name, client.list::<Cluster>("listClusters", &[("zoneid", &zone.id), ("podid", &pod.id)])?, |x| &x.name)?;
+    Ok(Placement { zone, pod, cluster })
+}
+
+/// Add this host to its zone/pod/cluster unless the server has it already, wait for Up, then give the
+/// cluster its primary storage if the management host's zone deployment had to leave it for the first host.
 pub fn register(client: &Client, profile: &Profile, profile_dir: &Path, opts: &RegisterOptions, report: &mut dyn FnMut(&str)) -> Result<Host, ApiError> {
-    let z = profile.zone.as_ref().ok_or_else(|| ApiError::Input("agent registration needs the profile's [zone] (zone, pod and cluster names)".into()))?;
     let address = own_address(profile);
-    let from_zone = z.hosts.iter().enumerate().find(|(_, h)| h.address == address);
-    let password = secret_value(profile, profile_dir, "agent.root-password")?;
-    let password = match (password, from_zone) {
+    let from_zone = profile.zone.as_ref().and_then(|z| z.hosts.iter().enumerate().find(|(_, h)| h.address == address));
+    let password = match (secret_value(profile, profile_dir, "agent.root-password")?, from_zone) {
         (Some(p), _) => p,
         (None, Some((i, _))) => secret_value(profile, profile_dir, &format!("zone.hosts[{i}].password"))?
             .ok_or_else(|| ApiError::Input(format!("zone.hosts[{i}].password: no password for {address}")))?,
         (None, None) => return Err(ApiError::Input("agent.root-password: the management server needs this host's root password to add it (set root-password-file or root-password-env)".into())),
     };
     let username = from_zone.map(|(_, h)| h.username.clone()).unwrap_or_else(|| "root".into());
-
-    let not_there = |what: &str| ApiError::Input(format!("{what} is not on the management server yet: run `cloudstrap zone deploy` on the management host first"));
-    let zone = client.list::<Zone>("listZones", &[("name", &z.name)])?.into_iter().find(|x| x.name == z.name).ok_or_else(|| not_there(&format!("zone {}", z.name)))?;
-    let pod = client.list::<Pod>("listPods", &[("zoneid", &zone.id), ("name", &z.pod.name)])?.into_iter().find(|x| x.name == z.pod.name).ok_or_else(|| not_there(&format!("pod {}", z.pod.name)))?;
-    let cluster = client
-        .list::<Cluster>("listClusters", &[("zoneid", &zone.id), ("podid", &pod.id), ("name", &z.cluster.name)])?
-        .into_iter()
-        .find(|x| x.name == z.cluster.name)
-        .ok_or_else(|| not_there(&format!("cluster {}", z.cluster.name)))?;
+    let Placement { zone, pod, cluster } = placement(client, profile)?;
 
     let host = match find_host(client, &zone.id, &address)? {
         Some(h) => {
-            report(&format!("host {address} is already registered in zone {}", z.name));
+            report(&format!("host {address} is already registered in zone {}", zone.name));
             h
         }
         None => {
@@ -77,11 +127,12 @@ pub fn register(client: &Client, profile: &Profile, profile_dir: &Path, opts: &R
                 .into_iter()
                 .next()
                 .ok_or_else(|| ApiError::Protocol { command: "addHost".into(), status: 200, detail: "the answer lists no host".into() })?;
-            report(&format!("added host {address} to zone {}, pod {}, cluster {}", z.name, z.pod.name, z.cluster.name));
+            report(&format!("added host {address} to zone {}, pod {}, cluster {}", zone.name, pod.name, cluster.name));
             h
         }
     };
     let up = wait_host_up(client, &host.id, &address, agent_log(&profile.cloudstack.release), opts.host_wait, opts.poll_interval)?;
     report(&format!("the management server sees host {address} Up"));
+    add_primary_storage(client, profile, &zone, &pod, &cluster, &mut |s| report(&s.to_string()))?;
     Ok(up)
 }

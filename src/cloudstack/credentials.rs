@@ -81,12 +81,13 @@ pub fn secret_value(profile: &Profile, base: &Path, key: &str) -> Result<Option<
     crate::profile::Secrets::resolve_one(profile, key, base).map(|s| s.map(|s| s.expose().to_string())).map_err(ApiError::Input)
 }
 
-/// The API endpoint a profile names, or this host's address on port 8080.
+/// The API endpoint a profile names, else port 8080 of management.host, else of this host's address.
 pub fn profile_endpoint(profile: &Profile) -> String {
-    if let Some(e) = profile.management.as_ref().and_then(|m| m.endpoint.clone()) {
+    let m = profile.management.as_ref();
+    if let Some(e) = m.and_then(|m| m.endpoint.clone()) {
         return e;
     }
-    let host = profile.host.address.split('/').next().unwrap_or(&profile.host.address);
+    let host = m.and_then(|m| m.host.as_deref()).unwrap_or_else(|| profile.host.address.split('/').next().unwrap_or(&profile.host.address));
     format!("http://{host}:8080/client/api")
 }
 

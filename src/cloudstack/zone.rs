@@ -43,6 +43,8 @@ pub enum Outcome {
     Updated,
     /// A wait ended well (host Up, system VM Running).
     Ready,
+    /// Left for later: cluster-wide primary storage needs a host that is Up in the cluster.
+    Deferred,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +61,7 @@ impl std::fmt::Display for Step {
             Outcome::Created => "created",
             Outcome::Updated => "updated",
             Outcome::Ready => "ready",
+            Outcome::Deferred => "deferred",
         };
         write!(f, "{}: {o}", self.what)?;
         if !self.id.is_empty() {
@@ -328,19 +331,9 @@ pub fn deploy(client: &Client, profile: &Profile, opts: &DeployOptions, report: 
         d.step(format!("host {} Up", h.address), Outcome::Ready, &host.id);
     }
 
-    // Storage.
-    for s in &primaries {
-        d.ensure(
-            &format!("primary storage {} ({})", s.name, s.url),
-            |c| Ok(first(c.list::<StoragePool>("listStoragePools", &[("zoneid", &zone.id), ("name", &s.name)])?, |x| x.name == s.name)),
-            |c| {
-                c.call_object(
-                    "createStoragePool",
-                    &[("zoneid", &zone.id), ("podid", &pod.id), ("clusterid", &cluster.id), ("name", &s.name), ("url", &s.url), ("scope", "cluster")],
-                )
-            },
-        )?;
-    }
+    // Storage. The server refuses cluster-wide primary storage until a host in the cluster is Up; without
+    // hosts in the profile, the first KVM host that registers itself adds it (agent::register).
+    let deferred = !primary_storage(&mut d, &zone.id, &pod.id, &cluster, &primaries)?;
     d.ensure(
         &format!("secondary storage {} ({})", secondary.name, secondary.url),
         |c| Ok(first(c.list::<ImageStore>("listImageStores", &[("zoneid", &zone.id)])?, |x| x.name == secondary.name || x.url == secondary.url)),
@@ -356,12 +349,59 @@ pub fn deploy(client: &Client, profile: &Profile, opts: &DeployOptions, report: 
         d.step(format!("zone {} enabled", z.name), Outcome::Updated, &zone.id);
     }
 
-    if let Some(wait) = opts.system_vm_wait {
+    if let (Some(wait), false) = (opts.system_vm_wait, deferred) {
         for vm in wait_system_vms(client, &zone.id, wait, opts.poll_interval)? {
             d.step(format!("system VM {} ({}) Running", vm.name, vm.systemvmtype), Outcome::Ready, &vm.id);
         }
     }
     Ok(Deployed { zone_id: zone.id, steps: d.steps })
+}
+
+/// Add the cluster's primary storage unless it is there; false when none could be added because no host in
+/// the cluster is Up yet (each pool is then reported as deferred).
+fn primary_storage(d: &mut Deployer, zoneid: &str, podid: &str, cluster: &Cluster, primaries: &[Storage]) -> Result<bool, ApiError> {
+    let hosts = d.c.list::<Host>("listHosts", &[("clusterid", &cluster.id), ("type", "Routing")])?;
+    let host_up = hosts.iter().any(|h| h.state == "Up" && (h.clusterid.is_empty() || h.clusterid == cluster.id));
+    for s in primaries {
+        let what = format!("primary storage {} ({})", s.name, s.url);
+        let find = |c: &Client| Ok(first(c.list::<StoragePool>("listStoragePools", &[("zoneid", zoneid), ("name", &s.name)])?, |x| x.name == s.name));
+        if !host_up {
+            match find(d.c)? {
+                Some(p) => d.step(what, Outcome::Exists, &p.id),
+                None => d.step(format!("{what}: waits for a host Up in cluster {}; a KVM host with agent.register = true adds it", cluster.name), Outcome::Deferred, ""),
+            }
+            continue;
+        }
+        d.ensure(&what, find, |c| {
+            c.call_object(
+                "createStoragePool",
+                &[("zoneid", zoneid), ("podid", podid), ("clusterid", &cluster.id), ("name", &s.name), ("url", &s.url), ("scope", "cluster")],
+            )
+        })?;
+    }
+    Ok(host_up || primaries.is_empty())
+}
+
+/// The primary storage a host registering itself adds to its cluster: the profile's [[zone.primary]], else
+/// its [nfs] export named after the zone, as `deploy` would have.
+pub fn add_primary_storage(client: &Client, profile: &Profile, zone: &Zone, pod: &Pod, cluster: &Cluster, report: &mut dyn FnMut(&Step)) -> Result<(), ApiError> {
+    let primaries: Vec<Storage> = match profile.zone.as_ref() {
+        Some(z) if !z.primary.is_empty() => z.primary.clone(),
+        _ => match &profile.nfs {
+            Some(nfs) => vec![Storage { name: format!("{}-primary", zone.name), url: format!("nfs://{}{}", nfs.server, nfs.primary) }],
+            None => return Ok(()),
+        },
+    };
+    // A pool already serving this cluster (added under another name by the management host) is enough.
+    let pools = client.list::<StoragePool>("listStoragePools", &[("zoneid", &zone.id)])?;
+    let serving: Vec<&StoragePool> = pools.iter().filter(|p| p.clusterid.is_empty() || p.clusterid == cluster.id).collect();
+    let same = |p: &StoragePool, s: &Storage| s.name == p.name || s.url == format!("nfs://{}{}", p.ipaddress, p.path);
+    if let Some(p) = serving.iter().find(|p| primaries.iter().any(|s| same(p, s))).or(serving.first()) {
+        report(&Step { what: format!("primary storage {} for cluster {}", p.name, cluster.name), outcome: Outcome::Exists, id: p.id.clone() });
+        return Ok(());
+    }
+    let mut d = Deployer { c: client, report, steps: vec![] };
+    primary_storage(&mut d, &zone.id, &pod.id, cluster, &primaries).map(|_| ())
 }
 
 fn enable_provider(d: &mut Deployer, pn: &str, name: &str) -> Result<(), ApiError> {

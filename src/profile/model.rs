@@ -289,6 +289,14 @@ pub struct Agent {
     /// Register this host with the management server (`addHost`) once the agent runs.
     #[serde(default)]
     pub register: bool,
+    /// Zone, pod and cluster to register in, by name (default: the profile's [zone], else the only one
+    /// the management server has).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
     /// Root password the management server uses to SSH into this host during addHost.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub root_password: Option<String>,
@@ -451,6 +459,9 @@ impl Default for Agent {
             public_bridge: None,
             configure_bridges: false,
             register: false,
+            zone: None,
+            pod: None,
+            cluster: None,
             root_password: None,
             root_password_file: None,
             root_password_env: None,

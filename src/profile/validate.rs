@@ -185,6 +185,11 @@ pub fn validate(p: &Profile) -> Vec<Problem> {
         if let Some(b) = &a.public_bridge {
             v.rule("agent.public-bridge", rules::interface(b));
         }
+        for (key, name) in [("agent.zone", &a.zone), ("agent.pod", &a.pod), ("agent.cluster", &a.cluster)] {
+            if let Some(n) = name {
+                v.rule(key, rules::non_empty(n, "a name the management server knows"));
+            }
+        }
     }
     zone(p, host_net, &mut v);
     secrets(p, &mut v);

@@ -610,6 +610,13 @@ fn run(sim: &Simulator, state: &mut State, call: &Call, user: &UserRec) -> Answe
             }
             let (host, path) = split_nfs(&url).ok_or_else(|| error(c, 431, &format!("{url} is not a valid uri")))?;
             let cluster = call.get("clusterid").and_then(|id| state.find("cluster", id)).cloned();
+            // As the real server: attaching a cluster-wide pool needs a host Up in the cluster to mount it.
+            let scope = call.get("scope").unwrap_or("cluster").to_ascii_lowercase();
+            if let (Some(cl), "cluster") = (&cluster, scope.as_str()) {
+                if !state.list("host").iter().any(|h| h["clusterid"] == cl["id"] && h["state"] == "Up") {
+                    return Err(error(c, 530, &format!("No host up to associate a storage pool with in cluster {}", cl["id"].as_str().unwrap_or_default())));
+                }
+            }
             let sp = json!({
                 "id": uuid(), "name": name, "zoneid": zone["id"], "zonename": zone["name"], "podid": call.get("podid"),
                 "clusterid": cluster.as_ref().map(|c| c["id"].clone()), "type": "NetworkFilesystem", "ipaddress": host,
