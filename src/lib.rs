@@ -21,6 +21,7 @@
 //! - [`plan`]: the actions for a profile's roles on a platform; [`install`]: the `install` command.
 //! - [`cloudstack`]: the hand-off to the management server API (signed client, keys, zone deployment).
 
+pub mod atomic_file;
 pub mod cli;
 pub mod cloudstack;
 pub mod host;

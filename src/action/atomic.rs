@@ -1,29 +1,13 @@
 //! Atomic file replacement (temp file, fsync, rename, fsync of the directory) and backups of what is replaced.
 
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use super::{digest, ActionError, Ctx, STATE_DIR};
 
-/// Replace `path` with `bytes` (mode `mode`) so a reader sees the old or the new file, never a mix,
-/// even across a power cut.
+/// Replace `path` with `bytes` (mode `mode`) atomically; see [`crate::atomic_file::replace`].
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), ActionError> {
-    let dir = path.parent().ok_or_else(|| ActionError::Failed(format!("{} has no parent directory", path.display())))?;
-    std::fs::create_dir_all(dir).map_err(|e| ActionError::io(dir, e))?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let res = (|| -> std::io::Result<()> {
-        // A fresh, unpredictable name opened with O_EXCL: a symlink planted in the directory cannot redirect
-        // the write, and the temp file is removed if anything below fails.
-        let mut f = tempfile::Builder::new().prefix(&format!(".{name}.")).suffix(".cloudstrap-tmp").tempfile_in(dir)?;
-        // Set the mode exactly (the umask may have narrowed it).
-        f.as_file().set_permissions(std::fs::Permissions::from_mode(mode))?;
-        f.write_all(bytes)?;
-        f.as_file().sync_all()?;
-        f.persist(path).map_err(|e| e.error)?;
-        std::fs::File::open(dir)?.sync_all()
-    })();
-    res.map_err(|e| ActionError::io(path, e))
+    crate::atomic_file::replace(path, bytes, mode).map_err(|e| ActionError::io(path, e))
 }
 
 /// Save the current content of in-system file `abs` under /var/lib/cloudstrap/backups/, named by its content

@@ -28,13 +28,7 @@ pub fn write_private(path: &Path, content: &str) -> std::io::Result<Option<PathB
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
     }
-    let tmp = dir.join(format!(".{}.cloudstrap-tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("file")));
-    let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
-    f.write_all(content.as_bytes())?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    std::fs::File::open(dir)?.sync_all()?;
+    crate::atomic_file::replace(path, content.as_bytes(), 0o600)?;
     Ok(backup)
 }
 

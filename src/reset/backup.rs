@@ -72,7 +72,7 @@ impl Manifest {
     pub fn save(&self, dir: &Path) -> Result<(), BackupError> {
         let text = serde_json::to_string_pretty(self).expect("manifest serializes") + "\n";
         let path = dir.join(MANIFEST);
-        files::write_atomic(&path, text.as_bytes(), 0o600).map_err(|source| BackupError::Write { path, source })?;
+        crate::atomic_file::replace(&path, text.as_bytes(), 0o600).map_err(|source| BackupError::Write { path, source })?;
         let sums: String = self
             .databases
             .iter()
@@ -81,7 +81,7 @@ impl Manifest {
             .map(|(h, f)| format!("{h}  {f}\n"))
             .collect();
         let path = dir.join("SHA256SUMS");
-        files::write_atomic(&path, sums.as_bytes(), 0o600).map_err(|source| BackupError::Write { path, source })
+        crate::atomic_file::replace(&path, sums.as_bytes(), 0o600).map_err(|source| BackupError::Write { path, source })
     }
 
     /// Every file is present and matches its sum, and every dump is complete.

@@ -1,23 +1,7 @@
-//! Small file helpers: atomic writes, private copies, backups of files we overwrite.
+//! Small file helpers: private copies, backups of files we overwrite (atomic writes: crate::atomic_file).
 
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-
-/// Write through a temp file in the same directory, fsync, then rename over `path`.
-pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::Builder::new().prefix(".cloudstrap-").tempfile_in(dir)?;
-    tmp.as_file().set_permissions(std::fs::Permissions::from_mode(mode))?;
-    tmp.write_all(data)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
-}
 
 /// Copy `from` to a new file `to` with `mode`, fsynced.
 pub fn copy_private(from: &Path, to: &Path, mode: u32) -> std::io::Result<()> {

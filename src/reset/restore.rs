@@ -119,7 +119,7 @@ pub fn restore(args: &RestoreArgs, global: &Global) -> Result<(), ResetError> {
         files::backup_existing(&target, &stamp).map_err(|e| ResetError::Failed(format!("backing up {}: {e}", target.display())))?;
         let data = std::fs::read(backup::safe_join(dir, &f.file).map_err(|e| ResetError::Failed(e.to_string()))?)
             .map_err(|e| ResetError::Failed(format!("{}: {e}", f.file)))?;
-        files::write_atomic(&target, &data, f.mode).map_err(|e| ResetError::Failed(format!("writing {}: {e}", target.display())))?;
+        crate::atomic_file::replace(&target, &data, f.mode).map_err(|e| ResetError::Failed(format!("writing {}: {e}", target.display())))?;
     }
     step("Starting the services that ran when the backup was made");
     services.start(&manifest.services, false).map_err(|e| ResetError::Failed(e.to_string()))?;

@@ -52,7 +52,7 @@ pub fn load(root: &Path) -> std::io::Result<Option<ResetState>> {
 pub fn save(root: &Path, state: &ResetState) -> std::io::Result<()> {
     let path = crate::host::Sysroot::new(root).path(STATE_PATH);
     let text = serde_json::to_string_pretty(state).map_err(std::io::Error::other)? + "\n";
-    super::files::write_atomic(&path, text.as_bytes(), 0o600)
+    crate::atomic_file::replace(&path, text.as_bytes(), 0o600)
 }
 
 pub fn clear(root: &Path) -> std::io::Result<()> {

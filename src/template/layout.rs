@@ -3,8 +3,8 @@
 //! showing a half-made directory: everything is built in a hidden staging directory next to the final
 //! one, then renamed into place in one step.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs::{self, File};
+use std::io;
 use std::path::{Path, PathBuf};
 
 /// Prefix of staging directories: `.<id>.cloudstrap-<uuid>` beside `<id>`.
@@ -107,15 +107,6 @@ pub fn properties(id: u32, filename: &str, size: u64, virtual_size: u64) -> Stri
          virtualsize={virtual_size}\n\
          qcow2.size={size}\n"
     )
-}
-
-/// Write a small file atomically in `dir`: temp file, fsync, rename.
-pub fn write_atomic(dir: &Path, name: &str, content: &str) -> io::Result<()> {
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
-    f.write_all(content.as_bytes())?;
-    f.sync_all()?;
-    fs::rename(&tmp, dir.join(name))
 }
 
 /// Put `staging` at `dir`. When `dir` exists it is first moved to `backup` (its parent created);

@@ -324,7 +324,7 @@ fn stage_and_install(
     let file_in_staging = staging.join(&filename);
     std::fs::rename(&partial, &file_in_staging).map_err(io_err("renaming", &partial))?;
     let props = layout::properties(layout.id, &filename, streamed.written, streamed.header.virtual_size);
-    layout::write_atomic(staging, "template.properties", &props).map_err(io_err("writing template.properties in", staging))?;
+    crate::atomic_file::replace(&staging.join("template.properties"), props.as_bytes(), 0o644).map_err(io_err("writing template.properties in", staging))?;
     layout::fsync_dir(staging).map_err(io_err("syncing", staging))?;
 
     // Checked again now: another run may have installed one while this one downloaded.
