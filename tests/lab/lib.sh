@@ -27,8 +27,9 @@ REPO_ALTERNATIVES=(ntpsec ufw iptables-persistent firewalld)
 
 # What the snapshot has installed already, because these take minutes under TCG. The install engine still
 # runs its package actions; on these it finds them installed.
+# apparmor: a standard Debian 12 install has AppArmor's userspace; the debootstrap minbase does not.
 SNAPSHOT_PACKAGES=(mariadb-server mariadb-client nfs-kernel-server nfs-common rpcbind libvirt-daemon-system
-  libvirt-clients qemu-system-x86 qemu-utils chrony python3-paramiko iptables bridge-utils)
+  libvirt-clients qemu-system-x86 qemu-utils chrony python3-paramiko iptables bridge-utils apparmor)
 
 LAB_SSH_OPTS=(-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
   -o ConnectTimeout=5 -o BatchMode=yes -o ServerAliveInterval=15 -o ServerAliveCountMax=8)
@@ -357,28 +358,41 @@ overlay() {   # overlay NAME: a fresh copy-on-write disk on the snapshot
 # snapshot: the base plus the heavy packages, installed once
 
 build_snapshot() {
-  local key; key=$(lab_hash v2 "$(basename "$DEBIAN_REPO")" "${SNAPSHOT_PACKAGES[*]}" no-recommends)
+  local key; key=$(lab_hash v3 "$(basename "$DEBIAN_REPO")" "${SNAPSHOT_PACKAGES[*]}" no-recommends chroot)
   SNAPSHOT="$BASE_DIR/snapshot-$key.qcow2"
   if [ -f "$SNAPSHOT" ]; then
     note "snapshot: reused $SNAPSHOT (heavy packages already installed: ${SNAPSHOT_PACKAGES[*]})"
     return
   fi
   phase_start build-snapshot
-  local disk="$SNAPSHOT.tmp"
-  qemu-img create -q -f qcow2 -F raw -b "$BASE_DIR/base.raw" "$disk"
-  phase_start boot-snapshot-vm
-  VM_HOSTNAME=snap VM_DOMAIN=lab.example vm_start snap "static:$LAB_NET.250/24" "$disk"
-  phase_end boot-snapshot-vm
-  phase_start install-heavy-packages
-  vm snap "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends ${SNAPSHOT_PACKAGES[*]}" \
-    >/dev/null || die "installing the heavy packages failed (log: $LAB_RUN/snap.ssh.log)"
-  phase_end install-heavy-packages "${SNAPSHOT_PACKAGES[*]}"
-  # Forget this machine's identity, so every overlay configures itself at first boot.
-  # Host keys go in the same command as the power-off: without them sshd takes no new connection.
-  vm snap 'apt-get clean; rm -f /etc/cslab-configured /etc/ssh/ssh_host_*; fstrim -a; sync; systemctl poweroff' >/dev/null || true
-  vm_wait_exit snap 120 || vm_stop snap
-  mv "$disk" "$SNAPSHOT"
-  phase_end build-snapshot "$(du -h "$SNAPSHOT" | cut -f1) qcow2"
+  # Installed in a chroot of a copy of the base, at native speed (under TCG in a booted machine this took
+  # 15 minutes): services are enabled by their packages but not started (policy-rc.d), as on a fresh install.
+  local tmp="$BASE_DIR/snapshot.tmp"
+  rm -rf "$tmp"; mkdir -p "$tmp"
+  cp -a "$BASE_DIR/rootfs" "$tmp/rootfs"
+  if ! (
+    set -e
+    r="$tmp/rootfs"
+    trap 'umount "$r/mnt/labrepo" "$r/proc" 2>/dev/null || true' EXIT
+    mkdir -p "$r/mnt/labrepo"
+    mount --bind "$DEBIAN_REPO" "$r/mnt/labrepo"
+    mount -t proc proc "$r/proc"
+    printf '#!/bin/sh\nexit 101\n' >"$r/usr/sbin/policy-rc.d"; chmod 0755 "$r/usr/sbin/policy-rc.d"
+    echo 'deb [trusted=yes] file:/mnt/labrepo ./' >"$r/tmp/lab.list"
+    local apt=(apt-get -o Dir::Etc::SourceList=/tmp/lab.list -o Dir::Etc::SourceParts=/nonexistent)
+    chroot "$r" "${apt[@]}" update -q
+    DEBIAN_FRONTEND=noninteractive chroot "$r" "${apt[@]}" install -y -q --no-install-recommends "${SNAPSHOT_PACKAGES[@]}"
+    chroot "$r" apt-get clean
+    rm -rf "$r/usr/sbin/policy-rc.d" "$r/tmp/lab.list" "$r"/var/lib/apt/lists/*
+  ) >"$tmp/install.log" 2>&1; then
+    tail -20 "$tmp/install.log" >&2; die "installing the heavy packages failed (log: $tmp/install.log)"
+  fi
+  truncate -s 8G "$tmp/snapshot.raw"
+  mkfs.ext4 -q -L root -d "$tmp/rootfs" "$tmp/snapshot.raw"
+  qemu-img convert -q -f raw -O qcow2 "$tmp/snapshot.raw" "$SNAPSHOT.tmp"
+  mv "$SNAPSHOT.tmp" "$SNAPSHOT"
+  rm -rf "$tmp"
+  phase_end build-snapshot "${SNAPSHOT_PACKAGES[*]}; $(du -h "$SNAPSHOT" | cut -f1) qcow2"
 }
 
 # ---------------------------------------------------------------------------------------------------------
@@ -592,11 +606,10 @@ E
   vm_quiet "$name" 'chmod 600 /root/lab.env'
   # An installed Debian host has its package lists; the snapshot may not (older lab versions dropped them).
   vm_quiet "$name" 'apt-get update -q' || die "$name: apt-get update against the lab repository failed"
-  # A standard Debian 12 install has AppArmor's userspace; the lab image (debootstrap minbase) does not.
-  # LAB_NO_APPARMOR=1 leaves it out (cloudstrap must then cope without apparmor_parser).
-  if [ -z "${LAB_NO_APPARMOR:-}" ]; then
-    vm_quiet "$name" 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends apparmor' \
-      || die "$name: installing apparmor failed"
+  # The snapshot has AppArmor's userspace, as a standard Debian 12 install does. LAB_NO_APPARMOR=1 removes it
+  # (cloudstrap must then cope without apparmor_parser).
+  if [ -n "${LAB_NO_APPARMOR:-}" ]; then
+    vm_quiet "$name" 'DEBIAN_FRONTEND=noninteractive apt-get purge -y -q apparmor' || die "$name: removing apparmor failed"
   fi
 }
 
