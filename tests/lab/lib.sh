@@ -32,7 +32,7 @@ SNAPSHOT_PACKAGES=(mariadb-server mariadb-client nfs-kernel-server nfs-common rp
   libvirt-clients qemu-system-x86 qemu-utils chrony python3-paramiko iptables bridge-utils apparmor)
 
 LAB_SSH_OPTS=(-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
-  -o ConnectTimeout=5 -o BatchMode=yes -o ServerAliveInterval=15 -o ServerAliveCountMax=8)
+  -o ConnectTimeout=5 -o BatchMode=yes -o ServerAliveInterval=15 -o ServerAliveCountMax=40)
 
 # ---------------------------------------------------------------------------------------------------------
 # output and timing
@@ -296,15 +296,29 @@ wait_ssh() {   # NAME MAC
 vm_ssh_raw() { local name=$1; shift; ip netns exec "$LAB_NS" ssh -i "$BASE_DIR/id_ed25519" "${LAB_SSH_OPTS[@]}" "root@${VM_IP[$name]}" "$@"; }
 # vm NAME CMD...: run a shell command line on the machine, logging it to the run dir
 vm() {
-  local name=$1; shift
+  local name=$1 rc; shift
   printf '### %s $ %s\n' "$(date -u +%T)" "$*" >>"$LAB_RUN/$name.ssh.log"
   vm_ssh_raw "$name" "$@" 2>&1 | tee -a "$LAB_RUN/$name.ssh.log"
-  return "${PIPESTATUS[0]}"
+  rc=${PIPESTATUS[0]}
+  vm_log_exit "$name" "$rc"
+  return "$rc"
 }
 vm_quiet() {
-  local name=$1; shift
+  local name=$1 rc=0; shift
   printf '### %s $ %s\n' "$(date -u +%T)" "$*" >>"$LAB_RUN/$name.ssh.log"
-  vm_ssh_raw "$name" "$@" >>"$LAB_RUN/$name.ssh.log" 2>&1
+  vm_ssh_raw "$name" "$@" >>"$LAB_RUN/$name.ssh.log" 2>&1 || rc=$?
+  vm_log_exit "$name" "$rc"
+  return "$rc"
+}
+# The exit status goes to the log too; 255 is ssh's own (connection refused or lost), not the command's.
+vm_log_exit() {
+  local name=$1 rc=$2
+  ((rc == 0)) && return
+  if ((rc == 255)); then
+    printf '### %s exit 255: the SSH connection failed or was lost (machine unresponsive for %ss?)\n' "$(date -u +%T)" $((15 * 40)) >>"$LAB_RUN/$name.ssh.log"
+  else
+    printf '### %s exit %s\n' "$(date -u +%T)" "$rc" >>"$LAB_RUN/$name.ssh.log"
+  fi
 }
 vm_put() {   # NAME SRC DST
   ip netns exec "$LAB_NS" scp -q -i "$BASE_DIR/id_ed25519" "${LAB_SSH_OPTS[@]}" "$2" "root@${VM_IP[$1]}:$3"
@@ -468,6 +482,7 @@ check() {   # check NAME DESCRIPTION CMD: assert on the machine
     say "  ok   [$name] $desc"
   else
     say "  FAIL [$name] $desc   (\$ $*; see $LAB_RUN/$name.ssh.log)"
+    tail -8 "$LAB_RUN/$name.ssh.log" | sed 's/^/         | /' >&2   # the cause, also where the run dir is gone (CI)
     SCENARIO_FAILS=$((SCENARIO_FAILS + 1))
   fi
 }
