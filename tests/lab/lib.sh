@@ -500,12 +500,33 @@ lab_scenarios() {
   for f in "$LAB_DIR"/scenarios/*.sh; do f=$(basename "$f" .sh); echo "${f#[0-9][0-9]-}"; done
 }
 
+# run_scenario NAME: run it; with LAB_RETRY=1 a failed scenario runs once more from fresh machines (TCG guests
+# have stalled now and then), and the summary says so, keeping the first attempt's logs.
 run_scenario() {
   local s=$1 rc file f
   file=""
   for f in "$LAB_DIR/scenarios/$s.sh" "$LAB_DIR"/scenarios/[0-9]*-"$s.sh"; do [ -f "$f" ] && { file=$f; break; }; done
   [ -n "$file" ] || die "no scenario $s (see: scripts/lab list)"
   s=$(basename "$file" .sh); s=${s#[0-9][0-9]-}
+  rc=0; run_scenario_once "$s" "$file" || rc=$?
+  local retried=""
+  if ((rc != 0 && rc != 77)) && [ "${LAB_RETRY:-0}" = 1 ]; then
+    retried="$LAB_RUN/first-attempt-$s"
+    mkdir -p "$retried"
+    mv "$LAB_RUN"/*.ssh.log "$LAB_RUN"/*.serial "$LAB_RUN"/*.diff "$retried"/ 2>/dev/null || true
+    note "scenario $s FAILED on its first attempt (logs: $retried); running it once more (LAB_RETRY=1)"
+    rc=0; run_scenario_once "$s" "$file" || rc=$?
+  fi
+  case $rc in
+    0) LAB_RESULTS+=("PASS  $s${retried:+ (on the second attempt; the first FAILED: $retried)}"); phase_end "scenario $s" pass ;;
+    77) LAB_RESULTS+=("SKIP  $s: $(cat "$LAB_RUN/skip-reason" 2>/dev/null)"); phase_end "scenario $s" skipped ;;
+    *) LAB_RESULTS+=("FAIL  $s (logs: $LAB_RUN)"); phase_end "scenario $s" FAILED ;;
+  esac
+  return 0
+}
+
+run_scenario_once() {   # NAME FILE; returns the scenario's status (0 pass, 77 skipped, else failed)
+  local s=$1 file=$2 rc f
   SCENARIO_FAILS=0
   rm -f "$LAB_RUN/skip-reason"
   phase_start "scenario $s"
@@ -520,14 +541,8 @@ run_scenario() {
   rc=$?
   set -e
   # Machines of the scenario are not needed any more.
-  local f
   for f in "$LAB_RUN"/*.qemu.pid; do [ -f "$f" ] && { kill "$(cat "$f")" 2>/dev/null; rm -f "$f"; }; done
-  case $rc in
-    0) LAB_RESULTS+=("PASS  $s"); phase_end "scenario $s" pass ;;
-    77) LAB_RESULTS+=("SKIP  $s: $(cat "$LAB_RUN/skip-reason" 2>/dev/null)"); phase_end "scenario $s" skipped ;;
-    *) LAB_RESULTS+=("FAIL  $s (logs: $LAB_RUN)"); phase_end "scenario $s" FAILED ;;
-  esac
-  return 0
+  return "$rc"
 }
 
 # ---------------------------------------------------------------------------------------------------------
