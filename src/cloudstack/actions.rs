@@ -12,7 +12,7 @@ use super::client::{Auth, Client, Options};
 use super::credentials::{from_profile, stored, KEYS_FILE};
 use super::handoff::{run, HandoffOptions, CMK_CONFIG, CMK_PROFILE};
 use super::types::{StoragePool, Zone};
-use super::zone::{deploy, find_host, DeployOptions};
+use super::zone::{deploy, find_host, serves, DeployOptions};
 use crate::action::{Action, ActionError, Ctx, Record};
 use crate::profile::Profile;
 
@@ -157,7 +157,7 @@ impl Action for AgentRegister {
         let Ok(c) = agent::client(&self.profile, &self.profile_path, &ctx.root, opts) else { return Ok(false) };
         let Ok(p) = agent::placement(&c, &self.profile) else { return Ok(false) };
         let up = matches!(find_host(&c, &p.zone.id, &own_address(&self.profile)), Ok(Some(h)) if h.state == "Up");
-        let storage = c.list::<StoragePool>("listStoragePools", &[("zoneid", &p.zone.id)]).is_ok_and(|v| v.iter().any(|s| s.clusterid.is_empty() || s.clusterid == p.cluster.id));
+        let storage = c.list::<StoragePool>("listStoragePools", &[("zoneid", &p.zone.id)]).is_ok_and(|v| v.iter().any(|s| serves(s, &p.cluster)));
         Ok(up && storage)
     }
 

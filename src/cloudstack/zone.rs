@@ -157,9 +157,19 @@ fn storage_or_nfs(given: Option<&Storage>, profile: &Profile, zone: &ZoneSpec, k
     if let Some(s) = given {
         return Ok(s.clone());
     }
-    let nfs = profile.nfs.as_ref().ok_or_else(|| ApiError::Input(format!("zone.{kind}: no storage given and the profile has no [nfs] section to take it from")))?;
+    nfs_storage(profile, &zone.name, kind).ok_or_else(|| ApiError::Input(format!("zone.{kind}: no storage given and the profile has no [nfs] section to take it from")))
+}
+
+/// The profile's [nfs] export of `kind` as storage named after the zone.
+fn nfs_storage(profile: &Profile, zone_name: &str, kind: &str) -> Option<Storage> {
+    let nfs = profile.nfs.as_ref()?;
     let path = if kind == "primary" { &nfs.primary } else { &nfs.secondary };
-    Ok(Storage { name: format!("{}-{kind}", zone.name), url: format!("nfs://{}{}", nfs.server, path) })
+    Some(Storage { name: format!("{zone_name}-{kind}"), url: format!("nfs://{}{}", nfs.server, path) })
+}
+
+/// A pool of the zone that serves `cluster` (cluster-wide there, or zone-wide).
+pub fn serves(pool: &StoragePool, cluster: &Cluster) -> bool {
+    pool.clusterid.is_empty() || pool.clusterid == cluster.id
 }
 
 /// Deploy (or complete) the profile's zone. `report` is told every step as it happens.
@@ -387,14 +397,14 @@ fn primary_storage(d: &mut Deployer, zoneid: &str, podid: &str, cluster: &Cluste
 pub fn add_primary_storage(client: &Client, profile: &Profile, zone: &Zone, pod: &Pod, cluster: &Cluster, report: &mut dyn FnMut(&Step)) -> Result<(), ApiError> {
     let primaries: Vec<Storage> = match profile.zone.as_ref() {
         Some(z) if !z.primary.is_empty() => z.primary.clone(),
-        _ => match &profile.nfs {
-            Some(nfs) => vec![Storage { name: format!("{}-primary", zone.name), url: format!("nfs://{}{}", nfs.server, nfs.primary) }],
+        _ => match nfs_storage(profile, &zone.name, "primary") {
+            Some(s) => vec![s],
             None => return Ok(()),
         },
     };
     // A pool already serving this cluster (added under another name by the management host) is enough.
     let pools = client.list::<StoragePool>("listStoragePools", &[("zoneid", &zone.id)])?;
-    let serving: Vec<&StoragePool> = pools.iter().filter(|p| p.clusterid.is_empty() || p.clusterid == cluster.id).collect();
+    let serving: Vec<&StoragePool> = pools.iter().filter(|p| serves(p, cluster)).collect();
     let same = |p: &StoragePool, s: &Storage| s.name == p.name || s.url == format!("nfs://{}{}", p.ipaddress, p.path);
     if let Some(p) = serving.iter().find(|p| primaries.iter().any(|s| same(p, s))).or(serving.first()) {
         report(&Step { what: format!("primary storage {} for cluster {}", p.name, cluster.name), outcome: Outcome::Exists, id: p.id.clone() });
