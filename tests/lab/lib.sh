@@ -224,6 +224,7 @@ dhcp_up() {   # a DHCP server on the bridge (no DNS), for machines that configur
 lab_cleanup() {
   local rc=$? f pid
   set +e
+  ssh_masters_close
   for f in "$LAB_RUN"/*.qemu.pid "$LAB_RUN"/http.pid "$LAB_RUN"/dnsmasq.pid; do
     [ -f "$f" ] || continue
     pid=$(cat "$f"); [ -n "$pid" ] && kill "$pid" 2>/dev/null
@@ -286,14 +287,32 @@ wait_ssh() {   # NAME MAC
     if [ -z "${VM_IP[$name]}" ] && [ -f "$LAB_RUN/dhcp.leases" ]; then
       VM_IP[$name]=$(awk -v m="$mac" '$2==m {print $3}' "$LAB_RUN/dhcp.leases" | tail -1)
     fi
-    if [ -n "${VM_IP[$name]}" ] && vm_ssh_raw "$name" true 2>/dev/null; then return 0; fi
+    if [ -n "${VM_IP[$name]}" ] && vm_ssh_raw "$name" true 2>/dev/null; then vm_ssh_master "$name"; return 0; fi
     sleep 2
   done
   tail -30 "$LAB_RUN/$name.serial" >&2
   die "$name: no SSH after ${LAB_BOOT_TIMEOUT:-600}s"
 }
 
-vm_ssh_raw() { local name=$1; shift; ip netns exec "$LAB_NS" ssh -i "$BASE_DIR/id_ed25519" "${LAB_SSH_OPTS[@]}" "root@${VM_IP[$name]}" "$@"; }
+# One SSH connection per machine, opened once it answers and shared by every later command and copy: under
+# TCG each new handshake costs seconds of emulated crypto. The socket is named after qemu's pid, so a later
+# machine at the same address never reaches an earlier one's connection. Without the socket (the connection
+# was lost), ssh connects directly.
+vm_ctl() { echo "$LAB_RUN/ssh-${VM_PID[$1]}.ctl"; }
+vm_ssh_master() {
+  ip netns exec "$LAB_NS" ssh -i "$BASE_DIR/id_ed25519" "${LAB_SSH_OPTS[@]}" -o ControlMaster=yes \
+    -o ControlPath="$(vm_ctl "$1")" -N -f "root@${VM_IP[$1]}" </dev/null >/dev/null 2>&1 \
+    || note "$1: no shared SSH connection; each command connects on its own"
+}
+ssh_masters_close() {   # every shared connection of the run (the machines are gone or about to be)
+  local c
+  for c in "$LAB_RUN"/ssh-*.ctl; do
+    [ -S "$c" ] && ssh -o ControlPath="$c" -O exit lab >/dev/null 2>&1
+    rm -f "$c"
+  done
+  return 0
+}
+vm_ssh_raw() { local name=$1; shift; ip netns exec "$LAB_NS" ssh -i "$BASE_DIR/id_ed25519" "${LAB_SSH_OPTS[@]}" -o ControlPath="$(vm_ctl "$name")" "root@${VM_IP[$name]}" "$@"; }
 # vm NAME CMD...: run a shell command line on the machine, logging it to the run dir
 vm() {
   local name=$1 rc; shift
@@ -321,46 +340,7 @@ vm_log_exit() {
   fi
 }
 vm_put() {   # NAME SRC DST
-  ip netns exec "$LAB_NS" scp -q -i "$BASE_DIR/id_ed25519" "${LAB_SSH_OPTS[@]}" "$2" "root@${VM_IP[$1]}:$3"
-}
-
-vm_stop() {   # clean shutdown, so the disk is consistent (the snapshot needs it)
-  local name=$1 pid=${VM_PID[$1]} i
-  vm_ssh_raw "$name" 'systemctl poweroff' >/dev/null 2>&1 || true
-  vm_wait_exit "$name" 60 && return
-  say "$name: no shutdown over SSH; pressing the ACPI power button"
-  vm_monitor "$name" system_powerdown
-  vm_wait_exit "$name" 180 && return
-  say "$name: still running; killing qemu"
-  kill "$pid" 2>/dev/null; sleep 2; kill -9 "$pid" 2>/dev/null || true
-  rm -f "$LAB_RUN/$name.qemu.pid"
-}
-
-vm_wait_exit() {   # NAME SECONDS
-  local pid=${VM_PID[$1]} i
-  for ((i = 0; i < $2; i++)); do
-    kill -0 "$pid" 2>/dev/null || { rm -f "$LAB_RUN/$1.qemu.pid"; return 0; }
-    sleep 1
-  done
-  return 1
-}
-
-vm_monitor() {   # NAME COMMAND: one human monitor command
-  python3 - "$LAB_RUN/$1.mon" "$2" <<'P' || true
-import socket, sys, time
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-time.sleep(0.5)
-s.sendall((sys.argv[2] + "\n").encode())
-time.sleep(1)
-s.close()
-P
-}
-
-vm_kill() {   # pull the plug
-  local pid=${VM_PID[$1]}
-  kill -9 "$pid" 2>/dev/null || true
-  rm -f "$LAB_RUN/$1.qemu.pid"
+  ip netns exec "$LAB_NS" scp -q -i "$BASE_DIR/id_ed25519" "${LAB_SSH_OPTS[@]}" -o ControlPath="$(vm_ctl "$1")" "$2" "root@${VM_IP[$1]}:$3"
 }
 
 overlay() {   # overlay NAME: a fresh copy-on-write disk on the snapshot
@@ -483,6 +463,10 @@ check() {   # check NAME DESCRIPTION CMD: assert on the machine
   else
     say "  FAIL [$name] $desc   (\$ $*; see $LAB_RUN/$name.ssh.log)"
     tail -8 "$LAB_RUN/$name.ssh.log" | sed 's/^/         | /' >&2   # the cause, also where the run dir is gone (CI)
+    # SSH lost: what the machine's console said last (a kernel lockup or the OOM killer shows there)
+    if tail -1 "$LAB_RUN/$name.ssh.log" | grep -q 'exit 255'; then
+      say "  console of $name, last lines:"; tail -12 "$LAB_RUN/$name.serial" | sed 's/^/         | /' >&2
+    fi
     SCENARIO_FAILS=$((SCENARIO_FAILS + 1))
   fi
 }
@@ -541,6 +525,7 @@ run_scenario_once() {   # NAME FILE; returns the scenario's status (0 pass, 77 s
   rc=$?
   set -e
   # Machines of the scenario are not needed any more.
+  ssh_masters_close
   for f in "$LAB_RUN"/*.qemu.pid; do [ -f "$f" ] && { kill "$(cat "$f")" 2>/dev/null; rm -f "$f"; }; done
   return "$rc"
 }
