@@ -224,6 +224,21 @@ fn each_failure_mode_fails_its_check_with_a_remedy() {
 }
 
 #[test]
+fn fqdn_on_loopback_before_its_address_warns() {
+    // Debian's `127.0.1.1 name` line above the real one: the name resolves to the host, but loopback first.
+    let r = preflight("fqdn-loopback-first", &[]);
+    assert_shape("fqdn-loopback-first", &r);
+    assert_eq!(statuses(&r), with(healthy(false), &[("net.fqdn", "warn")]));
+    assert_eq!(r.code, 0, "a warning alone does not fail preflight");
+    let summary = check(&r, "net.fqdn")["summary"].as_str().unwrap().to_string();
+    assert!(summary.contains("127.0.1.1") && summary.contains("10.20.0.12"), "{summary}");
+    let rem = remedy(&r, "net.fqdn");
+    assert!(rem.contains("comment out") && rem.contains("10.20.0.12 deb12.cloud.example deb12"), "{rem}");
+    // The healthy host, its address alone, still passes.
+    assert_eq!(check(&preflight("debian-12", &[]), "net.fqdn")["status"], "pass");
+}
+
+#[test]
 fn port_held_by_another_service_only_matters_for_its_role() {
     // 8080 belongs to the management role; a KVM host does not care.
     let r = preflight("port-8080", &["--role", "kvm-agent"]);

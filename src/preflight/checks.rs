@@ -258,6 +258,19 @@ fn net_fqdn(c: &Ctx) -> Outcome {
             format!("correct the entry: {hosts_line}; {q2}"),
         );
     }
+    // Debian's installer maps the name to 127.0.1.1 on hosts that had DHCP; the resolver then answers that
+    // first, and whatever takes the first address (`hostname -i`, Java's getLocalHost) gets loopback.
+    if n.addresses.first().is_some_and(is_loopback) {
+        return warn(
+            format!("{fqdn} resolves first to {} and only then to {}", n.addresses[0], non_loop[0]),
+            format!(
+                "CloudStack may take the first address: comment out the line that maps {fqdn} to {} in /etc/hosts and keep `{} {fqdn} {}`",
+                n.addresses[0],
+                non_loop[0],
+                host.split('.').next().unwrap_or(host)
+            ),
+        );
+    }
     if let Some(p) = &c.opts.profile {
         if !p.host.fqdn.eq_ignore_ascii_case(fqdn) {
             return warn(
