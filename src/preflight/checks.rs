@@ -260,14 +260,12 @@ fn net_fqdn(c: &Ctx) -> Outcome {
     }
     // Debian's installer maps the name to 127.0.1.1 on hosts that had DHCP; the resolver then answers that
     // first, and whatever takes the first address (`hostname -i`, Java's getLocalHost) gets loopback.
-    if n.addresses.first().is_some_and(is_loopback) {
+    if let Some(first) = n.addresses.first().filter(|a| is_loopback(a)) {
         return warn(
-            format!("{fqdn} resolves first to {} and only then to {}", n.addresses[0], non_loop[0]),
+            format!("{fqdn} resolves first to {first} and only then to {}", non_loop[0]),
             format!(
-                "CloudStack may take the first address: comment out the line that maps {fqdn} to {} in /etc/hosts and keep `{} {fqdn} {}`",
-                n.addresses[0],
-                non_loop[0],
-                host.split('.').next().unwrap_or(host)
+                "CloudStack may take the first address: comment out the line that maps {fqdn} to {first} in /etc/hosts and keep `{} {fqdn} {want_short}`",
+                non_loop[0]
             ),
         );
     }

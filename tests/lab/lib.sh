@@ -299,9 +299,13 @@ wait_ssh() {   # NAME MAC
 # machine at the same address never reaches an earlier one's connection. Without the socket (the connection
 # was lost), ssh connects directly.
 vm_ctl() { echo "$LAB_RUN/ssh-${VM_PID[$1]}.ctl"; }
+# vm_tool TOOL NAME ARGS...: ssh or scp inside the namespace with the lab key, through NAME's shared connection
+vm_tool() {
+  local tool=$1 name=$2; shift 2
+  ip netns exec "$LAB_NS" "$tool" -i "$BASE_DIR/id_ed25519" "${LAB_SSH_OPTS[@]}" -o ControlPath="$(vm_ctl "$name")" "$@"
+}
 vm_ssh_master() {
-  ip netns exec "$LAB_NS" ssh -i "$BASE_DIR/id_ed25519" "${LAB_SSH_OPTS[@]}" -o ControlMaster=yes \
-    -o ControlPath="$(vm_ctl "$1")" -N -f "root@${VM_IP[$1]}" </dev/null >/dev/null 2>&1 \
+  vm_tool ssh "$1" -o ControlMaster=yes -N -f "root@${VM_IP[$1]}" </dev/null >/dev/null 2>&1 \
     || note "$1: no shared SSH connection; each command connects on its own"
 }
 ssh_masters_close() {   # every shared connection of the run (the machines are gone or about to be)
@@ -312,7 +316,7 @@ ssh_masters_close() {   # every shared connection of the run (the machines are g
   done
   return 0
 }
-vm_ssh_raw() { local name=$1; shift; ip netns exec "$LAB_NS" ssh -i "$BASE_DIR/id_ed25519" "${LAB_SSH_OPTS[@]}" -o ControlPath="$(vm_ctl "$name")" "root@${VM_IP[$name]}" "$@"; }
+vm_ssh_raw() { local name=$1; shift; vm_tool ssh "$name" "root@${VM_IP[$name]}" "$@"; }
 # vm NAME CMD...: run a shell command line on the machine, logging it to the run dir
 vm() {
   local name=$1 rc; shift
@@ -340,7 +344,7 @@ vm_log_exit() {
   fi
 }
 vm_put() {   # NAME SRC DST
-  ip netns exec "$LAB_NS" scp -q -i "$BASE_DIR/id_ed25519" "${LAB_SSH_OPTS[@]}" -o ControlPath="$(vm_ctl "$1")" "$2" "root@${VM_IP[$1]}:$3"
+  vm_tool scp "$1" -q "$2" "root@${VM_IP[$1]}:$3"
 }
 
 overlay() {   # overlay NAME: a fresh copy-on-write disk on the snapshot
@@ -457,14 +461,15 @@ declare -a LAB_RESULTS=()
 SCENARIO_FAILS=0
 
 check() {   # check NAME DESCRIPTION CMD: assert on the machine
-  local name=$1 desc=$2; shift 2
-  if vm_quiet "$name" "$@"; then
+  local name=$1 desc=$2 rc=0; shift 2
+  vm_quiet "$name" "$@" || rc=$?
+  if ((rc == 0)); then
     say "  ok   [$name] $desc"
   else
     say "  FAIL [$name] $desc   (\$ $*; see $LAB_RUN/$name.ssh.log)"
     tail -8 "$LAB_RUN/$name.ssh.log" | sed 's/^/         | /' >&2   # the cause, also where the run dir is gone (CI)
     # SSH lost: what the machine's console said last (a kernel lockup or the OOM killer shows there)
-    if tail -1 "$LAB_RUN/$name.ssh.log" | grep -q 'exit 255'; then
+    if ((rc == 255)); then
       say "  console of $name, last lines:"; tail -12 "$LAB_RUN/$name.serial" | sed 's/^/         | /' >&2
     fi
     SCENARIO_FAILS=$((SCENARIO_FAILS + 1))
