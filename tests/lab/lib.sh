@@ -21,7 +21,7 @@ REPO_PACKAGES=(mariadb-server mariadb-client default-mysql-client default-mysql-
   nfs-common rpcbind libvirt-daemon-system libvirt-clients libvirt-daemon-driver-qemu qemu-system-x86
   qemu-utils chrony iptables nftables bridge-utils ipmitool genisoimage sudo openssh-client python3
   python3-paramiko python3-pymysql ebtables ipset cpu-checker curl wget bzip2 lsof sysstat augeas-tools
-  apparmor dnsmasq-base uuid-runtime)
+  apparmor dnsmasq-base uuid-runtime man-db bash-completion)
 # Alternatives that conflict with the set above (or each other), downloaded in separate passes.
 REPO_ALTERNATIVES=(ntpsec ufw iptables-persistent firewalld)
 
@@ -93,7 +93,7 @@ check_host() {
   [ "$(id -u)" = 0 ] || die "the lab needs root (debootstrap, network namespaces, taps)"
   local missing=() c
   for c in debootstrap qemu-system-x86_64 qemu-img mkfs.ext4 dpkg-scanpackages dpkg-deb apt-ftparchive \
-    ssh scp ssh-keygen ip dnsmasq python3 gpg sha256sum bzip2; do
+    ssh scp ssh-keygen ip dnsmasq python3 gpg sha256sum bzip2 rpm; do
     command -v "$c" >/dev/null || missing+=("$c")
   done
   ((${#missing[@]} == 0)) || die "missing host commands: ${missing[*]} (install the packages in scripts/test-env/packages/lab.list)"
@@ -397,19 +397,28 @@ build_snapshot() {
 # the product: the cloudstrap binary, the stand-in CloudStack repository, the system VM template
 
 prepare_product() {
-  phase_start build-product
+  # What operators get: the release artifacts (static binary, .deb, .rpm) from scripts/release, or the ones
+  # already built in CLOUDSTRAP_DIST.
+  phase_start release-build
   export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$LAB_SRC/target}"
-  if [ -n "${CLOUDSTRAP_BIN:-}" ]; then
-    LAB_BIN=$CLOUDSTRAP_BIN
-    note "cloudstrap: using CLOUDSTRAP_BIN=$LAB_BIN"
+  if [ -n "${CLOUDSTRAP_DIST:-}" ]; then
+    LAB_DIST=$CLOUDSTRAP_DIST
+    note "cloudstrap: release artifacts from CLOUDSTRAP_DIST=$LAB_DIST"
   else
-    (cd "$LAB_SRC" && cargo build --locked --bin cloudstrap >"$LAB_RUN/cargo.log" 2>&1) \
-      || { tail -20 "$LAB_RUN/cargo.log" >&2; die "cargo build failed"; }
-    LAB_BIN="$CARGO_TARGET_DIR/debug/cloudstrap"
+    LAB_DIST="$LAB_RUN/dist"
+    "$LAB_SRC/scripts/release" --out "$LAB_DIST" >"$LAB_RUN/release.log" 2>&1 \
+      || { tail -20 "$LAB_RUN/release.log" >&2; die "scripts/release failed (log: $LAB_RUN/release.log)"; }
   fi
-  [ -x "$LAB_BIN" ] || die "no cloudstrap binary at $LAB_BIN"
-  # Debug info makes the binary large to copy into every machine; the guest does not need it.
-  objcopy --strip-debug "$LAB_BIN" "$LAB_RUN/cloudstrap" 2>/dev/null || cp "$LAB_BIN" "$LAB_RUN/cloudstrap"
+  local f
+  for f in "$LAB_DIST"/cloudstrap-*-x86_64-linux-musl; do LAB_BIN=$f; done
+  for f in "$LAB_DIST"/cloudstrap_*.deb; do LAB_DEB=$f; done
+  for f in "$LAB_DIST"/cloudstrap-*.rpm; do LAB_RPM=$f; done
+  [ -x "${LAB_BIN:-}" ] && [ -f "${LAB_DEB:-}" ] && [ -f "${LAB_RPM:-}" ] \
+    || die "no static binary, .deb and .rpm in $LAB_DIST (scripts/release makes them)"
+  export LAB_DEB LAB_RPM
+  cp "$LAB_BIN" "$LAB_RUN/cloudstrap"
+  phase_end release-build "$(grep -o 'built in [0-9]* s' "$LAB_RUN/release.log" 2>/dev/null || echo prebuilt); $(du -h "$LAB_BIN" | cut -f1) static binary"
+  phase_start build-product
   # The API simulator (a separate crate) runs inside the stand-in management package.
   LAB_SIMULATOR_BIN=""
   if [ -f "$LAB_SRC/tests/simulator/Cargo.toml" ]; then
@@ -426,7 +435,7 @@ prepare_product() {
   fi
   export LAB_CS_REPO_OK
   make_template
-  phase_end build-product "$(du -h "$LAB_RUN/cloudstrap" | cut -f1) binary${LAB_CS_REPO_OK:+, stand-in repo}, template"
+  phase_end build-product "simulator${LAB_CS_REPO_OK:+, stand-in repo}, template"
 }
 
 need_cloudstack_repo() {   # in a scenario: skip when the stand-in packages could not be built
