@@ -27,9 +27,12 @@ REPO_ALTERNATIVES=(ntpsec ufw iptables-persistent firewalld)
 
 # What the snapshot has installed already, because these take minutes under TCG. The install engine still
 # runs its package actions; on these it finds them installed.
-# apparmor: a standard Debian 12 install has AppArmor's userspace; the debootstrap minbase does not.
+# apparmor, man-db, bash-completion: a standard Debian 12 install has them; the debootstrap minbase does not.
+# man-db's index is not updated on package installs (auto-update off, as the base image intends) until a
+# scenario turns it back on.
 SNAPSHOT_PACKAGES=(mariadb-server mariadb-client nfs-kernel-server nfs-common rpcbind libvirt-daemon-system
-  libvirt-clients qemu-system-x86 qemu-utils chrony python3-paramiko iptables bridge-utils apparmor)
+  libvirt-clients qemu-system-x86 qemu-utils chrony python3-paramiko iptables bridge-utils apparmor man-db
+  bash-completion)
 
 LAB_SSH_OPTS=(-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
   -o ConnectTimeout=5 -o BatchMode=yes -o ServerAliveInterval=15 -o ServerAliveCountMax=40)
@@ -381,6 +384,7 @@ build_snapshot() {
     chroot "$r" "${apt[@]}" update -q
     DEBIAN_FRONTEND=noninteractive chroot "$r" "${apt[@]}" install -y -q --no-install-recommends "${SNAPSHOT_PACKAGES[@]}"
     chroot "$r" apt-get clean
+    rm -f "$r/var/lib/man-db/auto-update"
     rm -rf "$r/usr/sbin/policy-rc.d" "$r/tmp/lab.list" "$r"/var/lib/apt/lists/*
   ) >"$tmp/install.log" 2>&1; then
     tail -20 "$tmp/install.log" >&2; die "installing the heavy packages failed (log: $tmp/install.log)"

@@ -15,10 +15,11 @@ scenario() {
   phase_start "apt install ./cloudstrap.deb"
   vm_put good "$LAB_DEB" /root/
   vm_put good "$LAB_DIR/guest/labcheck" /usr/local/bin/labcheck
-  # A standard Debian 12 install keeps documentation and has man-db and bash-completion; the lab's base leaves
-  # out /usr/share/doc and /usr/share/man (dpkg path-exclude, for speed) and both packages.
-  require good "documentation kept by dpkg as on a standard install; man-db and bash-completion installed" \
-    "sed -i '/^path-\(ex\|in\)clude=/d' /etc/dpkg/dpkg.cfg.d/01-lab && apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q man-db bash-completion"
+  # The snapshot has man-db and bash-completion as a standard Debian 12 install does; for speed it leaves out
+  # /usr/share/doc and /usr/share/man (dpkg path-exclude) and does not update man-db's index. Here both are
+  # put back as on a standard install.
+  require good "dpkg keeps documentation and man-db indexes new pages, as on a standard install" \
+    "sed -i '/^path-\(ex\|in\)clude=/d' /etc/dpkg/dpkg.cfg.d/01-lab && touch /var/lib/man-db/auto-update && dpkg -s man-db bash-completion >/dev/null"
   require good "apt install ./$(basename "$LAB_DEB") puts cloudstrap on the PATH" \
     "cd /root && DEBIAN_FRONTEND=noninteractive apt install -y -q ./$(basename "$LAB_DEB") && [ \"\$(command -v cloudstrap)\" = /usr/bin/cloudstrap ]"
   phase_end "apt install ./cloudstrap.deb"
