@@ -8,8 +8,10 @@ scenario() {
   has_subcommand preflight || skip_scenario "cloudstrap has no 'preflight' subcommand on this branch yet"
   dhcp_up
   phase_start "boot (preflight)"
-  VM_HOSTNAME=bare VM_DOMAIN='' vm_start bare dhcp "$(overlay bare)"
-  VM_HOSTNAME=good VM_DOMAIN=lab.example vm_start good "static:$LAB_NET.31/24" "$(overlay good)"
+  VM_HOSTNAME=bare VM_DOMAIN='' vm_launch bare dhcp "$(overlay bare)"
+  VM_HOSTNAME=good VM_DOMAIN=lab.example vm_launch good "static:$LAB_NET.31/24" "$(overlay good)"
+  wait_ssh bare
+  wait_ssh good
   phase_end "boot (preflight)"
   vm_install_cloudstrap bare
   phase_start "apt install ./cloudstrap.deb"
