@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 /// Exit codes of the contract.
 pub mod exit {
@@ -80,6 +80,11 @@ pub enum Command {
     Reset(crate::reset::ResetArgs),
     /// Put back the databases and files of a backup made by `reset`.
     Restore(crate::reset::RestoreArgs),
+    /// Print the shell completion script (bash: /usr/share/bash-completion/completions/cloudstrap).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -92,13 +97,17 @@ pub enum ProfileCmd {
 
 /// Parse the command line and run; returns the process exit code.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let matches = match with_man_pages(Cli::command()).try_get_matches() {
+        Ok(m) => m,
+        Err(e) => return parse_error(e),
+    };
+    if let Some(("man-pages", m)) = matches.subcommand() {
+        let out = m.get_one::<PathBuf>("out").expect("--out is required");
+        return ExitCode::from(man_pages(out));
+    }
+    let cli = match Cli::from_arg_matches(&matches) {
         Ok(c) => c,
-        Err(e) => {
-            let code = if e.use_stderr() { exit::INPUT } else { exit::OK };
-            let _ = e.print();
-            return ExitCode::from(code);
-        }
+        Err(e) => return parse_error(e),
     };
     crate::log::set_file(cli.global.log_file.clone());
     let code = match cli.command {
@@ -113,6 +122,43 @@ pub fn main() -> ExitCode {
         Command::Install(args) => crate::install::run(&args, &cli.global),
         Command::Api(args) => crate::cloudstack::command::run_api(&args, &cli.global),
         Command::Zone(cmd) => crate::cloudstack::command::run_zone(&cmd, &cli.global),
+        Command::Completions { shell } => {
+            crate::generated_docs::completions(Cli::command(), shell, &mut std::io::stdout());
+            exit::OK
+        }
     };
     ExitCode::from(code)
+}
+
+fn parse_error(e: clap::Error) -> ExitCode {
+    let code = if e.use_stderr() { exit::INPUT } else { exit::OK };
+    let _ = e.print();
+    ExitCode::from(code)
+}
+
+/// The parser with `man-pages --out DIR` (writes cloudstrap.1, cloudstrap-install.1, ...; scripts/release
+/// uses it). It stays outside `Cli`: clap_complete lists hidden subcommands, and the completion scripts
+/// and the pages themselves are generated from `Cli` alone.
+fn with_man_pages(cli: clap::Command) -> clap::Command {
+    cli.subcommand(
+        clap::Command::new("man-pages")
+            .hide(true)
+            .about("Write the man pages into a directory")
+            .arg(clap::Arg::new("out").long("out").required(true).value_parser(clap::value_parser!(PathBuf))),
+    )
+}
+
+fn man_pages(dir: &std::path::Path) -> u8 {
+    match std::fs::create_dir_all(dir).and_then(|()| crate::generated_docs::man_pages(Cli::command(), dir)) {
+        Ok(pages) => {
+            for p in pages {
+                println!("{}", p.display());
+            }
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!("cannot write the man pages into {}: {e}", dir.display());
+            exit::FAILED
+        }
+    }
 }

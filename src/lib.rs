@@ -20,10 +20,12 @@
 //!   dependency graph run on a few workers), the receipt that makes installs resumable, progress display.
 //! - [`plan`]: the actions for a profile's roles on a platform; [`install`]: the `install` command.
 //! - [`cloudstack`]: the hand-off to the management server API (signed client, keys, zone deployment).
+//! - [`generated_docs`]: shell completions and man pages, generated from the command-line definition.
 
 pub mod atomic_file;
 pub mod cli;
 pub mod cloudstack;
+pub mod generated_docs;
 pub mod host;
 pub mod log;
 pub mod mysql_text;

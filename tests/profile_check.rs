@@ -288,3 +288,38 @@ fn shipped_profiles_validate_against_the_schema_and_mistakes_do_not() {
         }
     }
 }
+
+/// The committed profile.schema.json is what `profile schema` prints: editors read the file, so a change to the
+/// profile's shape must regenerate it (`cargo run -- profile schema > profile.schema.json`).
+#[test]
+fn committed_schema_is_the_generated_one() {
+    let out = Command::new(BIN).args(["profile", "schema"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let committed = fs::read_to_string(root().join("profile.schema.json")).expect("profile.schema.json at the repository root");
+    assert!(
+        committed == String::from_utf8_lossy(&out.stdout),
+        "profile.schema.json differs from `cloudstrap profile schema`; regenerate it: cargo run -- profile schema > profile.schema.json"
+    );
+}
+
+/// Every shipped profile starts with taplo's `#:schema` line, and the path it names (relative to the
+/// profile, as editors resolve it) is the committed schema, in the checkout as in the installed packages
+/// (examples/ beside profile.schema.json).
+#[test]
+fn shipped_profiles_name_their_schema_for_editors() {
+    let schema = fs::canonicalize(root().join("profile.schema.json")).unwrap();
+    for e in fs::read_dir(root().join("profiles")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let text = fs::read_to_string(&p).unwrap();
+        let first = text.lines().next().unwrap_or_default();
+        let target = first
+            .strip_prefix("#:schema ")
+            .unwrap_or_else(|| panic!("{}: the first line is not a #:schema directive: {first:?}", p.display()));
+        let resolved = fs::canonicalize(p.parent().unwrap().join(target.trim()))
+            .unwrap_or_else(|e| panic!("{}: #:schema {target}: {e}", p.display()));
+        assert_eq!(resolved, schema, "{}", p.display());
+    }
+}

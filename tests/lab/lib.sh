@@ -21,15 +21,18 @@ REPO_PACKAGES=(mariadb-server mariadb-client default-mysql-client default-mysql-
   nfs-common rpcbind libvirt-daemon-system libvirt-clients libvirt-daemon-driver-qemu qemu-system-x86
   qemu-utils chrony iptables nftables bridge-utils ipmitool genisoimage sudo openssh-client python3
   python3-paramiko python3-pymysql ebtables ipset cpu-checker curl wget bzip2 lsof sysstat augeas-tools
-  apparmor dnsmasq-base uuid-runtime)
+  apparmor dnsmasq-base uuid-runtime man-db bash-completion)
 # Alternatives that conflict with the set above (or each other), downloaded in separate passes.
 REPO_ALTERNATIVES=(ntpsec ufw iptables-persistent firewalld)
 
 # What the snapshot has installed already, because these take minutes under TCG. The install engine still
 # runs its package actions; on these it finds them installed.
-# apparmor: a standard Debian 12 install has AppArmor's userspace; the debootstrap minbase does not.
+# apparmor, man-db, bash-completion: a standard Debian 12 install has them; the debootstrap minbase does not.
+# man-db's index is not updated on package installs (auto-update off, as the base image intends) until a
+# scenario turns it back on.
 SNAPSHOT_PACKAGES=(mariadb-server mariadb-client nfs-kernel-server nfs-common rpcbind libvirt-daemon-system
-  libvirt-clients qemu-system-x86 qemu-utils chrony python3-paramiko iptables bridge-utils apparmor)
+  libvirt-clients qemu-system-x86 qemu-utils chrony python3-paramiko iptables bridge-utils apparmor man-db
+  bash-completion)
 
 LAB_SSH_OPTS=(-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
   -o ConnectTimeout=5 -o BatchMode=yes -o ServerAliveInterval=15 -o ServerAliveCountMax=40)
@@ -93,7 +96,7 @@ check_host() {
   [ "$(id -u)" = 0 ] || die "the lab needs root (debootstrap, network namespaces, taps)"
   local missing=() c
   for c in debootstrap qemu-system-x86_64 qemu-img mkfs.ext4 dpkg-scanpackages dpkg-deb apt-ftparchive \
-    ssh scp ssh-keygen ip dnsmasq python3 gpg sha256sum bzip2; do
+    ssh scp ssh-keygen ip dnsmasq python3 gpg sha256sum bzip2 rpm; do
     command -v "$c" >/dev/null || missing+=("$c")
   done
   ((${#missing[@]} == 0)) || die "missing host commands: ${missing[*]} (install the packages in scripts/test-env/packages/lab.list)"
@@ -192,7 +195,7 @@ build_debian_repo() {
 
 LAB_NS=""
 LAB_RUN=""
-declare -A VM_IP=() VM_PID=()
+declare -A VM_IP=() VM_PID=() VM_MAC=()
 
 net_up() {
   LAB_NS="cslab-$$"
@@ -255,7 +258,11 @@ run_dir_init() {
 
 # vm_start NAME NET DISK: NET is "static:ADDR/PREFIX" or "dhcp"; hostname and domain from VM_HOSTNAME and
 # VM_DOMAIN (empty domain: no FQDN). Waits for SSH.
-vm_start() {
+vm_start() { vm_launch "$@" && wait_ssh "$1"; }
+
+# vm_launch NAME NET DISK: vm_start without the wait; `wait_ssh NAME` later. Two machines launched before
+# either is waited for boot side by side: a TCG boot leaves part of the host idle (93 s for two instead of 129).
+vm_launch() {
   local name=$1 net=$2 disk=$3 idx mac tap accel cpu
   # A counter file, not a variable: scenarios run in subshells and taps must stay unique in the namespace.
   idx=$(($(cat "$LAB_RUN/vm-count" 2>/dev/null || echo 0) + 1)); echo "$idx" >"$LAB_RUN/vm-count"
@@ -277,11 +284,11 @@ vm_start() {
   else
     VM_IP[$name]=""
   fi
-  wait_ssh "$name" "$mac"
+  VM_MAC[$name]=$mac
 }
 
-wait_ssh() {   # NAME MAC
-  local name=$1 mac=$2 deadline=$((SECONDS + ${LAB_BOOT_TIMEOUT:-600}))
+wait_ssh() {   # NAME
+  local name=$1 mac=${VM_MAC[$1]} deadline=$((SECONDS + ${LAB_BOOT_TIMEOUT:-600}))
   while ((SECONDS < deadline)); do
     kill -0 "${VM_PID[$name]}" 2>/dev/null || { tail -30 "$LAB_RUN/$name.serial" >&2; die "$name: qemu exited"; }
     if [ -z "${VM_IP[$name]}" ] && [ -f "$LAB_RUN/dhcp.leases" ]; then
@@ -381,6 +388,7 @@ build_snapshot() {
     chroot "$r" "${apt[@]}" update -q
     DEBIAN_FRONTEND=noninteractive chroot "$r" "${apt[@]}" install -y -q --no-install-recommends "${SNAPSHOT_PACKAGES[@]}"
     chroot "$r" apt-get clean
+    rm -f "$r/var/lib/man-db/auto-update"
     rm -rf "$r/usr/sbin/policy-rc.d" "$r/tmp/lab.list" "$r"/var/lib/apt/lists/*
   ) >"$tmp/install.log" 2>&1; then
     tail -20 "$tmp/install.log" >&2; die "installing the heavy packages failed (log: $tmp/install.log)"
@@ -397,19 +405,28 @@ build_snapshot() {
 # the product: the cloudstrap binary, the stand-in CloudStack repository, the system VM template
 
 prepare_product() {
-  phase_start build-product
+  # What operators get: the release artifacts (static binary, .deb, .rpm) from scripts/release, or the ones
+  # already built in CLOUDSTRAP_DIST.
+  phase_start release-build
   export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$LAB_SRC/target}"
-  if [ -n "${CLOUDSTRAP_BIN:-}" ]; then
-    LAB_BIN=$CLOUDSTRAP_BIN
-    note "cloudstrap: using CLOUDSTRAP_BIN=$LAB_BIN"
+  if [ -n "${CLOUDSTRAP_DIST:-}" ]; then
+    LAB_DIST=$CLOUDSTRAP_DIST
+    note "cloudstrap: release artifacts from CLOUDSTRAP_DIST=$LAB_DIST"
   else
-    (cd "$LAB_SRC" && cargo build --locked --bin cloudstrap >"$LAB_RUN/cargo.log" 2>&1) \
-      || { tail -20 "$LAB_RUN/cargo.log" >&2; die "cargo build failed"; }
-    LAB_BIN="$CARGO_TARGET_DIR/debug/cloudstrap"
+    LAB_DIST="$LAB_RUN/dist"
+    "$LAB_SRC/scripts/release" --out "$LAB_DIST" >"$LAB_RUN/release.log" 2>&1 \
+      || { tail -20 "$LAB_RUN/release.log" >&2; die "scripts/release failed (log: $LAB_RUN/release.log)"; }
   fi
-  [ -x "$LAB_BIN" ] || die "no cloudstrap binary at $LAB_BIN"
-  # Debug info makes the binary large to copy into every machine; the guest does not need it.
-  objcopy --strip-debug "$LAB_BIN" "$LAB_RUN/cloudstrap" 2>/dev/null || cp "$LAB_BIN" "$LAB_RUN/cloudstrap"
+  local f
+  for f in "$LAB_DIST"/cloudstrap-*-x86_64-linux-musl; do LAB_BIN=$f; done
+  for f in "$LAB_DIST"/cloudstrap_*.deb; do LAB_DEB=$f; done
+  for f in "$LAB_DIST"/cloudstrap-*.rpm; do LAB_RPM=$f; done
+  [ -x "${LAB_BIN:-}" ] && [ -f "${LAB_DEB:-}" ] && [ -f "${LAB_RPM:-}" ] \
+    || die "no static binary, .deb and .rpm in $LAB_DIST (scripts/release makes them)"
+  export LAB_DEB LAB_RPM
+  cp "$LAB_BIN" "$LAB_RUN/cloudstrap"
+  phase_end release-build "$(grep -o 'built in [0-9]* s' "$LAB_RUN/release.log" 2>/dev/null || echo prebuilt); $(du -h "$LAB_BIN" | cut -f1) static binary"
+  phase_start build-product
   # The API simulator (a separate crate) runs inside the stand-in management package.
   LAB_SIMULATOR_BIN=""
   if [ -f "$LAB_SRC/tests/simulator/Cargo.toml" ]; then
@@ -426,7 +443,7 @@ prepare_product() {
   fi
   export LAB_CS_REPO_OK
   make_template
-  phase_end build-product "$(du -h "$LAB_RUN/cloudstrap" | cut -f1) binary${LAB_CS_REPO_OK:+, stand-in repo}, template"
+  phase_end build-product "simulator${LAB_CS_REPO_OK:+, stand-in repo}, template"
 }
 
 need_cloudstack_repo() {   # in a scenario: skip when the stand-in packages could not be built

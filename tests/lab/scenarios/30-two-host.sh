@@ -18,8 +18,10 @@ scenario() {
     --set 'agent.root-password-env="SQUIRREL_AGENT_ROOT_PASSWORD"' \
     --set 'management.admin-password-env="SQUIRREL_ADMIN_PASSWORD"'
   phase_start "boot (two-host)"
-  VM_HOSTNAME=$server VM_DOMAIN=squirrel.org vm_start "$server" "static:$sip/24" "$(overlay "$server")"
-  VM_HOSTNAME=$agent VM_DOMAIN=squirrel.org vm_start "$agent" "static:$aip/24" "$(overlay "$agent")"
+  VM_HOSTNAME=$server VM_DOMAIN=squirrel.org vm_launch "$server" "static:$sip/24" "$(overlay "$server")"
+  VM_HOSTNAME=$agent VM_DOMAIN=squirrel.org vm_launch "$agent" "static:$aip/24" "$(overlay "$agent")"
+  wait_ssh "$server"
+  wait_ssh "$agent"
   phase_end "boot (two-host)"
   # Each machine knows the other by name, as the article's /etc/hosts has it.
   vm_quiet "$server" "echo '$aip cloud-agent.squirrel.org cloud-agent' >>/etc/hosts"
