@@ -298,15 +298,190 @@ fn assert_untouched(lab: &Lab, before: &str, out: &Output) {
     assert!(!lab.path("var/lib/cloudstrap/reset-state.json").exists());
 }
 
+/// A reset refused before it stopped anything: every login is tried first.
+fn assert_stopped_nothing(lab: &Lab, before: &str, out: &Output) {
+    assert_eq!(out.status.code(), Some(1), "{}", text(out));
+    assert!(text(out).contains("cannot log in to the database") && text(out).contains("nothing was changed"), "{}", text(out));
+    assert_eq!(lab.rows(), before, "data changed");
+    assert_eq!(lab.service("cloudstack-management")["stops"], 0, "a service was stopped");
+    assert_eq!(lab.service("cloudstack-usage")["stops"], 0, "a service was stopped");
+    assert!(!lab.path("var/lib/cloudstrap/reset-state.json").exists());
+}
+
+#[test]
+fn wrong_root_password_is_found_before_anything_stops() {
+    let lab = lab("badroot", "4.22", "debian-12", "\"all-in-one\"");
+    // Over TCP root has no password login here (socket only), so the profile's root password is refused.
+    let dbp = lab.path("etc/cloudstack/management/db.properties");
+    let t = std::fs::read_to_string(&dbp).unwrap().replace("db.cloud.host=localhost", "db.cloud.host=127.0.0.1");
+    std::fs::write(&dbp, t).unwrap();
+    let before = lab.rows();
+    let out = lab.reset(&[]);
+    assert_stopped_nothing(&lab, &before, &out);
+    assert!(text(&out).contains("root account (database.root-password)") && text(&out).contains("Access denied"), "{}", text(&out));
+    assert!(!text(&out).contains("root-pw-unused"), "{}", text(&out));
+    assert!(lab.backups().is_empty());
+}
+
+/// A directory with a `mysqldump` that runs the real one through `filter` (a shell pipeline stage),
+/// after writing its environment to `env.txt` beside it.
+fn mysqldump_wrapper(filter: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let real = String::from_utf8(Command::new("sh").args(["-c", "command -v mysqldump"]).output().unwrap().stdout).unwrap();
+    let script = format!(
+        "#!/bin/bash\nset -o pipefail\nenv > '{}'\n{} \"$@\" | {filter}\n",
+        dir.path().join("env.txt").display(),
+        real.trim()
+    );
+    let p = dir.path().join("mysqldump");
+    std::fs::write(&p, script).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+impl Lab {
+    /// `reset --yes` with `dir` first on PATH and extra variables set.
+    fn reset_with(&self, dir: &Path, extra_env: &[(&str, &str)]) -> Output {
+        let mut cmd = Command::new(bin());
+        cmd.arg("--root").arg(self.root.path()).args(["reset", "--yes", "--api-timeout", "60", "--profile", self.profile.to_str().unwrap()]);
+        for (k, v) in &self.env {
+            let v = if k == "PATH" { format!("{}:{v}", dir.display()) } else { v.clone() };
+            cmd.env(k, v);
+        }
+        cmd.envs(extra_env.iter().map(|(k, v)| (*k, *v)));
+        cmd.stdin(Stdio::null()).output().unwrap()
+    }
+}
+
+#[test]
+fn an_incomplete_dump_is_refused_and_nothing_is_dropped() {
+    let lab = lab("rowsmissing", "4.22", "debian-12", "\"all-in-one\"");
+    // The root password comes from the environment: no child process may see it.
+    let profile = std::fs::read_to_string(&lab.profile).unwrap().replace("root-password-file = \"db-root.pw\"", "root-password-env = \"T_RESET_ROOT_PW\"");
+    std::fs::write(&lab.profile, profile).unwrap();
+    let before = lab.rows();
+    // One row line of the first multi-row INSERT goes missing; the statement and mysqldump's last line stay.
+    let wrapper = mysqldump_wrapper("sed '0,/^(.*),$/{/^(.*),$/d}'");
+    let out = lab.reset_with(wrapper.path(), &[("T_RESET_ROOT_PW", "Env-Root-Pw-51")]);
+    eprintln!("{}", text(&out));
+    assert_untouched(&lab, &before, &out);
+    assert!(text(&out).contains("is incomplete: it holds") && text(&out).contains("the database had"), "{}", text(&out));
+    assert!(lab.backups().is_empty(), "{:?}", lab.backups());
+    let env = std::fs::read_to_string(wrapper.path().join("env.txt")).unwrap();
+    assert!(env.contains("PATH=") && !env.contains("T_RESET_ROOT_PW") && !env.contains("Env-Root-Pw-51"), "{env}");
+
+    // The same reset with the real mysqldump goes through.
+    let out = lab.reset_with(Path::new("/nonexistent"), &[("T_RESET_ROOT_PW", "Env-Root-Pw-51")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(!lab.rows().contains("zone.wizard"));
+    let b = &lab.backups()[0];
+    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(b.join("manifest.json")).unwrap()).unwrap();
+    assert!(manifest["databases"][0]["rows"]["configuration"].as_u64().unwrap() >= 2, "{manifest}");
+}
+
+#[test]
+fn a_killed_reset_leaves_no_secret_file_in_a_shared_directory() {
+    let lab = lab("killed", "4.22", "debian-12", "\"all-in-one\"");
+    let before = lab.rows();
+    let shared = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // A mysqldump that announces itself and hangs: the reset is killed while its option file is in use.
+    let marker = dir.path().join("dumping");
+    let p = dir.path().join("mysqldump");
+    std::fs::write(&p, format!("#!/bin/sh\ntouch '{}'\nexec sleep 60\n", marker.display())).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut cmd = Command::new(bin());
+    cmd.arg("--root").arg(lab.root.path()).args(["reset", "--yes", "--profile", lab.profile.to_str().unwrap()]);
+    for (k, v) in &lab.env {
+        let v = if k == "PATH" { format!("{}:{v}", dir.path().display()) } else { v.clone() };
+        cmd.env(k, v);
+    }
+    cmd.env("TMPDIR", shared.path()).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let mut child = cmd.spawn().unwrap();
+    let mut waited = 0;
+    while !marker.exists() && waited < 600 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        waited += 1;
+    }
+    assert!(marker.exists(), "the reset never reached the dump");
+    let private = lab.path("run/cloudstrap");
+    let held: Vec<_> = std::fs::read_dir(&private).unwrap().flatten().map(|e| e.path()).collect();
+    assert!(!held.is_empty(), "the option file should exist while mysqldump runs");
+    assert_eq!(mode(&private), 0o700);
+    // kill -9 the whole group (cloudstrap and the hanging mysqldump): no destructor runs.
+    nix::sys::signal::killpg(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGKILL).unwrap();
+    child.wait().unwrap();
+    let left: Vec<_> = std::fs::read_dir(shared.path()).unwrap().flatten().map(|e| e.path()).collect();
+    assert!(left.is_empty(), "files left in the shared temporary directory: {left:?}");
+    assert!(held.iter().all(|p| p.exists()), "the killed run's file stays until the next run");
+
+    // The next run cleans them up, rolls the interrupted reset back and completes a fresh one.
+    let out = lab.reset(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("rolling it back"), "{}", text(&out));
+    assert!(held.iter().all(|p| !p.exists()), "a killed run's secret file survived the next run");
+    assert_eq!(std::fs::read_dir(&private).unwrap().count(), 0);
+    assert_ne!(lab.rows(), before);
+}
+
+#[test]
+fn a_restore_that_fails_half_way_says_where_it_stopped_and_shows_no_row_data() {
+    let lab = lab("halfrestore", "4.22", "debian-12", "\"all-in-one\"");
+    sql(&format!("UPDATE `{}`.user SET secret_key = 'Sk-{}-restore-secret', api_key = 'Ak-{}-restore' WHERE id = 2", lab.cloud(), "x".repeat(150), "y".repeat(150)));
+    let out = lab.reset(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let b = lab.backups()[0].clone();
+    let after_reset = lab.rows();
+
+    // The backup's second database breaks in its middle, right where cloud.user-like rows are: the
+    // checksums are made to match, as if the dump had been written that way.
+    let mpath = b.join("manifest.json");
+    let mut manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&mpath).unwrap()).unwrap();
+    let rel = manifest["databases"][0]["file"].as_str().unwrap().to_string();
+    let dump = b.join(&rel);
+    let mut sql_text = String::new();
+    bzip2::read::MultiBzDecoder::new(std::fs::File::open(&dump).unwrap()).read_to_string(&mut sql_text).unwrap();
+    assert!(sql_text.contains("restore-secret"));
+    let broken = sql_text.replacen("INSERT INTO `user` VALUES", "INSERT INTO `user` VALUESS", 1);
+    assert_ne!(broken, sql_text);
+    let mut enc = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
+    enc.write_all(broken.as_bytes()).unwrap();
+    let data = enc.finish().unwrap();
+    std::fs::write(&dump, &data).unwrap();
+    use sha2::Digest;
+    manifest["databases"][0]["sha256"] = hex::encode(sha2::Sha256::digest(&data)).into();
+    std::fs::write(&mpath, manifest.to_string()).unwrap();
+    let sums = std::fs::read_to_string(b.join("SHA256SUMS")).unwrap();
+    let sums: String = sums.lines().map(|l| if l.ends_with(&rel) { format!("{}  {rel}\n", manifest["databases"][0]["sha256"].as_str().unwrap()) } else { format!("{l}\n") }).collect();
+    std::fs::write(b.join("SHA256SUMS"), sums).unwrap();
+
+    let out = lab.cloudstrap(&["restore", b.to_str().unwrap(), "--yes", "--profile", lab.profile.to_str().unwrap()]);
+    let t = text(&out);
+    eprintln!("{t}");
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(!t.contains("restore-secret") && !t.contains("Ak-y") && !t.contains("xxxxxxxxxx"), "row data in the error: {t}");
+    assert!(t.lines().all(|l| l.len() < 2000), "an uncut line: {t}");
+    assert!(t.contains("ERROR 1064") && t.contains("at line"), "{t}");
+    assert!(t.contains(&format!("{} was dropped and is partly loaded", lab.cloud())), "{t}");
+    assert!(t.contains(&format!("{} not touched", lab.usage())), "{t}");
+    assert!(t.contains("services are stopped") && t.contains(&format!("cloudstrap restore {}", b.display())), "{t}");
+    // What it says is so: cloud lacks its user rows, cloud_usage is as after the reset.
+    assert_eq!(sql(&format!("SELECT count(*) FROM information_schema.tables WHERE table_schema = '{}' AND table_name = 'user'", lab.cloud())), "1");
+    assert_eq!(lab.service("cloudstack-management")["active"], false);
+    let usage_now: String = lab.rows().split("== ").filter(|s| s.starts_with(&lab.usage())).collect();
+    let usage_then: String = after_reset.split("== ").filter(|s| s.starts_with(&lab.usage())).collect();
+    assert_eq!(usage_now, usage_then);
+}
+
 #[test]
 fn wrong_database_credentials_drop_nothing() {
     let lab = lab("badcred", "4.22", "debian-12", "\"all-in-one\"");
     sql(&format!("ALTER USER '{0}'@'localhost' IDENTIFIED BY 'changed-behind-our-back'; ALTER USER '{0}'@'%' IDENTIFIED BY 'changed-behind-our-back'", lab.user));
     let before = lab.rows();
     let out = lab.reset(&[]);
-    assert_untouched(&lab, &before, &out);
-    assert!(text(&out).contains("Access denied"), "{}", text(&out));
-    assert_eq!(lab.service("cloudstack-management")["stops"], 1, "the services were stopped for the dump");
+    assert_stopped_nothing(&lab, &before, &out);
+    assert!(text(&out).contains("Access denied") && text(&out).contains("as the cloud user"), "{}", text(&out));
     assert!(lab.backups().is_empty(), "a failed backup was left behind: {:?}", lab.backups());
 }
 
@@ -323,7 +498,7 @@ fn database_down_drops_nothing() {
     std::fs::write(&dbp, t).unwrap();
     let before = lab.rows();
     let out = lab.reset(&[]);
-    assert_untouched(&lab, &before, &out);
+    assert_stopped_nothing(&lab, &before, &out);
     assert!(text(&out).contains("Can't connect"), "{}", text(&out));
 }
 

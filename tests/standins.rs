@@ -171,11 +171,11 @@ fn password_never_reaches_the_process_list() {
     let cred = format!("{user}:{password}@localhost");
     let deploy = format!("--deploy-as=root:{rootpw}");
     let args: Vec<String> = [cred.as_str(), deploy.as_str(), "-m", "mk", "-k", "dk"].iter().map(|s| s.to_string()).collect();
-    let (mut cmd, argfile) = cloudstrap::run::python_script_cmd(&standins_dir().join("cloudstack-setup-databases"), &args).unwrap();
+    let (mut cmd, argfile) = cloudstrap::run::python_script_cmd(&standins_dir().join("cloudstack-setup-databases"), &args, root.path()).unwrap();
     for (k, v) in &env {
         cmd = cmd.env(k, v);
     }
-    let marker = argfile.path().display().to_string();
+    let marker = argfile.host_path().display().to_string();
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let sampler = {
         let done = done.clone();

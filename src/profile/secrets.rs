@@ -140,6 +140,7 @@ fn one(p: &Profile, r: &SecretRef<'_>, dir: &Path, env: &impl Fn(&str) -> Option
         (text, key)
     } else if let Some(name) = r.env {
         let key = format!("{}-env", r.path);
+        crate::run::withhold_env(name);
         let v = env(name).ok_or_else(|| p.locate(&key, format!("environment variable {name} is not set (expected it to hold the secret)")))?;
         (v, key)
     } else {

@@ -25,6 +25,10 @@ pub struct DatabaseEntry {
     pub file: String,
     pub sha256: String,
     pub bytes: u64,
+    /// Rows per table as the database held them when it was dumped (empty in backups made before this
+    /// was recorded).
+    #[serde(default)]
+    pub rows: dump::RowCounts,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -87,7 +91,8 @@ impl Manifest {
     /// Every file is present and matches its sum, and every dump is complete.
     pub fn verify(&self, dir: &Path) -> Result<(), BackupError> {
         for d in &self.databases {
-            dump::verify_dump(&safe_join(dir, &d.file)?, &d.sha256)?;
+            let rows = (!d.rows.is_empty()).then_some(&d.rows);
+            dump::verify_dump(&safe_join(dir, &d.file)?, &d.sha256, rows)?;
         }
         for f in &self.files {
             let p = safe_join(dir, &f.file)?;

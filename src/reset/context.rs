@@ -88,6 +88,7 @@ impl Context {
             host: props.host().map_err(|e| ResetError::Failed(e.to_string()))?.to_string(),
             port: props.port().map_err(|e| ResetError::Failed(e.to_string()))?,
             socket: None,
+            root: root.clone(),
         };
         Ok(Context { root, profile, release, row, hostname, db_properties, props, init, redactor, admin, profile_dir: dir.to_path_buf(), secrets })
     }
@@ -136,6 +137,7 @@ impl Context {
             host: self.props.host().map_err(e)?.to_string(),
             port: self.props.port().map_err(e)?,
             socket: None,
+            root: self.root.clone(),
         })
     }
 
@@ -251,6 +253,7 @@ fn release_from_database(rooted: &Sysroot) -> Option<String> {
         host: props.host().ok()?.to_string(),
         port: props.port().ok()?,
         socket: None,
+        root: rooted.root().to_path_buf(),
     };
     let sql = format!("SELECT version FROM {}.version ORDER BY id DESC LIMIT 1;", super::mysql::sql_ident(props.cloud_db()));
     let v = conn.query(&sql).ok()?;

@@ -1,11 +1,12 @@
 //! Database dumps: mysqldump in one transaction, streamed through bzip2 into a 0600 file while hashing it,
 //! and the check that a dump is whole before anything may be dropped.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use sha2::{Digest, Sha256};
 
@@ -28,6 +29,8 @@ pub enum DumpError {
     Corrupt { path: PathBuf, source: io::Error },
     #[error("{path} is incomplete: it does not end with mysqldump's \"{TRAILER}\" line")]
     Incomplete { path: PathBuf },
+    #[error("{path} is incomplete: it holds {held} rows of table {table}, the database had {expected}")]
+    Rows { path: PathBuf, table: String, held: u64, expected: u64 },
     #[error("{path} does not match its checksum (sha256 {actual}, expected {expected})")]
     Checksum { path: PathBuf, actual: String, expected: String },
 }
@@ -80,7 +83,7 @@ fn dump_to(conn: &Conn, db: &str, path: &Path) -> Result<(String, u64), DumpErro
     let cnf = conn.option_file().map_err(DumpError::Spawn)?;
     let file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(write_err)?;
     let args = [
-        format!("--defaults-extra-file={}", cnf.path().display()),
+        format!("--defaults-extra-file={}", cnf.host_path().display()),
         "--single-transaction".into(),
         "--routines".into(),
         "--triggers".into(),
@@ -90,7 +93,7 @@ fn dump_to(conn: &Conn, db: &str, path: &Path) -> Result<(String, u64), DumpErro
         db.to_string(),
     ];
     crate::log::line(&format!("running mysqldump {} > {}", args[1..].join(" "), path.display()));
-    let mut child = Command::new("mysqldump")
+    let mut child = crate::run::std_command("mysqldump")
         .args(&args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -117,18 +120,13 @@ fn dump_to(conn: &Conn, db: &str, path: &Path) -> Result<(String, u64), DumpErro
     let stderr = errs.join().unwrap_or_default();
     copied.map_err(write_err)?;
     if !status.success() {
-        return Err(DumpError::Failed { db: db.into(), status: status.code().unwrap_or(-1), stderr: last_lines(&stderr, 5) });
+        return Err(DumpError::Failed { db: db.into(), status: status.code().unwrap_or(-1), stderr: crate::mysql_text::client_error(&stderr) });
     }
     out.flush().map_err(write_err)?;
     let Hashing { inner, hash, bytes } = out;
     let file = inner.into_inner().map_err(|e| write_err(e.into_error()))?;
     file.sync_all().map_err(write_err)?;
     Ok((hex::encode(hash.finalize()), bytes))
-}
-
-fn last_lines(s: &str, n: usize) -> String {
-    let lines: Vec<&str> = s.lines().filter(|l| !l.trim().is_empty()).collect();
-    lines[lines.len().saturating_sub(n)..].join(" / ")
 }
 
 /// sha256 of a file, hex.
@@ -139,8 +137,13 @@ pub fn sha256_file(path: &Path) -> Result<String, DumpError> {
     Ok(hex::encode(h.finalize()))
 }
 
-/// The dump is whole: its checksum matches, it decompresses to the end, and mysqldump's trailer is its last line.
-pub fn verify_dump(path: &Path, expected_sha256: &str) -> Result<(), DumpError> {
+/// Rows per table, as the database holds them or a dump holds them.
+pub type RowCounts = BTreeMap<String, u64>;
+
+/// The dump is whole: its checksum matches, it decompresses to the end, mysqldump's trailer is its last
+/// line and, when `rows` is given, it holds exactly that many rows of each table (no more tables, none
+/// fewer). Returns the rows it holds.
+pub fn verify_dump(path: &Path, expected_sha256: &str, rows: Option<&RowCounts>) -> Result<RowCounts, DumpError> {
     let actual = sha256_file(path)?;
     if actual != expected_sha256 {
         return Err(DumpError::Checksum { path: path.into(), actual, expected: expected_sha256.into() });
@@ -149,14 +152,15 @@ pub fn verify_dump(path: &Path, expected_sha256: &str) -> Result<(), DumpError> 
     let mut reader = BufReader::new(bzip2::read::MultiBzDecoder::new(BufReader::new(f)));
     let mut last = String::new();
     let mut line = Vec::new();
+    let mut counter = RowCounter::default();
     loop {
         line.clear();
         match reader.read_until(b'\n', &mut line) {
             Ok(0) => break,
             Ok(_) => {
-                let text = String::from_utf8_lossy(&line);
-                if !text.trim().is_empty() {
-                    last = text.trim_end().to_string();
+                counter.line(&line);
+                if line.iter().any(|b| !b.is_ascii_whitespace()) {
+                    last = String::from_utf8_lossy(&line[..line.len().min(200)]).trim_end().to_string();
                 }
             }
             Err(source) => return Err(DumpError::Corrupt { path: path.into(), source }),
@@ -165,7 +169,87 @@ pub fn verify_dump(path: &Path, expected_sha256: &str) -> Result<(), DumpError> 
     if !last.starts_with(TRAILER) {
         return Err(DumpError::Incomplete { path: path.into() });
     }
-    Ok(())
+    let held = counter.rows;
+    if let Some(want) = rows {
+        let tables: std::collections::BTreeSet<&String> = want.keys().chain(held.keys()).collect();
+        for t in tables {
+            let (w, h) = (want.get(t).copied().unwrap_or(0), held.get(t).copied().unwrap_or(0));
+            if w != h {
+                return Err(DumpError::Rows { path: path.into(), table: t.clone(), held: h, expected: w });
+            }
+        }
+    }
+    Ok(held)
+}
+
+/// Counts the rows of mysqldump's `INSERT INTO `t` VALUES (...),(...);` statements, which may span lines
+/// (one row per line since MariaDB 10.11): a row is a parenthesis opened at depth 0 outside a string;
+/// strings are single-quoted with backslash escapes, as mysqldump writes them (binary as hex).
+#[derive(Default)]
+struct RowCounter {
+    rows: RowCounts,
+    /// The table whose INSERT is open, with the scanner's state.
+    open: Option<(String, Scan)>,
+}
+
+#[derive(Default)]
+struct Scan {
+    depth: u32,
+    in_string: bool,
+    escaped: bool,
+}
+
+impl RowCounter {
+    fn line(&mut self, line: &[u8]) {
+        let body = match &self.open {
+            Some(_) => line,
+            None => {
+                let Some(rest) = line.strip_prefix(b"INSERT INTO `".as_slice()) else { return };
+                let Some(end) = find(rest, b"` VALUES") else { return };
+                let table = String::from_utf8_lossy(&rest[..end]).replace("``", "`");
+                self.rows.entry(table.clone()).or_insert(0);
+                self.open = Some((table, Scan::default()));
+                &rest[end + b"` VALUES".len()..]
+            }
+        };
+        let Some((table, scan)) = &mut self.open else { return };
+        let mut n = 0;
+        let mut done = false;
+        for &b in body {
+            if scan.in_string {
+                match (scan.escaped, b) {
+                    (true, _) => scan.escaped = false,
+                    (false, b'\\') => scan.escaped = true,
+                    (false, b'\'') => scan.in_string = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match b {
+                b'\'' => scan.in_string = true,
+                b'(' => {
+                    if scan.depth == 0 {
+                        n += 1;
+                    }
+                    scan.depth += 1;
+                }
+                b')' => scan.depth = scan.depth.saturating_sub(1),
+                b';' if scan.depth == 0 => {
+                    done = true;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        *self.rows.entry(table.clone()).or_insert(0) += n;
+        if done {
+            self.open = None;
+        }
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 /// A reader of the dump's SQL (for restore).
@@ -191,17 +275,35 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("d.sql.bz2");
         let sum = write_bz(&p, "CREATE TABLE t (a int);\n-- Dump completed on 2026-11-25 17:00:00\n");
-        verify_dump(&p, &sum).unwrap();
-        assert!(matches!(verify_dump(&p, &"0".repeat(64)), Err(DumpError::Checksum { .. })));
+        verify_dump(&p, &sum, None).unwrap();
+        assert!(matches!(verify_dump(&p, &"0".repeat(64), None), Err(DumpError::Checksum { .. })));
 
         let sum = write_bz(&p, "CREATE TABLE t (a int);\nINSERT INTO t VALUES (1);\n");
-        assert!(matches!(verify_dump(&p, &sum), Err(DumpError::Incomplete { .. })));
+        assert!(matches!(verify_dump(&p, &sum, None), Err(DumpError::Incomplete { .. })));
 
         // A compressed stream cut short.
         write_bz(&p, &"INSERT INTO t VALUES (1);\n".repeat(5000));
         let data = std::fs::read(&p).unwrap();
         std::fs::write(&p, &data[..data.len() / 2]).unwrap();
         let sum = sha256_file(&p).unwrap();
-        assert!(matches!(verify_dump(&p, &sum), Err(DumpError::Corrupt { .. }) | Err(DumpError::Incomplete { .. })));
+        assert!(matches!(verify_dump(&p, &sum, None), Err(DumpError::Corrupt { .. }) | Err(DumpError::Incomplete { .. })));
+    }
+
+    #[test]
+    fn rows_are_counted_across_lines_strings_and_escapes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("d.sql.bz2");
+        let text = "INSERT INTO `a` VALUES\n(1,'it\\'s (x);'),\n(2,'b\\\\'),\n(3,0x28);\n\
+                    INSERT INTO `b` VALUES (1,'(('),(2,NULL);\nINSERT INTO `a` VALUES (4,'');\n-- Dump completed on x\n";
+        let sum = write_bz(&p, text);
+        let rows = verify_dump(&p, &sum, None).unwrap();
+        assert_eq!(rows, RowCounts::from([("a".into(), 4), ("b".into(), 2)]));
+        let mut want = rows.clone();
+        want.insert("c".into(), 1);
+        let e = verify_dump(&p, &sum, Some(&want)).unwrap_err();
+        assert!(matches!(&e, DumpError::Rows { table, held: 0, expected: 1, .. } if table == "c"), "{e}");
+        want.remove("c");
+        want.insert("a".into(), 5);
+        assert!(matches!(verify_dump(&p, &sum, Some(&want)), Err(DumpError::Rows { held: 4, expected: 5, .. })));
     }
 }

@@ -79,6 +79,13 @@ pub fn reset(args: &ResetArgs, global: &Global) -> Result<(), ResetError> {
     let mgmt_key = ctx.management_key()?;
     let cloud = ctx.cloud_conn(mgmt_key.as_deref())?;
     let db_key = ctx.database_key(mgmt_key.as_deref())?;
+    // Every login the reset will use, tried before anything stops: the dump's and the recreation's.
+    for (conn, who) in [(&cloud, "the cloud user (database.cloud-password or db.properties)"), (&ctx.admin, "the database root account (database.root-password)")] {
+        conn.query("SELECT 1;").map_err(|e| {
+            let e = crate::mysql_text::client_error(&ctx.redactor.redact(&e.to_string()));
+            ResetError::Failed(format!("cannot log in to the database as {who}: {e}; nothing was changed"))
+        })?;
+    }
 
     let mut st = match resume {
         Some(st) => st,
@@ -209,8 +216,21 @@ fn back_up(
     for db in dbs {
         step(&format!("Dumping {db}"));
         let file = format!("db/{db}.sql.bz2");
+        // The rows the database holds, counted before and after the dump: with the services stopped nothing
+        // writes, so equal counts mean the dump's snapshot held exactly these (checked against the dump below).
+        let count = || conn.table_rows(db).map_err(|e| ctx.redactor.redact(&format!("counting the rows of {db}: {e}")));
+        let rows = count()?;
         let d = dump::dump_database(conn, db, &dir.join(&file)).map_err(|e| ctx.redactor.redact(&e.to_string()))?;
-        manifest.databases.push(backup::DatabaseEntry { name: db.to_string(), file, sha256: d.sha256, bytes: d.bytes });
+        let after = count()?;
+        if let Some(t) = rows.keys().chain(after.keys()).find(|t| rows.get(*t) != after.get(*t)) {
+            let n = |m: &dump::RowCounts| m.get(t).copied().unwrap_or(0);
+            return Err(format!(
+                "{db}.{t} changed while it was dumped ({} rows before, {} after): something still writes to the database",
+                n(&rows),
+                n(&after)
+            ));
+        }
+        manifest.databases.push(backup::DatabaseEntry { name: db.to_string(), file, sha256: d.sha256, bytes: d.bytes, rows });
     }
     let wanted: Vec<PathBuf> = vec![ctx.db_properties.clone(), ctx.key_file(), PathBuf::from(context::RECEIPT)];
     for host_path in wanted {
@@ -221,7 +241,7 @@ fn back_up(
         }
     }
     manifest.save(dir).map_err(|e| e.to_string())?;
-    step("Verifying the backup (checksums, complete dumps)");
+    step("Verifying the backup (checksums, complete dumps, every table's rows against the database)");
     Manifest::load(dir).and_then(|m| m.verify(dir)).map_err(|e| e.to_string())?;
     Ok(())
 }
@@ -239,7 +259,7 @@ fn roll_back(root: &Path, services: &Services, st: &ResetState) -> Result<(), Re
 /// Run one of the release's Python setup commands with its arguments kept off the process list.
 fn run_setup(ctx: &Context, name: &str, argv: &[String]) -> Result<(), String> {
     let script = ctx.find_command(name).map_err(|e| e.to_string())?;
-    let (cmd, _argfile) = python_script_cmd(&script, argv).map_err(|e| format!("{name}: {e}"))?;
+    let (cmd, _argfile) = python_script_cmd(&script, argv, &ctx.root).map_err(|e| format!("{name}: {e}"))?;
     let out = cmd.timeout(Duration::from_secs(1800)).run(&ctx.redactor).map_err(|e| e.to_string())?;
     crate::log::line(&format!("{name} output:\n{}{}", out.stdout, out.stderr));
     if out.status != 0 {

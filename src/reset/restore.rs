@@ -1,9 +1,9 @@
 //! `cloudstrap restore BACKUP`: check every checksum first, then stop the services, put the databases and
 //! the files (db.properties, key, receipt) back, and start again what ran when the backup was made.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use super::backup::{self, Manifest};
 use super::context::{self, init_system, live_hostname, load_profile};
@@ -59,6 +59,7 @@ pub fn restore(args: &RestoreArgs, global: &Global) -> Result<(), ResetError> {
         host: props.host().map_err(bad)?.to_string(),
         port: props.port().map_err(bad)?,
         socket: None,
+        root: global.root.clone(),
     };
     // The cloud user is put back with the password db.properties holds, when cloudstrap can read it.
     let cloud_password = props.secret("db.cloud.password", mgmt_key.as_deref(), "cloud-password").ok();
@@ -86,17 +87,29 @@ pub fn restore(args: &RestoreArgs, global: &Global) -> Result<(), ResetError> {
     println!("  4. start the services that ran when the backup was made");
     confirm(&hostname, args.yes, "restore it")?;
 
+    // The root login the restore needs, tried before anything stops.
+    admin.query("SELECT 1;").map_err(|e| {
+        let e = crate::mysql_text::client_error(&redactor.redact(&e.to_string()));
+        ResetError::Failed(format!("cannot log in to the database as its root account (database.root-password): {e}; nothing was changed"))
+    })?;
     let now = services.snapshot().map_err(|e| ResetError::Failed(e.to_string()))?;
     step(&format!("Stopping {}", services.names.join(" and ")));
     services.stop(&now).map_err(|e| ResetError::Failed(e.to_string()))?;
 
-    for d in &manifest.databases {
+    for (i, d) in manifest.databases.iter().enumerate() {
         step(&format!("Restoring database {}", d.name));
         let sql = backup::safe_join(dir, &d.file).map_err(|e| ResetError::Failed(e.to_string()))?;
-        admin
-            .query(&format!("DROP DATABASE IF EXISTS {};", sql_ident(&d.name)))
-            .map_err(|e| ResetError::Failed(redactor.redact(&e.to_string())))?;
-        load_dump(&admin, &sql).map_err(|e| ResetError::Failed(redactor.redact(&format!("restoring {}: {e}", d.name))))?;
+        let failed = |dropped: bool, e: String| {
+            ResetError::Failed(format!("{}; {}", redactor.redact(&e), state_after_failure(&manifest, i, dropped, &admin, dir)))
+        };
+        admin.query(&format!("DROP DATABASE IF EXISTS {};", sql_ident(&d.name))).map_err(|e| failed(false, e.to_string()))?;
+        load_dump(&admin, &sql).map_err(|e| failed(true, format!("restoring {}: {e}", d.name)))?;
+        if !d.rows.is_empty() {
+            let now = admin.table_rows(&d.name).map_err(|e| failed(true, format!("counting the rows of {}: {e}", d.name)))?;
+            if now != d.rows {
+                return Err(failed(true, format!("{} does not hold the backup's rows after loading it", d.name)));
+            }
+        }
     }
     if let (Some(pw), Ok(user)) = (&cloud_password, props.cloud_user()) {
         step(&format!("Making sure database user {user} exists with its grants"));
@@ -131,20 +144,64 @@ pub fn restore(args: &RestoreArgs, global: &Global) -> Result<(), ResetError> {
 fn load_dump(conn: &Conn, path: &Path) -> Result<(), String> {
     let cnf = conn.option_file().map_err(|e| e.to_string())?;
     let mut reader = dump::open_sql(path).map_err(|e| e.to_string())?;
-    let mut child = Command::new("mysql")
-        .arg(format!("--defaults-extra-file={}", cnf.path().display()))
+    let mut child = crate::run::std_command("mysql")
+        .arg(format!("--defaults-extra-file={}", cnf.host_path().display()))
         .arg("--batch")
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("could not run mysql: {e}"))?;
+    // Drained while the dump is fed: a client stuck on a full stderr pipe would never read its stdin.
+    let mut stderr = child.stderr.take().expect("piped");
+    let errs = std::thread::spawn(move || {
+        let mut kept = Vec::new();
+        let _ = std::io::Read::by_ref(&mut stderr).take(64 * 1024).read_to_end(&mut kept);
+        let _ = std::io::copy(&mut stderr, &mut std::io::sink());
+        kept
+    });
     let mut stdin = child.stdin.take().expect("piped");
     let fed = std::io::copy(&mut reader, &mut stdin).and_then(|_| stdin.flush());
     drop(stdin);
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        return Err(format!("mysql failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
+    let status = child.wait().map_err(|e| e.to_string())?;
+    let stderr = errs.join().unwrap_or_default();
+    if !status.success() {
+        // The server repeats the failing statement, i.e. row data: show only the cut, scrubbed error.
+        return Err(format!("mysql failed: {}", crate::mysql_text::client_error(&String::from_utf8_lossy(&stderr))));
     }
     fed.map_err(|e| format!("reading {}: {e}", path.display()))
+}
+
+/// Exactly where a restore that failed on database number `failed` left the host, and how to finish.
+fn state_after_failure(manifest: &Manifest, failed: usize, dropped: bool, admin: &Conn, dir: &Path) -> String {
+    let names = |range: &[super::backup::DatabaseEntry]| range.iter().map(|d| d.name.clone()).collect::<Vec<_>>().join(" and ");
+    let d = &manifest.databases[failed];
+    let mut parts = vec![];
+    if failed > 0 {
+        parts.push(format!("{} restored from the backup", names(&manifest.databases[..failed])));
+    }
+    if dropped {
+        // How far the load got, table by table, against the rows the backup holds.
+        let loaded = match admin.table_rows(&d.name) {
+            Ok(now) if !d.rows.is_empty() => {
+                let whole = d.rows.iter().filter(|(t, n)| now.get(*t) == Some(n)).count();
+                format!("{whole} of its {} tables hold their rows", d.rows.len())
+            }
+            Ok(now) => format!("{} tables loaded", now.len()),
+            Err(_) => "how far it got cannot be read".into(),
+        };
+        parts.push(format!("{} was dropped and is partly loaded ({loaded})", d.name));
+    } else {
+        parts.push(format!("{} is as it was", d.name));
+    }
+    if failed + 1 < manifest.databases.len() {
+        parts.push(format!("{} not touched", names(&manifest.databases[failed + 1..])));
+    }
+    format!(
+        "the databases now: {}; the services are stopped and no file was put back. The backup is intact (verified \
+         before anything was dropped): fix the cause and run `cloudstrap restore {}` again, which drops and reloads \
+         every database",
+        parts.join(", "),
+        dir.display()
+    )
 }

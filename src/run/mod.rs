@@ -8,7 +8,34 @@ pub use python::{python_script_cmd, PY_LAUNCHER};
 pub use secret_file::SecretFile;
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+/// Environment variables that hold secrets (the profile's `*-env` names): no child process inherits them,
+/// since every command cloudstrap runs gets its secrets through 0600 files instead.
+static SECRET_ENV: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Keep the variable `name` from every child process started from now on.
+pub fn withhold_env(name: &str) {
+    let mut names = SECRET_ENV.lock().unwrap_or_else(|e| e.into_inner());
+    if !names.iter().any(|n| n == name) {
+        names.push(name.to_string());
+    }
+}
+
+/// The variables withheld from children (for commands started with `std::process::Command`).
+pub fn withheld_env() -> Vec<String> {
+    SECRET_ENV.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// A `std::process::Command` for `program` without the withheld variables.
+pub fn std_command(program: &str) -> std::process::Command {
+    let mut c = std::process::Command::new(program);
+    for n in withheld_env() {
+        c.env_remove(n);
+    }
+    c
+}
 
 /// Words that must never reach a log line, an error or a receipt.
 #[derive(Debug, Clone, Default)]
@@ -162,6 +189,9 @@ impl Cmd {
             Some(b) => expr.stdin_bytes(b.clone()),
             None => expr.stdin_null(),
         };
+        for n in withheld_env() {
+            expr = expr.env_remove(n);
+        }
         for (k, v) in &self.env {
             expr = expr.env(k, v);
         }
@@ -250,6 +280,16 @@ mod tests {
         let mut r = Redactor::default();
         r.add(s);
         r
+    }
+
+    #[test]
+    fn withheld_variables_do_not_reach_children() {
+        std::env::set_var("CLOUDSTRAP_T_WITHHELD", "Hush-77");
+        withhold_env("CLOUDSTRAP_T_WITHHELD");
+        let out = Cmd::new("env").run(&Redactor::default()).unwrap();
+        assert!(!out.stdout.contains("Hush-77"), "{}", out.stdout);
+        let out = std_command("env").output().unwrap();
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("Hush-77"));
     }
 
     #[test]

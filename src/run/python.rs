@@ -2,29 +2,24 @@
 //! CloudStack's setup-databases takes passwords on argv; we start `python -c LAUNCHER ARGFILE` instead, where
 //! the launcher reads the real argv from a 0600 file and runs the script in-process (runpy).
 
-use std::io::{self, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::io;
 use std::path::Path;
 
-use tempfile::NamedTempFile;
-
-use super::Cmd;
+use super::{Cmd, SecretFile};
 
 /// The launcher passed to `python -c`.
 pub const PY_LAUNCHER: &str = include_str!("py_launcher.py");
 
-/// A command that runs `script` with `args` through the launcher, and the 0600 file holding the argv.
-/// Keep the file alive until the command has finished; dropping it deletes it.
+/// A command (run on this machine) that runs `script` with `args` through the launcher, and the 0600
+/// file holding the argv, in `root`'s private secret directory ([`SecretFile`]). Keep the file alive until
+/// the command has finished; dropping it deletes it.
 /// The interpreter comes from the script's `#!` line (`python3` when it has none).
-pub fn python_script_cmd(script: &Path, args: &[String]) -> io::Result<(Cmd, NamedTempFile)> {
+pub fn python_script_cmd(script: &Path, args: &[String], root: &Path) -> io::Result<(Cmd, SecretFile)> {
     let mut argv = vec![script.to_string_lossy().into_owned()];
     argv.extend(args.iter().cloned());
-    let mut file = tempfile::Builder::new().prefix("cloudstrap-argv-").suffix(".json").tempfile()?;
-    file.as_file().set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    file.write_all(serde_json::to_string(&argv).map_err(io::Error::other)?.as_bytes())?;
-    file.as_file().sync_all()?;
+    let file = SecretFile::create(root, "setup-argv", serde_json::to_string(&argv).map_err(io::Error::other)?.as_bytes())?;
     let (program, pre) = interpreter(script);
-    let cmd = Cmd::new(program).args(pre).arg("-c").arg(PY_LAUNCHER).arg(file.path().to_string_lossy().into_owned());
+    let cmd = Cmd::new(program).args(pre).arg("-c").arg(PY_LAUNCHER).arg(file.host_path().to_string_lossy().into_owned());
     Ok((cmd, file))
 }
 
@@ -70,8 +65,9 @@ mod tests {
         let script = dir.path().join("echo.py");
         std::fs::write(&script, "#!/usr/bin/env python3\nimport sys, json\nprint(json.dumps(sys.argv[1:]))\n").unwrap();
         let secret = "s3cr#t \"x\"".to_string();
-        let (cmd, file) = python_script_cmd(&script, &["--pw".into(), secret.clone()]).unwrap();
-        assert_eq!(file.as_file().metadata().unwrap().permissions().mode() & 0o777, 0o600);
+        let (cmd, file) = python_script_cmd(&script, &["--pw".into(), secret.clone()], dir.path()).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(file.host_path()).unwrap().permissions().mode() & 0o777, 0o600);
         assert!(!cmd.display().contains(&secret));
         let out = cmd.run_ok(&Default::default()).unwrap();
         let got: Vec<String> = serde_json::from_str(out.stdout.trim()).unwrap();

@@ -2,7 +2,6 @@
 //! row of `cloud.vm_template`), and the row's uuid/url update once the template is in place.
 //! Through the `mysql` client; credentials go in a 0600 `--defaults-extra-file`, never on argv.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -80,10 +79,6 @@ impl DbOptions {
     /// Run `sql`; the answer's rows, tab-separated.
     fn query(&self, sql: &str) -> Result<String, DbError> {
         self.check_name()?;
-        let mut cnf = tempfile::Builder::new().prefix("cloudstrap-db-").suffix(".cnf").tempfile().map_err(DbError::OptionFile)?;
-        // tempfile creates 0600; say so explicitly in case its default ever changes.
-        use std::os::unix::fs::PermissionsExt;
-        cnf.as_file().set_permissions(std::fs::Permissions::from_mode(0o600)).map_err(DbError::OptionFile)?;
         let mut text = format!("[client]\nuser={}\nhost={}\nport={}\n", cnf_quote(&self.user), cnf_quote(&self.host), self.port);
         if let Some(pw) = &self.password {
             text.push_str(&format!("password={}\n", cnf_quote(pw)));
@@ -91,15 +86,15 @@ impl DbOptions {
         if let Some(sock) = &self.socket {
             text.push_str(&format!("socket={}\n", cnf_quote(&sock.to_string_lossy())));
         }
-        cnf.write_all(text.as_bytes()).map_err(DbError::OptionFile)?;
-        cnf.flush().map_err(DbError::OptionFile)?;
+        // 0600, in the host's private secret directory (never a shared /tmp), removed when dropped.
+        let cnf = crate::run::SecretFile::create(std::path::Path::new("/"), "template-db", text.as_bytes()).map_err(DbError::OptionFile)?;
         let mut red = Redactor::default();
         if let Some(pw) = &self.password {
             red.add(pw.clone());
         }
         let out = Cmd::new(&self.client)
             // --defaults-extra-file must come first.
-            .arg(format!("--defaults-extra-file={}", cnf.path().display()))
+            .arg(format!("--defaults-extra-file={}", cnf.host_path().display()))
             .args(["--batch", "--skip-column-names", "--connect-timeout=10", "-e"])
             .arg(sql)
             .timeout(Duration::from_secs(60))

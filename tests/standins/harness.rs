@@ -71,7 +71,9 @@ pub fn standin_env(root: &Path, release: &str, prefix: &str) -> Vec<(String, Str
 /// Run a stand-in (e.g. "cloudstack-setup-databases") through the launcher the installer uses.
 pub fn run_standin(name: &str, args: &[&str], env: &[(String, String)]) -> Output {
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    let (mut cmd, _argfile) = python_script_cmd(&standins_dir().join(name), &args).expect("argv file");
+    // The argv file goes into the stand-ins' root, as cloudstrap puts it into the root it works on.
+    let root = env.iter().find(|(k, _)| k == "CLOUDSTACK_STANDIN_ROOT").map(|(_, v)| PathBuf::from(v)).expect("CLOUDSTACK_STANDIN_ROOT in env");
+    let (mut cmd, _argfile) = python_script_cmd(&standins_dir().join(name), &args, &root).expect("argv file");
     for (k, v) in env {
         cmd = cmd.env(k, v);
     }
