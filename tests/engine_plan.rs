@@ -117,7 +117,7 @@ fn an_image_root_gets_no_runtime_steps() {
     set_env();
     let p = prepare(&profile("squirrel-server.toml"), &global("/nonexistent-image-root")).unwrap();
     assert!(!p.ctx.live);
-    for runtime in ["wait:", "db-admin-login", "db-user", "exportfs", "firewall:", "cloudstack:", "template"] {
+    for runtime in ["wait:", "db-admin-login", "db-user", "setup:", "exportfs", "firewall:", "cloudstack:", "template"] {
         assert!(!ids(&p).iter().any(|i| i.starts_with(runtime)), "{runtime} planned for an image root: {:#?}", ids(&p));
     }
 }

@@ -285,52 +285,52 @@ pub fn build(input: &PlanInput) -> Result<Plan, PlanError> {
         args.extend([Arg::Plain("-k".into()), Arg::Secret(db_key), Arg::Plain("-i".into()), Arg::Plain(host_ip(profile))]);
         let mut deps = vec![f, db_ready];
         deps.extend(key_steps);
-        let sdb = b.add(
-            SetupCommand {
-                program: input.release.commands.setup_databases.into(),
-                args,
-                creates: vec![conf_dir.join("db.properties"), conf_dir.join("key")],
-                success_text: Some("successfully initialized database".into()),
-                timeout: Duration::from_secs(1800),
-                recreate: match (&input.secrets.db_root, input.release.force_recreate) {
-                    (Some(root), true) => Some(Recreate {
-                        conn: conn.clone(),
-                        user: "root".into(),
-                        password: root.clone(),
-                        database: "cloud".into(),
-                        flag: "--force-recreate".into(),
-                    }),
-                    _ => None,
-                },
-            },
-            &deps,
-        );
-        setup_db = Some(sdb);
-        let mut after_db = sdb;
-        if let (true, true, Some(root)) = (local_db, input.live, &input.secrets.db_root) {
-            // setup-databases recreates the cloud user with its own grants, without PROCESS.
-            let cu = cloud_user(db_row, &conn, root, &cloud_pw);
-            after_db = b.add(RegrantAfterSetup(cu), &[Some(sdb)]);
-        }
-        let mut margs = vec![];
-        if profile.management.as_ref().is_some_and(|m| m.https) {
-            margs.push(Arg::Plain("--https".into()));
-        }
-        if !input.live {
-            margs.push(Arg::Plain("--no-start".into()));
-        }
-        let sm = b.add(
-            SetupCommand {
-                program: input.release.commands.setup_management.into(),
-                args: margs,
-                creates: vec![],
-                success_text: Some("Management Server setup is Done".into()),
-                timeout: Duration::from_secs(1800),
-                recreate: None,
-            },
-            &[Some(after_db), firewall],
-        );
+        // Both setup commands talk to the database server (and setup-management to the service manager):
+        // in an image root they are left for the booted host, or a chroot would reach the build host's
+        // own server through the shared network.
         if input.live {
+            let sdb = b.add(
+                SetupCommand {
+                    program: input.release.commands.setup_databases.into(),
+                    args,
+                    creates: vec![conf_dir.join("db.properties"), conf_dir.join("key")],
+                    success_text: Some("successfully initialized database".into()),
+                    timeout: Duration::from_secs(1800),
+                    recreate: match (&input.secrets.db_root, input.release.force_recreate) {
+                        (Some(root), true) => Some(Recreate {
+                            conn: conn.clone(),
+                            user: "root".into(),
+                            password: root.clone(),
+                            database: "cloud".into(),
+                            flag: "--force-recreate".into(),
+                        }),
+                        _ => None,
+                    },
+                },
+                &deps,
+            );
+            setup_db = Some(sdb);
+            let mut after_db = sdb;
+            if let (true, Some(root)) = (local_db, &input.secrets.db_root) {
+                // setup-databases recreates the cloud user with its own grants, without PROCESS.
+                let cu = cloud_user(db_row, &conn, root, &cloud_pw);
+                after_db = b.add(RegrantAfterSetup(cu), &[Some(sdb)]);
+            }
+            let mut margs = vec![];
+            if profile.management.as_ref().is_some_and(|m| m.https) {
+                margs.push(Arg::Plain("--https".into()));
+            }
+            let sm = b.add(
+                SetupCommand {
+                    program: input.release.commands.setup_management.into(),
+                    args: margs,
+                    creates: vec![],
+                    success_text: Some("Management Server setup is Done".into()),
+                    timeout: Duration::from_secs(1800),
+                    recreate: None,
+                },
+                &[Some(after_db), firewall],
+            );
             let url = format!("http://{}:8080/client/api", "127.0.0.1");
             // The API hand-off (`cloudstack::actions::install_steps`) follows the whole plan.
             b.add(WaitFor { target: Target::Url(url), timeout: Duration::from_secs(900) }, &[Some(sm)]);
