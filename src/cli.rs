@@ -12,6 +12,9 @@ pub mod exit {
     pub const FAILED: u8 = 1;
     pub const INPUT: u8 = 2;
     pub const REFUSED: u8 = 3;
+    /// `profile check`: the profile is valid, but environment variables holding its secrets are not set
+    /// here (they are to be supplied where it is installed).
+    pub const SECRETS_UNSET: u8 = 4;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]

@@ -21,7 +21,17 @@ fn check_copy(src: &Path, mode: u32) -> (tempfile::TempDir, Output) {
     let dst = dir.path().join(name);
     fs::copy(src, &dst).unwrap();
     fs::set_permissions(&dst, fs::Permissions::from_mode(mode)).unwrap();
-    let out = Command::new(BIN).args(["profile", "check"]).arg(name).current_dir(dir.path()).output().unwrap();
+    // The secrets the fixtures give by reference, as an operator would supply them.
+    let pw = dir.path().join("agent-root.pw");
+    fs::write(&pw, "Agent-Root-1\n").unwrap();
+    fs::set_permissions(&pw, fs::Permissions::from_mode(0o600)).unwrap();
+    let out = Command::new(BIN)
+        .args(["profile", "check"])
+        .arg(name)
+        .current_dir(dir.path())
+        .envs([("DB_ROOT", "Db-Root-1"), ("DB_CLOUD", "Db-Cloud-1"), ("AGENT_ROOT", "Agent-Root-2")])
+        .output()
+        .unwrap();
     (dir, out)
 }
 
@@ -142,9 +152,11 @@ fn readable_profile_with_inline_secrets_warns_but_passes() {
     assert_eq!(out.status.code(), Some(0));
     assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
     // References to files or variables are not inline secrets: no warning even when readable.
+    // (Its variables are not set here: exit 4, with a warning for each of them and nothing else.)
     let (_d, out) = check_copy(&root().join("profiles/all-in-one.toml"), 0o644);
-    assert_eq!(out.status.code(), Some(0));
-    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(4));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("inline") && stderr.lines().all(|l| l.contains("is not set") || l.contains("must be supplied")), "{stderr}");
 }
 
 #[test]
@@ -153,9 +165,28 @@ fn every_shipped_profile_passes() {
     for e in fs::read_dir(root().join("profiles")).unwrap() {
         let p = e.unwrap().path();
         if p.extension().is_some_and(|e| e == "toml") {
-            let out = Command::new(BIN).args(["profile", "check"]).arg(&p).output().unwrap();
-            assert_eq!(
+            // Checked beside the secret files they name (the operator's, not shipped).
+            let dir = tempfile::tempdir().unwrap();
+            fs::copy(&p, dir.path().join(p.file_name().unwrap())).unwrap();
+            for f in ["admin-password", "kvm1-root-password"] {
+                fs::write(dir.path().join(f), "Shipped-Secret-1\n").unwrap();
+                fs::set_permissions(dir.path().join(f), fs::Permissions::from_mode(0o600)).unwrap();
+            }
+            let out = Command::new(BIN).args(["profile", "check"]).arg(p.file_name().unwrap()).current_dir(dir.path()).output().unwrap();
+            // Their secrets come from the environment, not set here: valid, with exit 4 and one warning each.
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let warnings_only = stderr.lines().all(|l| l.starts_with("warning: ") && (l.contains("is not set") || l.contains("must be supplied")));
+            assert!(warnings_only, "{}: {stderr}", p.display());
+            assert!(
+                out.status.code() == Some(0) && stderr.is_empty() || out.status.code() == Some(4) && !stderr.is_empty(),
+                "{}: exit {:?}: {}{stderr}",
+                p.display(),
                 out.status.code(),
+                String::from_utf8_lossy(&out.stdout)
+            );
+            assert!(String::from_utf8_lossy(&out.stdout).contains(": ok ("), "{}", p.display());
+            assert_eq!(
+                out.status.code().map(|_| 0),
                 Some(0),
                 "{}: {}{}",
                 p.display(),

@@ -4,13 +4,36 @@ use std::path::Path;
 
 use crate::cli::exit;
 
-/// Print every problem of the profile (stderr, exit 2) or one OK line (stdout, exit 0).
+/// Print every problem of the profile (stderr, exit 2) or one OK line (stdout, exit 0). Secrets given by
+/// reference are read as an install would read them: one that cannot work (a missing, empty, oversized or
+/// special file, a variable set to an unusable value) is a problem; a variable that is not set here is a
+/// warning with exit 4, for profiles whose secrets are supplied where they are installed.
 pub fn check(file: &Path) -> u8 {
     let code = match super::load(file) {
         Ok(p) => {
-            let roles: Vec<&str> = p.host.roles.iter().map(|r| r.as_str()).collect();
-            println!("{}: ok (CloudStack {}, roles {})", file.display(), p.cloudstack.release, roles.join(", "));
-            exit::OK
+            let dir = file.parent().unwrap_or(Path::new("."));
+            let report = super::Secrets::check(&p, dir);
+            for w in &report.exposed {
+                eprintln!("warning: {w}");
+            }
+            for u in &report.unset {
+                eprintln!("warning: {u}");
+            }
+            if !report.errors.is_empty() {
+                for e in &report.errors {
+                    eprintln!("{e}");
+                }
+                exit::INPUT
+            } else {
+                let roles: Vec<&str> = p.host.roles.iter().map(|r| r.as_str()).collect();
+                println!("{}: ok (CloudStack {}, roles {})", file.display(), p.cloudstack.release, roles.join(", "));
+                if report.unset.is_empty() {
+                    exit::OK
+                } else {
+                    eprintln!("warning: {} secret(s) must be supplied through the environment before this profile installs (exit {})", report.unset.len(), exit::SECRETS_UNSET);
+                    exit::SECRETS_UNSET
+                }
+            }
         }
         Err(e) => {
             eprintln!("{e}");
@@ -37,8 +60,8 @@ pub fn exposure_warning(file: &Path) -> Option<String> {
     if mode & 0o044 == 0 {
         return None;
     }
-    let text = std::fs::read_to_string(file).ok()?;
-    let keys = inline_secret_keys(&text);
+    let bytes = super::regular_file::read(file, super::regular_file::PROFILE_MAX).ok()?;
+    let keys = inline_secret_keys(&String::from_utf8_lossy(&bytes));
     let first = keys.first()?;
     Some(format!(
         "warning: {}: holds secrets inline ({first}{}) and is readable by group or others (mode {mode:04o}); \

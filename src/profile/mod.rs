@@ -3,6 +3,7 @@
 //! `load` reports every problem of a file at once, each as `FILE:LINE:COL: key.path: what is wrong and what
 //! is expected`, and never echoes a secret: toml's own error text (which quotes the source line) is never shown.
 mod model;
+pub mod regular_file;
 pub mod rules;
 mod secrets;
 mod shape;
@@ -99,7 +100,13 @@ pub fn schema() -> schemars::Schema {
 
 /// Read, parse and validate a profile file.
 pub fn load(path: &Path) -> Result<Profile, ProfileError> {
-    let bytes = std::fs::read(path).map_err(|source| ProfileError::Read { path: path.to_path_buf(), source })?;
+    let bytes = regular_file::read(path, regular_file::PROFILE_MAX).map_err(|e| {
+        let source = match e {
+            regular_file::ReadError::Io(e) => e,
+            other => std::io::Error::other(format!("it {other} (expected a TOML file)")),
+        };
+        ProfileError::Read { path: path.to_path_buf(), source }
+    })?;
     match String::from_utf8(bytes) {
         Ok(text) => load_str(&text, path),
         Err(e) => {
@@ -122,6 +129,15 @@ pub fn load(path: &Path) -> Result<Profile, ProfileError> {
 
 /// Parse and validate profile text; `file` names it in messages.
 pub fn load_str(text: &str, file: &Path) -> Result<Profile, ProfileError> {
+    // A lone CR (old Mac line endings) ends a line for the reader, and TOML knows no such newline: read it
+    // as LF. Same length, so every span and position stays right.
+    let normalised;
+    let text = if text.contains('\r') {
+        normalised = lone_cr_as_lf(text);
+        normalised.as_str()
+    } else {
+        text
+    };
     let (doc, syntax) = toml::de::DeTable::parse_recoverable(text);
     let index = SpanIndex::new(text, &doc);
     let mut problems: Vec<Problem> = Vec::new();
@@ -168,17 +184,94 @@ pub fn load_str(text: &str, file: &Path) -> Result<Profile, ProfileError> {
     Err(invalid(file, &index, problems))
 }
 
+/// The most problems listed for one file; the rest are counted in one closing line.
+const MAX_PROBLEMS: usize = 50;
+/// The longest key path or quoted value shown in a problem.
+const MAX_SHOWN: usize = 200;
+
 fn invalid(file: &Path, index: &SpanIndex, problems: Vec<Problem>) -> ProfileError {
     let mut located: Vec<Located> = problems.into_iter().map(|p| locate(file, index, p)).collect();
     located.sort();
     located.dedup();
+    if located.len() > MAX_PROBLEMS {
+        let rest = located.split_off(MAX_PROBLEMS);
+        let unknown = rest.iter().filter(|l| l.message.starts_with("unknown key")).count();
+        let first = &rest[0];
+        located.push(Located {
+            file: file.to_path_buf(),
+            line: first.line,
+            col: first.col,
+            path: "(more)".into(),
+            message: format!(
+                "{} more problems not shown{} (fix the ones above and check again)",
+                rest.len(),
+                if unknown > 0 { format!(", {unknown} of them unknown keys") } else { String::new() }
+            ),
+        });
+    }
     ProfileError::Invalid { problems: located }
 }
 
 fn locate(file: &Path, index: &SpanIndex, p: Problem) -> Located {
     let span = p.span.clone().unwrap_or_else(|| index.value_span(&p.path));
     let pos = index.position(span.start);
-    Located { file: file.to_path_buf(), line: pos.line, col: pos.col, path: p.path, message: p.message }
+    Located { file: file.to_path_buf(), line: pos.line, col: pos.col, path: cut_text(&p.path), message: cut_quoted(&p.message) }
+}
+
+/// `s` with at most MAX_SHOWN characters, saying how many there were.
+fn cut_text(s: &str) -> String {
+    let n = s.chars().count();
+    if n <= MAX_SHOWN {
+        return s.to_string();
+    }
+    format!("{}…({n} characters)", s.chars().take(MAX_SHOWN).collect::<String>())
+}
+
+/// A message with every "quoted" value longer than MAX_SHOWN cut (a 5 MB value is not echoed back whole).
+fn cut_quoted(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len().min(4096));
+    let mut rest = msg;
+    while let Some(start) = rest.find('"') {
+        out.push_str(&rest[..=start]);
+        let after = &rest[start + 1..];
+        // The closing quote: the first one not escaped by a backslash ({:?} escapes inner quotes).
+        let mut end = None;
+        let mut escaped = false;
+        for (i, c) in after.char_indices() {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => {
+                    end = Some(i);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let Some(end) = end else {
+            out.push_str(&cut_text(after));
+            return out;
+        };
+        out.push_str(&cut_text(&after[..end]));
+        out.push('"');
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `text` with each CR that is not followed by LF replaced by LF.
+fn lone_cr_as_lf(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\r' && chars.peek() != Some(&'\n') {
+            out.push('\n');
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 impl Profile {

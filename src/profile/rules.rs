@@ -89,8 +89,11 @@ pub fn ip(s: &str) -> Result<IpAddr, String> {
 
 /// A host name or an IP address.
 pub fn host(s: &str) -> Rule {
-    if s.parse::<IpAddr>().is_ok() {
-        return Ok(());
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return match not_a_host(ip) {
+            Some(kind) => Err(format!("{ip} is {kind} address, which names no single reachable host (expected a unicast address or a host name)")),
+            None => Ok(()),
+        };
     }
     // Something that looks like a dotted quad but is not a valid address is a typo, not a name.
     if s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
@@ -99,13 +102,28 @@ pub fn host(s: &str) -> Rule {
     dns_name(s).map_err(|_| format!("{s:?} is not a host name or IP address (expected e.g. 192.168.1.4 or nfs.example.org)"))
 }
 
+/// What kind of address `ip` is when it cannot name a host: unspecified, multicast, broadcast, or
+/// link-local (which needs an interface zone to mean anything).
+fn not_a_host(ip: IpAddr) -> Option<&'static str> {
+    match ip {
+        IpAddr::V4(a) if a.is_unspecified() => Some("the unspecified"),
+        IpAddr::V4(a) if a.is_multicast() => Some("a multicast"),
+        IpAddr::V4(a) if a.is_broadcast() => Some("the broadcast"),
+        IpAddr::V4(a) if a.is_link_local() => Some("a link-local"),
+        IpAddr::V6(a) if a.is_unspecified() => Some("the unspecified"),
+        IpAddr::V6(a) if a.is_multicast() => Some("a multicast"),
+        IpAddr::V6(a) if a.segments()[0] & 0xffc0 == 0xfe80 => Some("a link-local"),
+        _ => None,
+    }
+}
+
 /// An address with its prefix length, as a host carries it: `192.168.1.4/24`.
 pub fn host_cidr(s: &str) -> Result<(Ipv4Addr, u8), String> {
     let bad = || format!("{s:?} is not an address with a prefix length (expected e.g. 192.168.1.4/24)");
     let (a, p) = s.split_once('/').ok_or_else(bad)?;
     let addr: Ipv4Addr = a.parse().map_err(|_| bad())?;
     let prefix: u8 = p.parse().ok().filter(|p| (1..=32).contains(p)).ok_or_else(bad)?;
-    if addr.is_loopback() || addr.is_unspecified() || addr.is_multicast() || addr.is_broadcast() {
+    if addr.is_loopback() || addr.is_unspecified() || addr.is_multicast() || addr.is_broadcast() || addr.is_link_local() {
         return Err(format!("{addr} cannot be a host's address (expected a unicast address on the host's network)"));
     }
     if prefix <= 30 {
@@ -249,7 +267,8 @@ pub fn env_name(s: &str) -> Rule {
     if ok {
         Ok(())
     } else {
-        Err(format!("{s:?} is not an environment variable name (expected letters, digits and '_')"))
+        // Not echoed: what stands here instead of a name is often the password itself.
+        Err("is not an environment variable name (expected letters, digits and '_'; the value is not shown, in case it is the secret itself)".into())
     }
 }
 

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::Path;
 
-use super::rules;
+use super::{regular_file, rules};
 use super::validate::{secret_refs, SecretRef};
 use super::Profile;
 
@@ -123,14 +123,38 @@ impl Secrets {
     }
 }
 
+/// How a secret given by reference fails to resolve.
+enum Unusable {
+    /// It cannot work as written (a file missing, empty or not a file, a variable set to a bad value).
+    Error(String),
+    /// The variable it names is not set: it may be supplied when the profile is used.
+    Unset(String),
+}
+
 fn one(p: &Profile, r: &SecretRef<'_>, dir: &Path, env: &impl Fn(&str) -> Option<String>) -> Result<Option<Secret>, String> {
+    resolve_ref(p, r, dir, env).map_err(|u| match u {
+        Unusable::Error(m) | Unusable::Unset(m) => m,
+    })
+}
+
+fn resolve_ref(p: &Profile, r: &SecretRef<'_>, dir: &Path, env: &impl Fn(&str) -> Option<String>) -> Result<Option<Secret>, Unusable> {
     let (value, key) = if let Some(v) = r.inline {
         (v.to_string(), r.path.clone())
     } else if let Some(f) = r.file {
         let key = format!("{}-file", r.path);
         let path = if f.is_absolute() { f.to_path_buf() } else { dir.join(f) };
-        let mut text = std::fs::read_to_string(&path)
-            .map_err(|e| p.locate(&key, format!("cannot read {}: {} (expected a readable file holding the secret)", path.display(), io_reason(&e))))?;
+        // A password typed where the file name goes must not be printed back: name the file only when
+        // the value looks like a path.
+        let shown = if looks_like_path(f) { path.display().to_string() } else { "the file it names".to_string() };
+        let bytes = regular_file::read(&path, regular_file::SECRET_MAX).map_err(|e| {
+            let why = match e {
+                regular_file::ReadError::Io(e) => format!("cannot be read: {}", io_reason(&e)),
+                other => other.to_string(),
+            };
+            Unusable::Error(p.locate(&key, format!("{shown} {why} (expected a readable file holding the secret)")))
+        })?;
+        let mut text = String::from_utf8(bytes)
+            .map_err(|_| Unusable::Error(p.locate(&key, format!("{shown} is not UTF-8 text (expected a file holding the secret)"))))?;
         if text.ends_with('\n') {
             text.pop();
             if text.ends_with('\r') {
@@ -141,14 +165,66 @@ fn one(p: &Profile, r: &SecretRef<'_>, dir: &Path, env: &impl Fn(&str) -> Option
     } else if let Some(name) = r.env {
         let key = format!("{}-env", r.path);
         crate::run::withhold_env(name);
-        let v = env(name).ok_or_else(|| p.locate(&key, format!("environment variable {name} is not set (expected it to hold the secret)")))?;
+        let shown = if looks_like_variable(name) { format!("environment variable {name}") } else { "the environment variable it names".to_string() };
+        let v = env(name).ok_or_else(|| Unusable::Unset(p.locate(&key, format!("{shown} is not set (expected it to hold the secret)"))))?;
         (v, key)
     } else {
         return Ok(None);
     };
     let rule = if r.setup_rules { rules::setup_password(&value) } else { rules::secret(&value) };
-    rule.map_err(|m| p.locate(&key, format!("the secret it gives {m}")))?;
+    rule.map_err(|m| Unusable::Error(p.locate(&key, format!("the secret it gives {m}"))))?;
     Ok(Some(Secret(value)))
+}
+
+/// What `profile check` reports about the secrets given by reference.
+#[derive(Debug, Default)]
+pub struct SecretReport {
+    /// Secrets that cannot work as written: the profile would not install.
+    pub errors: Vec<String>,
+    /// Variables not set here, to be supplied where the profile is used.
+    pub unset: Vec<String>,
+    /// Secret files group or others may read.
+    pub exposed: Vec<String>,
+}
+
+impl Secrets {
+    /// Check every `*-file` and `*-env` secret of `p` as `resolve` would read it, without keeping a value.
+    pub fn check(p: &Profile, profile_dir: &Path) -> SecretReport {
+        use std::os::unix::fs::PermissionsExt;
+        let env = |name: &str| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned());
+        let mut report = SecretReport::default();
+        for r in secret_refs(p).iter().filter(|r| r.inline.is_none()) {
+            match resolve_ref(p, r, profile_dir, &env) {
+                Ok(_) => {}
+                Err(Unusable::Error(m)) => report.errors.push(m),
+                Err(Unusable::Unset(m)) => report.unset.push(m),
+            }
+            if let Some(f) = r.file {
+                let path = if f.is_absolute() { f.to_path_buf() } else { profile_dir.join(f) };
+                if let Ok(meta) = std::fs::metadata(&path) {
+                    let mode = meta.permissions().mode() & 0o777;
+                    if meta.is_file() && mode & 0o077 != 0 {
+                        report.exposed.push(p.locate(
+                            &format!("{}-file", r.path),
+                            format!("{} is readable by group or others (mode {mode:04o}); run `chmod 600 {}`", path.display(), path.display()),
+                        ));
+                    }
+                }
+            }
+        }
+        report
+    }
+}
+
+/// A file reference with a directory part or an extension reads as a path; a bare word may be a password.
+fn looks_like_path(f: &Path) -> bool {
+    let s = f.to_string_lossy();
+    s.contains('/') || s.contains('.')
+}
+
+/// Environment variables are conventionally upper case; a mixed-case word with digits may be a password.
+fn looks_like_variable(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
 
 fn io_reason(e: &std::io::Error) -> String {
