@@ -101,7 +101,7 @@ fn missing_file_and_unset_env_are_located() {
     let e = Secrets::resolve_with(&p, dir.path(), env_of(&[("TEST_HOST_PW", "Host-Pw")])).unwrap_err();
     let f = path.display().to_string();
     let want_file = format!(
-        "{f}:12:22: database.root-password-file: cannot read {}: no such file (expected a readable file holding the secret)",
+        "{f}:12:22: database.root-password-file: {} cannot be read: no such file (expected a readable file holding the secret)",
         dir.path().join("secrets/db-root").display()
     );
     let want_env = format!("{f}:13:22: database.cloud-password-env: environment variable TEST_CLOUD_PW is not set (expected it to hold the secret)");
