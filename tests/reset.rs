@@ -17,7 +17,62 @@ fn bin() -> PathBuf {
     env!("CARGO_BIN_EXE_cloudstrap").into()
 }
 
+/// The lab root as a real chroot: the host's /usr/{bin,lib,lib64,share} and MariaDB's socket directory
+/// bound read-only, the stand-ins bound at their own path (the PATH cloudstrap passes on finds them inside
+/// too), the setup commands linked into its /usr/sbin, and its own host path linking back to its `/`, so
+/// the stand-ins' CLOUDSTACK_STANDIN_ROOT means the same files inside and out. reset runs the service
+/// manager and the setup commands in it. Unmounted (lazily, so nothing below is ever deleted through a
+/// mount) before the directory is removed.
+struct ChrootMounts(Vec<PathBuf>);
+
+impl Drop for ChrootMounts {
+    fn drop(&mut self) {
+        for m in self.0.iter().rev() {
+            let _ = Command::new("umount").arg("-l").arg(m).status();
+        }
+    }
+}
+
+fn make_chroot(root: &Path) -> ChrootMounts {
+    let mut mounts = ChrootMounts(vec![]);
+    let mut bind = |src: &Path, rel: &str| {
+        let dst = root.join(rel.trim_start_matches('/'));
+        std::fs::create_dir_all(&dst).unwrap();
+        let out = Command::new("mount").arg("--bind").arg(src).arg(&dst).output().unwrap();
+        assert!(out.status.success(), "reset's lab binds directories into a chroot and needs root: {}", text(&out));
+        mounts.0.push(dst.clone());
+        let out = Command::new("mount").args(["-o", "remount,bind,ro"]).arg(&dst).output().unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+    };
+    for d in ["bin", "lib", "lib64", "share"] {
+        if Path::new("/usr").join(d).is_dir() {
+            bind(&Path::new("/usr").join(d), &format!("usr/{d}"));
+        }
+    }
+    bind(Path::new("/run/mysqld"), "run/mysqld");
+    let standins = standins_dir();
+    bind(&standins, standins.to_str().unwrap());
+    for l in ["bin", "lib", "lib64", "sbin"] {
+        std::os::unix::fs::symlink(format!("usr/{l}"), root.join(l)).unwrap();
+    }
+    std::fs::create_dir_all(root.join("usr/sbin")).unwrap();
+    for cmd in ["cloudstack-setup-databases", "cloudstack-setup-management", "cloud-setup-databases", "cloud-setup-management"] {
+        std::os::unix::fs::symlink(standins.join(cmd), root.join("usr/sbin").join(cmd)).unwrap();
+    }
+    std::fs::create_dir_all(root.join("dev")).unwrap();
+    let null = Command::new("mknod").args(["-m", "666"]).arg(root.join("dev/null")).args(["c", "1", "3"]).output().unwrap();
+    assert!(null.status.success(), "{}", text(&null));
+    let tmp = root.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let inside = root.join(root.strip_prefix("/").unwrap());
+    std::fs::create_dir_all(inside.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink("/", &inside).unwrap();
+    mounts
+}
+
 struct Lab {
+    _chroot: ChrootMounts,
     root: tempfile::TempDir,
     prefix: String,
     user: String,
@@ -88,6 +143,7 @@ fn lab_with(name: &str, release: &str, platform: &str, roles: &str, endpoint: &s
     let user = format!("{prefix}cloud");
     let guard = DbGuard { prefix: prefix.clone(), users: vec![user.clone()] };
     let root = tempfile::tempdir().unwrap();
+    let chroot = make_chroot(root.path());
     let mut env = standin_env(root.path(), release, &prefix);
     let usage_unit = if release == "3.0.2" { "cloud-usage" } else { "cloudstack-usage" };
     env.push(("CLOUDSTACK_STANDIN_UNITS".into(), usage_unit.into()));
@@ -137,7 +193,7 @@ fn lab_with(name: &str, release: &str, platform: &str, roles: &str, endpoint: &s
         ),
     )
     .unwrap();
-    Lab { root, prefix, user, env, profile, _guard: guard }
+    Lab { _chroot: chroot, root, prefix, user, env, profile, _guard: guard }
 }
 
 /// A local HTTP server that answers every request with 401 and the API's error document, as the
@@ -472,6 +528,35 @@ fn a_restore_that_fails_half_way_says_where_it_stopped_and_shows_no_row_data() {
     let usage_now: String = lab.rows().split("== ").filter(|s| s.starts_with(&lab.usage())).collect();
     let usage_then: String = after_reset.split("== ").filter(|s| s.starts_with(&lab.usage())).collect();
     assert_eq!(usage_now, usage_then);
+}
+
+#[test]
+fn reset_in_a_root_runs_the_roots_service_manager_and_setup_commands_not_the_hosts() {
+    let lab = lab("rootcmds", "4.22", "debian-12", "\"all-in-one\"");
+    // Decoys first on this machine's PATH: each one that runs leaves a mark and fails.
+    let decoys = tempfile::tempdir().unwrap();
+    let mark = decoys.path().join("ran");
+    for name in ["systemctl", "service", "cloudstack-setup-databases", "cloudstack-setup-management"] {
+        let p = decoys.path().join(name);
+        std::fs::write(&p, format!("#!/bin/sh\necho {name} >> '{}'\nexit 1\n", mark.display())).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let out = lab.reset_with(decoys.path(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(!mark.exists(), "the host's commands ran: {}", std::fs::read_to_string(&mark).unwrap_or_default());
+    assert!(!lab.rows().contains("zone.wizard"));
+    assert_eq!(lab.service("cloudstack-management")["active"], true);
+    assert_eq!(lab.service("cloudstack-usage")["stops"], 1);
+
+    // Without the setup commands in the root, nothing stops, whatever this machine's PATH holds.
+    std::fs::remove_file(lab.path("usr/sbin/cloudstack-setup-databases")).unwrap();
+    let before = lab.rows();
+    let out = lab.reset_with(decoys.path(), &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("cloudstack-setup-databases is not installed (not found in"), "{}", text(&out));
+    assert_eq!(lab.rows(), before);
+    assert_eq!(lab.service("cloudstack-usage")["stops"], 1);
+    assert!(!mark.exists());
 }
 
 #[test]

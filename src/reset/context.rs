@@ -99,7 +99,7 @@ impl Context {
     }
 
     pub fn services(&self) -> Services {
-        Services::for_release(self.init, self.row)
+        Services::for_release(self.init, self.row, &self.root)
     }
 
     pub fn key_file(&self) -> PathBuf {
@@ -178,16 +178,23 @@ impl Context {
         }
     }
 
-    /// A command on PATH (the setup commands are installed by the release's packages).
+    /// A setup command (installed by the release's packages), as the root sees it: on this machine's PATH
+    /// for `/`, otherwise in the root's own system directories (never this machine's).
     pub fn find_command(&self, name: &str) -> Result<PathBuf, ResetError> {
-        std::env::var_os("PATH")
-            .iter()
-            .flat_map(std::env::split_paths)
-            .map(|d| d.join(name))
-            .find(|p| p.is_file())
-            .ok_or_else(|| ResetError::Failed(format!("{name} is not installed (not found on PATH): is the CloudStack management package installed?")))
+        let found = if self.root == Path::new("/") {
+            std::env::var_os("PATH").iter().flat_map(std::env::split_paths).map(|d| d.join(name)).find(|p| p.is_file())
+        } else {
+            SYSTEM_PATH.iter().map(|d| Path::new(d).join(name)).find(|p| self.host_path(p).is_file())
+        };
+        found.ok_or_else(|| {
+            let where_ = if self.root == Path::new("/") { "on PATH".to_string() } else { format!("in {} ({})", self.root.display(), SYSTEM_PATH.join(":")) };
+            ResetError::Failed(format!("{name} is not installed (not found {where_}): is the CloudStack management package installed?"))
+        })
     }
 }
+
+/// Where a root's system commands live (what a root shell's PATH holds).
+const SYSTEM_PATH: [&str; 6] = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
 
 /// Reset runs where the management server runs: it stops it and drives the release's setup commands.
 fn check_roles(profile: Option<&Profile>, rooted: &Sysroot, db_properties: &Path) -> Result<(), ResetError> {

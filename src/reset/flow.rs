@@ -10,7 +10,7 @@ use super::state::{self, Phase, ResetState};
 use super::{confirm::confirm, dump, step, ResetArgs, ResetError};
 use crate::cloudstack::{credentials, handoff, zone, Auth, Client, Options};
 use crate::cli::Global;
-use crate::run::python_script_cmd;
+use crate::run::{python_script_cmd, python_script_cmd_in_root};
 
 fn failed(what: &str) -> impl Fn(std::io::Error) -> ResetError + '_ {
     move |e| ResetError::Failed(format!("{what}: {e}"))
@@ -259,7 +259,8 @@ fn roll_back(root: &Path, services: &Services, st: &ResetState) -> Result<(), Re
 /// Run one of the release's Python setup commands with its arguments kept off the process list.
 fn run_setup(ctx: &Context, name: &str, argv: &[String]) -> Result<(), String> {
     let script = ctx.find_command(name).map_err(|e| e.to_string())?;
-    let (cmd, _argfile) = python_script_cmd(&script, argv, &ctx.root).map_err(|e| format!("{name}: {e}"))?;
+    let made = if ctx.root == Path::new("/") { python_script_cmd(&script, argv, &ctx.root) } else { python_script_cmd_in_root(&ctx.root, &script, argv) };
+    let (cmd, _argfile) = made.map_err(|e| format!("{name}: {e}"))?;
     let out = cmd.timeout(Duration::from_secs(1800)).run(&ctx.redactor).map_err(|e| e.to_string())?;
     crate::log::line(&format!("{name} output:\n{}{}", out.stdout, out.stderr));
     if out.status != 0 {

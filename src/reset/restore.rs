@@ -72,7 +72,7 @@ pub fn restore(args: &RestoreArgs, global: &Global) -> Result<(), ResetError> {
         Some(p) => p.host.hostname.clone(),
         None => live_hostname(&global.sysroot()),
     };
-    let services = Services::for_release(init_system(profile.as_ref(), &global.sysroot(), row), row);
+    let services = Services::for_release(init_system(profile.as_ref(), &global.sysroot(), row), row, &global.root);
     println!("cloudstrap restore will, on {hostname}:");
     println!("  1. stop {}", services.names.join(" and "));
     println!(

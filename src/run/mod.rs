@@ -4,7 +4,7 @@
 
 mod python;
 mod secret_file;
-pub use python::{python_script_cmd, PY_LAUNCHER};
+pub use python::{python_script_cmd, python_script_cmd_in_root, PY_LAUNCHER};
 pub use secret_file::SecretFile;
 
 use std::path::{Path, PathBuf};

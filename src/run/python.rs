@@ -23,6 +23,17 @@ pub fn python_script_cmd(script: &Path, args: &[String], root: &Path) -> io::Res
     Ok((cmd, file))
 }
 
+/// As [`python_script_cmd`] for a script inside `root` (`script` as the root sees it), run in `chroot root`:
+/// the interpreter, the script and the argv file are all the root's.
+pub fn python_script_cmd_in_root(root: &Path, script: &Path, args: &[String]) -> io::Result<(Cmd, SecretFile)> {
+    let mut argv = vec![script.to_string_lossy().into_owned()];
+    argv.extend(args.iter().cloned());
+    let file = SecretFile::create(root, "setup-argv", serde_json::to_string(&argv).map_err(io::Error::other)?.as_bytes())?;
+    let (program, pre) = interpreter(&root.join(script.strip_prefix("/").unwrap_or(script)));
+    let cmd = Cmd::new(program).args(pre).arg("-c").arg(PY_LAUNCHER).arg(file.inner_path().to_string_lossy().into_owned()).in_root(root);
+    Ok((cmd, file))
+}
+
 /// The program (and its leading arguments) named by the script's `#!` line.
 fn interpreter(script: &Path) -> (String, Vec<String>) {
     let first = std::fs::read(script)
