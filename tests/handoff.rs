@@ -173,7 +173,7 @@ fn a_kvm_agent_registers_itself_waits_for_up_and_adds_the_deferred_primary_stora
 
     // This host is 10.0.0.7; it joins the profile's zone, pod and cluster.
     p.host.address = "10.0.0.7/24".into();
-    let opts = RegisterOptions { host_wait: Duration::from_secs(10), poll_interval: Duration::from_millis(1), client: fast() };
+    let opts = RegisterOptions { host_wait: Duration::from_secs(10), poll_interval: Duration::from_millis(1), lost_answer_wait: Duration::from_secs(10), client: fast() };
     let mut lines = vec![];
     let h = register(&c, &p, &fixture(""), &opts, &mut |l| lines.push(l.to_string())).unwrap();
     assert_eq!((h.ipaddress.as_str(), h.state.as_str()), ("10.0.0.7", "Up"));
@@ -226,7 +226,7 @@ fn an_agent_profile_without_a_zone_joins_the_only_or_the_named_cluster() {
     set_password_env();
     let mut p = cloudstrap::profile::load(&path).unwrap();
     let empty_root = tempfile::tempdir().unwrap();
-    let opts = RegisterOptions { host_wait: Duration::from_secs(10), poll_interval: Duration::from_millis(1), client: fast() };
+    let opts = RegisterOptions { host_wait: Duration::from_secs(10), poll_interval: Duration::from_millis(1), lost_answer_wait: Duration::from_secs(10), client: fast() };
 
     // A second cluster: now the host must be told which.
     let zone = sim.sim.objects("zone")[0]["id"].as_str().unwrap().to_string();
@@ -305,7 +305,7 @@ fn handoff_zone_and_agent_as_install_actions() {
     let a = AgentRegister {
         profile: agent_profile,
         profile_path: path.clone(),
-        options: RegisterOptions { host_wait: Duration::from_secs(10), poll_interval: Duration::from_millis(1), client: fast() },
+        options: RegisterOptions { host_wait: Duration::from_secs(10), poll_interval: Duration::from_millis(1), lost_answer_wait: Duration::from_secs(10), client: fast() },
     };
     assert!(!a.is_done(&ctx).unwrap());
     a.execute(&ctx, &mut Record::default()).unwrap();

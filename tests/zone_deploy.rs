@@ -17,6 +17,7 @@ fn opts() -> DeployOptions {
         host_wait: Duration::from_secs(20),
         system_vm_wait: Some(Duration::from_secs(20)),
         poll_interval: Duration::from_millis(1),
+        lost_answer_wait: Duration::from_secs(20),
         profile_dir: fixture(""),
     }
 }

@@ -10,6 +10,9 @@ pub enum ApiError {
     /// 401: bad key or signature, an expired request, or a session that is gone.
     #[error("CloudStack refused {command} (error 401): {errortext}; check the API key and secret (or the session) and that this host's clock is right")]
     Unauthorized { command: String, errortext: String },
+    /// 401 from a server whose clock differs from this host's by more than the Date header's noise.
+    #[error("CloudStack refused {command} (error 401): {errortext}; {}: cloudstrap signs for the server's time, so also check the API key and secret, and set both clocks with NTP (chrony)", super::client::clock_words(*skew_secs))]
+    ClockSkew { command: String, errortext: String, skew_secs: i64 },
     /// An asynchronous job ended with `jobstatus` 2.
     #[error("CloudStack job {jobid} for {command} failed (error {errorcode}): {errortext}")]
     JobFailed { command: String, jobid: String, errorcode: u16, errortext: String },
@@ -42,7 +45,7 @@ impl ApiError {
     pub fn errorcode(&self) -> Option<u16> {
         match self {
             ApiError::Api { errorcode, .. } | ApiError::JobFailed { errorcode, .. } => Some(*errorcode),
-            ApiError::Unauthorized { .. } => Some(401),
+            ApiError::Unauthorized { .. } | ApiError::ClockSkew { .. } => Some(401),
             _ => None,
         }
     }

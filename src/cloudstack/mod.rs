@@ -21,6 +21,6 @@ pub mod sign;
 pub mod types;
 pub mod zone;
 
-pub use client::{is_idempotent, list_items, object_of, parse_body, Auth, Client, LoginInfo, Options};
+pub use client::{is_idempotent, list_items, object_of, parse_body, span, Auth, Backoff, Client, LoginInfo, Notice, Options};
 pub use credentials::Credentials;
 pub use error::ApiError;
