@@ -148,6 +148,16 @@ fn unreachable_server_is_a_transport_error_after_bounded_retries() {
     let e = c.execute("listZones", &[]).unwrap_err();
     assert!(matches!(e, ApiError::Transport { .. }), "{e:?}");
     assert!(e.to_string().starts_with(&format!("cannot reach the CloudStack API at http://127.0.0.1:{port}/client/api for listZones")), "{e}");
+    // Nothing reached the server: a create is not awaited as if its answer were lost.
+    let e = c.call("createZone", &[("name", "Z")]).unwrap_err();
+    assert!(matches!(e, ApiError::Transport { sent: false, .. }) && !e.answer_lost(), "{e:?}");
+    // A request that went out and got no answer in time may have done its work.
+    let sim = simulator_with(Config { admin_keys: Some((KEY.into(), SECRET.into())), latency: vec![("createZone".into(), Duration::from_millis(600))], ..Config::default() });
+    let slow = Client::new(&sim.url(), Auth::Keys { api_key: KEY.into(), secret: SECRET.into() }, Options { request_timeout: Duration::from_millis(100), ..fast() }).unwrap();
+    let e = slow.call("createZone", &[("name", "Z"), ("networktype", "Basic"), ("dns1", "1.1.1.1"), ("internaldns1", "1.1.1.1")]).unwrap_err();
+    assert!(e.answer_lost(), "{e:?}");
+    assert!(e.to_string().ends_with("no answer within 100 ms"), "{e}");
+    assert_eq!(sim.sim.calls(), ["createZone"], "not sent twice");
 }
 
 /// A server that reads each request and then either answers 503 or hangs up without an answer;

@@ -127,7 +127,8 @@ impl Action for ZoneDeploy {
         let Some(zone) = c.list::<Zone>("listZones", &[("name", &z.name)]).ok().and_then(|zs| zs.into_iter().find(|x| x.name == z.name && x.allocationstate == "Enabled")) else {
             return Ok(false);
         };
-        if self.options.system_vm_wait.is_none() {
+        // Without hosts in the profile the system VMs wait for the first KVM host that registers itself.
+        if self.options.system_vm_wait.is_none() || z.hosts.is_empty() {
             return Ok(true);
         }
         let vms = c.list::<SystemVm>("listSystemVms", &[("zoneid", &zone.id)]).unwrap_or_default();

@@ -475,7 +475,7 @@ impl Client {
         let resp = resp.map_err(|e| {
             let before = e.is_connect() || e.is_builder();
             let reason = if e.is_timeout() { format!("no answer within {}", span(timeout)) } else { short_reason(&e) };
-            (ApiError::Transport { command: command.into(), endpoint: url.to_string(), reason }, before)
+            (ApiError::Transport { command: command.into(), endpoint: url.to_string(), reason, sent: !before }, before)
         })?;
         let status = resp.status().as_u16();
         let headers: Vec<(String, String)> = resp
@@ -485,7 +485,7 @@ impl Client {
             .collect();
         self.learn_clock(&headers, received);
         let body = resp.text().map_err(|e| {
-            (ApiError::Transport { command: command.into(), endpoint: url.to_string(), reason: short_reason(&e) }, false)
+            (ApiError::Transport { command: command.into(), endpoint: url.to_string(), reason: short_reason(&e), sent: true }, false)
         })?;
         Ok(RawResponse { status, headers, body })
     }

@@ -180,7 +180,7 @@ fn send_fixed(client: &Client, command: &str, params: &[(&str, &str)], expires: 
     } else {
         http.post(url).header("Content-Type", "application/x-www-form-urlencoded").body(query)
     };
-    let transport = |e: reqwest::Error| ApiError::Transport { command: command.into(), endpoint: client.endpoint().into(), reason: e.to_string() };
+    let transport = |e: reqwest::Error| ApiError::Transport { command: command.into(), endpoint: client.endpoint().into(), sent: !(e.is_connect() || e.is_builder()), reason: e.to_string() };
     let resp = req.send().map_err(transport)?;
     let status = resp.status().as_u16();
     let body = resp.text().map_err(transport)?;

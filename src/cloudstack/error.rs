@@ -19,9 +19,10 @@ pub enum ApiError {
     /// An asynchronous job still ran when the wait ended.
     #[error("CloudStack job {jobid} for {command} was still running after {}s; see it with `cloudstrap api queryAsyncJobResult jobid={jobid}`", waited.as_secs())]
     JobTimeout { command: String, jobid: String, waited: Duration },
-    /// No HTTP answer (refused, timed out, DNS...).
+    /// No HTTP answer (refused, timed out, DNS...). `sent`: the request may have reached the server (a
+    /// timeout or a dropped connection), so it may have done its work.
     #[error("cannot reach the CloudStack API at {endpoint} for {command}: {reason}")]
-    Transport { command: String, endpoint: String, reason: String },
+    Transport { command: String, endpoint: String, reason: String, sent: bool },
     /// An answer that is not the API's JSON.
     #[error("unexpected answer from the CloudStack API to {command} (HTTP {status}): {detail}")]
     Protocol { command: String, status: u16, detail: String },
@@ -48,6 +49,11 @@ impl ApiError {
             ApiError::Unauthorized { .. } | ApiError::ClockSkew { .. } => Some(401),
             _ => None,
         }
+    }
+
+    /// True when a request went out and no answer came back: the server may have done (or still be doing) the work.
+    pub fn answer_lost(&self) -> bool {
+        matches!(self, ApiError::Transport { sent: true, .. })
     }
 
     /// True when the error says the object exists already (the server's 431/530 "... already exists").

@@ -125,7 +125,7 @@ impl Deployer<'_> {
                 Ok(t)
             }
             // The answer was lost: the server may still be creating it. Look, never send the call again.
-            Err(e @ ApiError::Transport { .. }) => {
+            Err(e) if e.answer_lost() => {
                 let t = await_lost(self.c, what, &e, self.lost_answer_wait, self.poll_interval, &find)?;
                 self.step(what, Outcome::Exists, t.id());
                 Ok(t)
@@ -511,7 +511,7 @@ pub fn add_host(c: &Client, at: &Placed, address: &str, username: &str, password
     let params = [("zoneid", at.zone), ("podid", at.pod), ("clusterid", at.cluster), ("hypervisor", "KVM"), ("url", url.as_str()), ("username", username), ("password", password)];
     match c.call("addHost", &params) {
         Ok(v) => one_of_list(c, "addHost", &v),
-        Err(e @ ApiError::Transport { .. }) => await_lost(c, &format!("host {address}"), &e, lost_wait, interval, &|c| find_host(c, at.zone, address)),
+        Err(e) if e.answer_lost() => await_lost(c, &format!("host {address}"), &e, lost_wait, interval, &|c| find_host(c, at.zone, address)),
         Err(e) => Err(e),
     }
 }
@@ -524,7 +524,9 @@ fn explain_system_vms(c: &Client, profile: &Profile, zone: &Zone, secondary: &St
         Some(o) => format!("cloudstrap zone deploy --profile {} --wait-system-vms", o.file.display()),
         None => "cloudstrap zone deploy --profile PROFILE --wait-system-vms".to_string(),
     };
-    let templates = c.list::<Template>("listTemplates", &[("templatefilter", "system"), ("zoneid", &zone.id)]).unwrap_or_default();
+    let templates = c.list::<Template>("listTemplates", &[("templatefilter", "system"), ("zoneid", &zone.id)]);
+    let unknown = templates.is_err();
+    let templates = templates.unwrap_or_default();
     let kvm: Vec<&Template> = templates.iter().filter(|t| t.hypervisor.is_empty() || t.hypervisor.eq_ignore_ascii_case("KVM")).collect();
     let vms = c.list::<SystemVm>("listSystemVms", &[("zoneid", &zone.id)]).unwrap_or_default();
     let seen = vms.iter().map(|v| format!("{} {}", v.name, v.state)).collect::<Vec<_>>().join(", ");
@@ -539,6 +541,7 @@ fn explain_system_vms(c: &Client, profile: &Profile, zone: &Zone, secondary: &St
         let state = match kvm.first() {
             Some(t) if !t.status.is_empty() => format!("{} is not Ready: {}", t.name, t.status),
             Some(t) => format!("{} is not Ready", t.name),
+            None if unknown => "could not be listed".to_string(),
             None => "is not registered in the zone".to_string(),
         };
         format!(
