@@ -294,12 +294,12 @@ fn slow_add_host_add_image_store_and_create_storage_pool_get_their_own_timeouts(
     assert_eq!((o.timeout_for("addHost"), o.timeout_for("addImageStore"), o.timeout_for("listZones")), (Duration::from_secs(1200), Duration::from_secs(1800), Duration::from_secs(60)));
 }
 
-/// The answer to addHost (or addImageStore) does not come in time, or the connection drops: the client looks the
+/// The answer to addHost (addImageStore, createStoragePool) does not come in time, or the connection drops: the client looks the
 /// object up until the server has finished, and never sends the call a second time.
 #[test]
 fn an_unanswered_add_host_or_add_image_store_is_looked_up_never_sent_twice() {
     let ms = Duration::from_millis;
-    for (cmd, latency) in [("addHost", ms(1200)), ("addImageStore", ms(1000))] {
+    for (cmd, latency) in [("addHost", ms(1200)), ("addImageStore", ms(1000)), ("createStoragePool", ms(900))] {
         let sim = simulator_with(Config { latency: vec![(cmd.into(), latency)], ..keys_config() });
         let notices = std::sync::Arc::new(std::sync::Mutex::new(vec![]));
         let c = client_with(&sim, ms(250), Some(notices.clone()));
