@@ -450,7 +450,10 @@ fn the_install_zone_step_fails_on_a_failed_template_copy_and_finishes_after_the_
 
     let sim = simulator_with(Config { template_copy_fails: true, ..Config::default() });
     let root = tempfile::tempdir().unwrap();
-    let ctx = Ctx::live_with_files_in(root.path(), Redactor::default());
+    let mut ctx = Ctx::live_with_files_in(root.path(), Redactor::default());
+    // The install's plain display: what the step waits for shows there as it happens.
+    let shown = Shared::default();
+    ctx.progress = Some(std::sync::Arc::new(cloudstrap::action::progress::Lines::new(Box::new(shown.clone()))));
     let path = fixture("advanced-zone.toml");
     let mut p = profile("advanced-zone.toml");
     let m = p.management.as_mut().unwrap();
@@ -468,7 +471,29 @@ fn the_install_zone_step_fails_on_a_failed_template_copy_and_finishes_after_the_
     let e = z.execute(&ctx, &mut Record::default()).unwrap_err().to_string();
     assert!(e.contains("the KVM system VM template systemvm-kvm-4.22 is not Ready") && e.contains("management-server.log"), "{e}");
     assert!(!z.is_done(&ctx).unwrap(), "an enabled zone without system VMs is not done");
+    let text = shown.text();
+    assert!(text.contains(" ... zone deploy: waiting up to 300 ms for the system VMs (secondary storage VM, console proxy) to be Running"), "{text}");
     sim.sim.repair_template();
     z.execute(&ctx, &mut Record::default()).unwrap();
     assert!(z.is_done(&ctx).unwrap());
+}
+
+/// A display's output, kept for the test to read.
+#[derive(Clone, Default)]
+struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Shared {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Shared {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
 }

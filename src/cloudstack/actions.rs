@@ -24,6 +24,16 @@ fn failed(e: super::ApiError) -> ActionError {
     ActionError::Failed(e.to_string())
 }
 
+/// What the API client waits for, to the install's display (and the log, as every notice goes there).
+fn console_notice(ctx: &Ctx, what: &'static str) -> Notice {
+    let (progress, redactor) = (ctx.progress.clone(), ctx.redactor.clone());
+    Notice::new(move |m| {
+        if let Some(p) = &progress {
+            p.note(&format!("{what}: {}", redactor.redact(m)));
+        }
+    })
+}
+
 /// A client for quick state checks (`is_done`): short timeout, no retries.
 fn probe_client(profile: &Profile, profile_path: &Path, root: &Path) -> Option<Client> {
     let c = from_profile(profile, profile_path, root).ok()?;
@@ -81,7 +91,8 @@ impl Action for ApiHandoff {
     }
 
     fn execute(&self, ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
-        let opts = HandoffOptions { root: ctx.root.clone(), ..self.options.clone() };
+        let mut opts = HandoffOptions { root: ctx.root.clone(), ..self.options.clone() };
+        opts.client.notice = console_notice(ctx, "handoff");
         let mut say = |line: &str| crate::log::line(&format!("handoff: {}", ctx.redactor.redact(line)));
         let r = run(&opts, &mut say).map_err(failed)?;
         let backups: Vec<String> = r.backups.iter().filter_map(|b| b.strip_prefix(&ctx.root).ok()).map(|b| format!("/{}", b.display())).collect();
@@ -138,7 +149,7 @@ impl Action for ZoneDeploy {
 
     fn execute(&self, ctx: &Ctx, _record: &mut Record) -> Result<(), ActionError> {
         let c = from_profile(&self.profile, &self.profile_path, &ctx.root).map_err(failed)?;
-        let notice = Notice::new(|m| crate::log::line(&format!("zone deploy: {m}")));
+        let notice = console_notice(ctx, "zone deploy");
         let options = Options { poll_interval: self.options.poll_interval, notice, ..Options::for_profile(&self.profile) };
         let client = Client::new(&c.endpoint, Auth::Keys { api_key: c.api_key, secret: c.secret }, options).map_err(failed)?;
         deploy(&client, &self.profile, &self.options, &mut |s| crate::log::line(&format!("zone deploy: {s}"))).map_err(failed)?;
@@ -177,7 +188,8 @@ impl Action for AgentRegister {
     }
 
     fn execute(&self, ctx: &Ctx, _record: &mut Record) -> Result<(), ActionError> {
-        register_from_profile(&self.profile, &self.profile_path, &ctx.root, &self.options, &mut |l| crate::log::line(&format!("agent: {l}")))
+        let options = RegisterOptions { client: Options { notice: console_notice(ctx, "agent"), ..self.options.client.clone() }, ..self.options.clone() };
+        register_from_profile(&self.profile, &self.profile_path, &ctx.root, &options, &mut |l| crate::log::line(&format!("agent: {l}")))
             .map(|_| ())
             .map_err(failed)
     }

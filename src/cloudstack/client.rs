@@ -689,6 +689,38 @@ mod tests {
     }
 
     #[test]
+    fn spans_and_clock_words() {
+        assert_eq!(span(Duration::from_millis(250)), "250 ms");
+        assert_eq!(span(Duration::from_secs(45)), "45 s");
+        assert_eq!(span(Duration::from_secs(900)), "15 min");
+        assert_eq!(span(Duration::from_secs(150)), "2 min 30 s");
+        assert_eq!(span(Duration::from_secs(3900)), "1 h 5 min");
+        assert_eq!(clock_words(900), "the server's clock is 15 min ahead of this host's");
+        assert_eq!(clock_words(-62), "the server's clock is 62 s behind this host's");
+    }
+
+    #[test]
+    fn long_waits_are_told_after_10_s_then_every_minute() {
+        let mut p = Progress::new();
+        assert!(!p.due(Duration::from_secs(9)));
+        assert!(p.due(Duration::from_secs(10)));
+        assert!(!p.due(Duration::from_secs(69)));
+        assert!(p.due(Duration::from_secs(70)));
+        let mut p = Progress::new();
+        assert_eq!(p.next_after(Duration::ZERO), Duration::from_secs(10));
+        assert_eq!(p.next_after(Duration::from_secs(10)), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn slow_calls_have_their_own_timeouts() {
+        let o = Options::default();
+        assert_eq!(o.timeout_for("listZones"), Duration::from_secs(60));
+        assert_eq!(o.timeout_for("addHost"), Duration::from_secs(900));
+        assert_eq!(o.timeout_for("addimagestore"), Duration::from_secs(1800));
+        assert_eq!(o.timeout_for("createStoragePool"), Duration::from_secs(600));
+    }
+
+    #[test]
     fn signed_url_with_fixed_expiry() {
         let c = Client::new("http://127.0.0.1:8080/client/api", Auth::Keys { api_key: "k".into(), secret: "s".into() }, Options::default()).unwrap();
         let u = c.signed_url("listZones", &[("name", "a b~")], Some("2030-01-01T00:00:00+0000"));
