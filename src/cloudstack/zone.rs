@@ -588,10 +588,13 @@ pub fn wait_host_up(c: &Client, id: &str, address: &str, agent_log: &str, wait: 
     }
 }
 
-/// Poll `listSystemVms` until the secondary storage VM and the console proxy are Running.
+/// Poll `listSystemVms` until the secondary storage VM and the console proxy are Running. A server that has
+/// created no system VM after a sixth of the wait (5 of 30 min) while the zone has no Ready KVM system VM
+/// template will not create one: the wait ends there, so a failed template copy is told early.
 pub fn wait_system_vms(c: &Client, zoneid: &str, wait: Duration, interval: Duration) -> Result<Vec<SystemVm>, ApiError> {
     let start = Instant::now();
     let mut backoff = Backoff::new(c.options.poll_first, interval);
+    let mut template_checked = false;
     c.notice(&format!("waiting up to {} for the system VMs (secondary storage VM, console proxy) to be Running", span(wait)));
     loop {
         let vms = c.list::<SystemVm>("listSystemVms", &[("zoneid", zoneid)])?;
@@ -599,7 +602,15 @@ pub fn wait_system_vms(c: &Client, zoneid: &str, wait: Duration, interval: Durat
         if running("secondarystoragevm") && running("consoleproxy") {
             return Ok(vms);
         }
-        if start.elapsed() >= wait {
+        let hopeless = || {
+            let templates = c.list::<Template>("listTemplates", &[("templatefilter", "system"), ("zoneid", zoneid)]);
+            templates.is_ok_and(|ts| !ts.iter().any(|t| t.isready && (t.hypervisor.is_empty() || t.hypervisor.eq_ignore_ascii_case("KVM"))))
+        };
+        let early = vms.is_empty() && !template_checked && start.elapsed() >= wait / 6 && {
+            template_checked = true;
+            hopeless()
+        };
+        if early || start.elapsed() >= wait {
             let seen = vms.iter().map(|v| format!("{} {}", v.name, v.state)).collect::<Vec<_>>().join(", ");
             return Err(ApiError::Timeout {
                 what: format!("system VMs running (seen: {}); check that the system VM template is seeded in secondary storage", if seen.is_empty() { "none" } else { &seen }),
