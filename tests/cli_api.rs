@@ -171,3 +171,53 @@ fn output_into_a_closed_pipe_is_not_a_crash() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
 }
+
+/// `zone deploy --wait-system-vms` when the server's template copy failed (it only logged it): exit 1 with what
+/// to read, what to check and the command to run; after the fix the same command finishes the zone.
+#[test]
+fn zone_deploy_explains_a_failed_template_copy_and_finishes_after_the_fix() {
+    let sim = simulator_with(cloudstack_simulator::Config {
+        admin_keys: Some((KEY.into(), SECRET.into())),
+        template_copy_fails: true,
+        ..cloudstack_simulator::Config::default()
+    });
+    let root = tempfile::tempdir().unwrap();
+    let profile = fixture("basic-zone.toml");
+    let args = ["zone", "deploy", "--profile", profile.to_str().unwrap(), "--poll-interval", "0.001", "--wait-system-vms", "--system-vm-timeout", "0.3"];
+    let o = cloudstrap(&args, Some(&sim.url()), root.path());
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.starts_with("cloudstrap: the system VMs of zone Zone1 Running (seen: none): the KVM system VM template systemvm-kvm-4.22 is not Ready."), "{err}");
+    assert!(err.contains("/var/log/cloudstack/management/management-server.log") && err.contains("nfs://192.168.1.4/export/secondary"), "{err}");
+    assert!(err.contains(&format!("`cloudstrap zone deploy --profile {} --wait-system-vms`", profile.display())), "{err}");
+    assert!(stdout(&o).contains("... waiting up to 300 ms for the system VMs"), "{}", stdout(&o));
+    sim.sim.repair_template();
+    let o = cloudstrap(&args, Some(&sim.url()), root.path());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("(secondarystoragevm) Running: ready"), "{}", stdout(&o));
+}
+
+/// Against a hardened server `api` sends a state change as a POST form body (lists stay GET); `--print-url`
+/// still prints a GET URL; a name given twice is refused, since GET and POST would keep different values.
+#[test]
+fn api_posts_state_changes_and_refuses_repeated_names() {
+    let sim = simulator_with(cloudstack_simulator::Config { admin_keys: Some((KEY.into(), SECRET.into())), enforce_post: true, ..cloudstack_simulator::Config::default() });
+    let root = tempfile::tempdir().unwrap();
+    let url = sim.url();
+    let o = cloudstrap(&["api", "createZone", "name=Z", "networktype=Basic", "dns1=8.8.8.8", "internaldns1=8.8.4.4"], Some(&url), root.path());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = cloudstrap(&["api", "listZones", "name=Z"], Some(&url), root.path());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let methods: Vec<(String, String)> = sim.sim.requests().iter().map(|r| (r.command.clone(), r.method.clone())).collect();
+    assert_eq!(methods, [("createZone".to_string(), "POST".to_string()), ("listZones".into(), "GET".into())]);
+    // A fixed expiry is sent as signed: POST for a state change too.
+    let o = cloudstrap(&["api", "createZone", "name=Z2", "networktype=Basic", "dns1=8.8.8.8", "internaldns1=8.8.4.4", "--expires", "2099-01-01T00:00:00+0000"], Some(&url), root.path());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = cloudstrap(&["api", "listZones", "--print-url"], Some(&url), root.path());
+    assert!(stdout(&o).starts_with(&format!("{url}?command=listZones&")), "{}", stdout(&o));
+    let n = sim.sim.requests().len();
+    let o = cloudstrap(&["api", "listZones", "name=a", "name=b"], Some(&url), root.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(stderr(&o), "cloudstrap: name is given twice; the server would keep the last value of a GET and the first of a POST, so give it once\n");
+    assert_eq!(sim.sim.requests().len(), n, "nothing sent");
+}

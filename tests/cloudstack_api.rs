@@ -148,6 +148,16 @@ fn unreachable_server_is_a_transport_error_after_bounded_retries() {
     let e = c.execute("listZones", &[]).unwrap_err();
     assert!(matches!(e, ApiError::Transport { .. }), "{e:?}");
     assert!(e.to_string().starts_with(&format!("cannot reach the CloudStack API at http://127.0.0.1:{port}/client/api for listZones")), "{e}");
+    // Nothing reached the server: a create is not awaited as if its answer were lost.
+    let e = c.call("createZone", &[("name", "Z")]).unwrap_err();
+    assert!(matches!(e, ApiError::Transport { sent: false, .. }) && !e.answer_lost(), "{e:?}");
+    // A request that went out and got no answer in time may have done its work.
+    let sim = simulator_with(Config { admin_keys: Some((KEY.into(), SECRET.into())), latency: vec![("createZone".into(), Duration::from_millis(600))], ..Config::default() });
+    let slow = Client::new(&sim.url(), Auth::Keys { api_key: KEY.into(), secret: SECRET.into() }, Options { request_timeout: Duration::from_millis(100), ..fast() }).unwrap();
+    let e = slow.call("createZone", &[("name", "Z"), ("networktype", "Basic"), ("dns1", "1.1.1.1"), ("internaldns1", "1.1.1.1")]).unwrap_err();
+    assert!(e.answer_lost(), "{e:?}");
+    assert!(e.to_string().ends_with("no answer within 100 ms"), "{e}");
+    assert_eq!(sim.sim.calls(), ["createZone"], "not sent twice");
 }
 
 /// A server that reads each request and then either answers 503 or hangs up without an answer;
@@ -301,4 +311,65 @@ fn requests_signed_by_python_cs_are_accepted_by_the_simulator() {
     // And cloudstrap reads what cs created.
     let zones = client(&sim).execute("listZones", &[("name", "get5 é ü 日本")]).unwrap();
     assert_eq!(zones["count"], 1);
+}
+
+/// The server's rules the real one has: a repeated name keeps the last value in a GET and the first in a POST
+/// body; createStoragePool with scope=cluster needs clusterid; createPod refuses a range in the guest CIDR.
+#[test]
+fn repeated_names_cluster_scope_and_pod_in_guest_cidr() {
+    let sim = simulator_with(Config::default());
+    let (s, _) = Client::login(&sim.url(), "admin", "password", "/", fast()).unwrap();
+    // POST (a state change): the first of two names wins.
+    s.call("createZone", &[("name", "first"), ("name", "second"), ("networktype", "Advanced"), ("dns1", "1.1.1.1"), ("internaldns1", "1.1.1.1")]).unwrap();
+    assert_eq!(sim.sim.objects("zone")[0]["name"], "first");
+    // GET (a list): the last wins.
+    let v = s.execute("listZones", &[("name", "nothing"), ("name", "first")]).unwrap();
+    assert_eq!(v["count"], 1, "{v}");
+    let v = s.execute("listZones", &[("name", "first"), ("name", "nothing")]).unwrap();
+    assert_eq!(v, json!({}));
+
+    let zone = sim.sim.objects("zone")[0]["id"].as_str().unwrap().to_string();
+    let e = s.call("createStoragePool", &[("zoneid", &zone), ("name", "p"), ("url", "nfs://10.0.0.1/p"), ("scope", "cluster")]).unwrap_err();
+    assert_eq!(e.errorcode(), Some(431));
+    assert!(e.to_string().contains("Cluster id is required"), "{e}");
+
+    let e = s.call("createPod", &[("zoneid", &zone), ("name", "p"), ("gateway", "10.1.1.1"), ("netmask", "255.255.255.0"), ("startip", "10.1.1.100"), ("endip", "10.1.1.150")]).unwrap_err();
+    assert!(e.to_string().contains("overlaps the zone's guest CIDR 10.1.1.0/24"), "{e}");
+    assert!(sim.sim.objects("pod").is_empty());
+}
+
+/// A 401 from a server whose clock is far off, with keys that are wrong anyway: the error names the clock
+/// difference instead of a bare 401 (after one attempt signed for the server's time).
+#[test]
+fn a_401_from_a_server_with_another_clock_says_by_how_much() {
+    let sim = simulator_with(Config { admin_keys: Some((KEY.into(), SECRET.into())), clock_offset: chrono::Duration::minutes(-20), ..Config::default() });
+    let c = Client::new(&sim.url(), Auth::Keys { api_key: KEY.into(), secret: "wrong".into() }, fast()).unwrap();
+    let e = c.execute("listZones", &[]).unwrap_err();
+    assert!(matches!(e, ApiError::ClockSkew { .. }), "{e:?}");
+    let text = e.to_string();
+    assert!(text.contains("the server's clock is 20 min behind this host's"), "{text}");
+    assert_eq!(sim.sim.calls().len(), 2, "signed once more for the server's time, then stopped");
+}
+
+/// Job polls start soon and back off to the ceiling: a job done at once costs a fraction of a second, a long one
+/// a poll every few seconds.
+#[test]
+fn polls_start_soon_and_back_off() {
+    use cloudstrap::cloudstack::Backoff;
+    let o = Options::default();
+    assert!(o.poll_first >= Duration::from_millis(100) && o.poll_first <= Duration::from_millis(250), "{:?}", o.poll_first);
+    let mut b = Backoff::new(o.poll_first, o.poll_interval);
+    let gaps: Vec<Duration> = (0..12).map(|_| b.gap()).collect();
+    assert_eq!(gaps[0], o.poll_first);
+    assert!(gaps.windows(2).all(|w| w[0] <= w[1]), "{gaps:?}");
+    assert_eq!(*gaps.last().unwrap(), o.poll_interval);
+    assert!(o.poll_interval <= Duration::from_secs(5));
+    // What the first 10 s of a job cost in polls, against the old fixed 5 s.
+    let mut b = Backoff::new(o.poll_first, o.poll_interval);
+    let (mut t, mut polls) = (Duration::ZERO, 0);
+    while t < Duration::from_secs(10) {
+        t += b.gap();
+        polls += 1;
+    }
+    assert!((8..=14).contains(&polls), "{polls} polls in the first 10 s");
 }

@@ -173,7 +173,7 @@ fn a_kvm_agent_registers_itself_waits_for_up_and_adds_the_deferred_primary_stora
 
     // This host is 10.0.0.7; it joins the profile's zone, pod and cluster.
     p.host.address = "10.0.0.7/24".into();
-    let opts = RegisterOptions { host_wait: Duration::from_secs(10), poll_interval: Duration::from_millis(1), client: fast() };
+    let opts = RegisterOptions { host_wait: Duration::from_secs(10), poll_interval: Duration::from_millis(1), lost_answer_wait: Duration::from_secs(10), client: fast() };
     let mut lines = vec![];
     let h = register(&c, &p, &fixture(""), &opts, &mut |l| lines.push(l.to_string())).unwrap();
     assert_eq!((h.ipaddress.as_str(), h.state.as_str()), ("10.0.0.7", "Up"));
@@ -226,7 +226,7 @@ fn an_agent_profile_without_a_zone_joins_the_only_or_the_named_cluster() {
     set_password_env();
     let mut p = cloudstrap::profile::load(&path).unwrap();
     let empty_root = tempfile::tempdir().unwrap();
-    let opts = RegisterOptions { host_wait: Duration::from_secs(10), poll_interval: Duration::from_millis(1), client: fast() };
+    let opts = RegisterOptions { host_wait: Duration::from_secs(10), poll_interval: Duration::from_millis(1), lost_answer_wait: Duration::from_secs(10), client: fast() };
 
     // A second cluster: now the host must be told which.
     let zone = sim.sim.objects("zone")[0]["id"].as_str().unwrap().to_string();
@@ -305,7 +305,7 @@ fn handoff_zone_and_agent_as_install_actions() {
     let a = AgentRegister {
         profile: agent_profile,
         profile_path: path.clone(),
-        options: RegisterOptions { host_wait: Duration::from_secs(10), poll_interval: Duration::from_millis(1), client: fast() },
+        options: RegisterOptions { host_wait: Duration::from_secs(10), poll_interval: Duration::from_millis(1), lost_answer_wait: Duration::from_secs(10), client: fast() },
     };
     assert!(!a.is_done(&ctx).unwrap());
     a.execute(&ctx, &mut Record::default()).unwrap();
@@ -373,4 +373,127 @@ fn the_hand_off_is_due_again_when_the_server_refuses_the_stored_keys() {
 
     h.execute(&ctx, &mut Record::default()).unwrap();
     assert!(h.is_done(&ctx).unwrap());
+}
+
+// --- Against a server with a real one's timings, hardening and clock (scaled).
+
+fn config(f: impl FnOnce(&mut Config)) -> Config {
+    let mut c = Config { admin_keys: Some((KEY.into(), SECRET.into())), job_polls: 2, host_up_polls: 2, systemvm_polls: 2, ..Config::default() };
+    f(&mut c);
+    c
+}
+
+/// A KVM host registers itself when addHost takes longer than an ordinary call may (within its own limit, or
+/// beyond it, when the host is looked up instead of added again), with POST enforced, and with the server's
+/// clock 15 minutes ahead or behind.
+#[test]
+fn an_agent_registers_itself_against_slow_hardened_and_skewed_servers() {
+    let ms = Duration::from_millis;
+    let cases: Vec<(&str, Config, Duration)> = vec![
+        ("slow addHost", config(|c| c.latency = vec![("addHost".into(), ms(900))]), Duration::from_secs(10)),
+        ("addHost beyond its limit", config(|c| c.latency = vec![("addHost".into(), ms(1200))]), ms(250)),
+        ("POST enforced", config(|c| c.enforce_post = true), Duration::from_secs(10)),
+        ("clock 15 min ahead", config(|c| c.clock_offset = chrono::Duration::minutes(15)), Duration::from_secs(10)),
+        ("clock 15 min behind", config(|c| c.clock_offset = chrono::Duration::minutes(-15)), Duration::from_secs(10)),
+    ];
+    for (name, cfg, slow) in cases {
+        let sim = simulator_with(cfg);
+        let options = cloudstrap::cloudstack::Options { request_timeout: ms(300), ..fast() }.with_slow_calls(slow);
+        let c = Client::new(&sim.url(), Auth::Keys { api_key: KEY.into(), secret: SECRET.into() }, options.clone()).unwrap();
+        let mut p = profile("advanced-zone.toml");
+        zone_without_hosts(&c, &p);
+        p.host.address = "10.0.0.7/24".into();
+        let opts = RegisterOptions { host_wait: Duration::from_secs(10), poll_interval: ms(1), lost_answer_wait: Duration::from_secs(10), client: options };
+        let h = register(&c, &p, &fixture(""), &opts, &mut |_| {}).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!((h.ipaddress.as_str(), h.state.as_str()), ("10.0.0.7", "Up"), "{name}");
+        assert_eq!(sim.sim.requests().iter().filter(|r| r.command == "addHost").count(), 1, "{name}: addHost sent once");
+        assert_eq!(sim.sim.objects("storagepool").len(), 1, "{name}");
+    }
+}
+
+/// The management hand-off (login, password, keys) with POST enforced, with the server's clock 15 minutes off
+/// either way, and against 4.23, whose registerUserKeys answers with an async job.
+#[test]
+fn the_handoff_against_hardened_skewed_and_4_23_servers() {
+    let cases: Vec<(&str, Config)> = vec![
+        ("POST enforced", Config { enforce_post: true, ..Config::default() }),
+        ("clock 15 min ahead", Config { clock_offset: chrono::Duration::minutes(15), ..Config::default() }),
+        ("clock 15 min behind", Config { clock_offset: chrono::Duration::minutes(-15), ..Config::default() }),
+        ("4.23", Config { version: "4.23".into(), ..Config::default() }),
+    ];
+    for (name, cfg) in cases {
+        let sim = simulator_with(cfg);
+        let root = tempfile::tempdir().unwrap();
+        let r = run(&options(&sim.url(), root.path()), &mut |_| {}).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(r.password_changed && r.keys_created, "{name}");
+        let c = stored(root.path()).unwrap().unwrap();
+        assert_eq!(c.secret, sim.sim.state().users[0].secretkey.clone().unwrap(), "{name}");
+        Client::new(&c.endpoint, Auth::Keys { api_key: c.api_key, secret: c.secret }, fast()).unwrap().execute("listZones", &[]).unwrap();
+        if name == "4.23" {
+            let calls = sim.sim.calls();
+            let at = calls.iter().position(|c| c == "registerUserKeys").unwrap();
+            assert_eq!(calls[at + 1], "queryAsyncJobResult", "the keys came through the job: {calls:?}");
+        }
+        // Again: the stored keys still work, nothing is registered twice.
+        let again = run(&options(&sim.url(), root.path()), &mut |_| {}).unwrap_or_else(|e| panic!("{name} again: {e}"));
+        assert!(!again.keys_created, "{name}");
+    }
+}
+
+/// At the end of the install's hand-off the zone step waits for the system VMs: a template copy the server only
+/// logged fails the step with the fix, and the step is due again until the system VMs run.
+#[test]
+fn the_install_zone_step_fails_on_a_failed_template_copy_and_finishes_after_the_fix() {
+    use cloudstrap::action::{Action, Ctx, Record};
+    use cloudstrap::cloudstack::actions::{ApiHandoff, ZoneDeploy};
+    use cloudstrap::run::Redactor;
+
+    let sim = simulator_with(Config { template_copy_fails: true, ..Config::default() });
+    let root = tempfile::tempdir().unwrap();
+    let mut ctx = Ctx::live_with_files_in(root.path(), Redactor::default());
+    // The install's plain display: what the step waits for shows there as it happens.
+    let shown = Shared::default();
+    ctx.progress = Some(std::sync::Arc::new(cloudstrap::action::progress::Lines::new(Box::new(shown.clone()))));
+    let path = fixture("advanced-zone.toml");
+    let mut p = profile("advanced-zone.toml");
+    let m = p.management.as_mut().unwrap();
+    m.endpoint = Some(sim.url());
+    m.admin_password = Some(NEW_PASSWORD.into());
+    let mut h = ApiHandoff::from_profile(&p, &path).unwrap();
+    h.options.client = fast();
+    h.execute(&ctx, &mut Record::default()).unwrap();
+
+    let z = ZoneDeploy {
+        profile: p.clone(),
+        profile_path: path.clone(),
+        options: DeployOptions { poll_interval: Duration::from_millis(1), system_vm_wait: Some(Duration::from_millis(300)), profile_dir: fixture(""), ..DeployOptions::default() },
+    };
+    let e = z.execute(&ctx, &mut Record::default()).unwrap_err().to_string();
+    assert!(e.contains("the KVM system VM template systemvm-kvm-4.22 is not Ready") && e.contains("management-server.log"), "{e}");
+    assert!(!z.is_done(&ctx).unwrap(), "an enabled zone without system VMs is not done");
+    let text = shown.text();
+    assert!(text.contains(" ... zone deploy: waiting up to 300 ms for the system VMs (secondary storage VM, console proxy) to be Running"), "{text}");
+    sim.sim.repair_template();
+    z.execute(&ctx, &mut Record::default()).unwrap();
+    assert!(z.is_done(&ctx).unwrap());
+}
+
+/// A display's output, kept for the test to read.
+#[derive(Clone, Default)]
+struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Shared {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Shared {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
 }

@@ -17,6 +17,7 @@ fn opts() -> DeployOptions {
         host_wait: Duration::from_secs(20),
         system_vm_wait: Some(Duration::from_secs(20)),
         poll_interval: Duration::from_millis(1),
+        lost_answer_wait: Duration::from_secs(20),
         profile_dir: fixture(""),
     }
 }
@@ -249,4 +250,179 @@ fn a_zone_without_hosts_defers_primary_storage_to_the_first_host() {
         .unwrap_err();
     assert_eq!(e.errorcode(), Some(530));
     assert!(e.to_string().contains(&format!("No host up to associate a storage pool with in cluster {}", cluster.as_str().unwrap())), "{e}");
+}
+
+// --- A real server's timings, hardening and clock (scaled: a "minute" of the server is a fraction of a second).
+
+fn keys_config() -> Config {
+    Config { admin_keys: Some((KEY.into(), SECRET.into())), job_polls: 2, host_up_polls: 2, systemvm_polls: 2, ..Config::default() }
+}
+
+/// A client whose ordinary calls give up after 300 ms while the slow ones may take `slow`.
+fn client_with(sim: &Running, slow: Duration, notices: Option<std::sync::Arc<std::sync::Mutex<Vec<String>>>>) -> cloudstrap::cloudstack::Client {
+    let mut o = cloudstrap::cloudstack::Options { request_timeout: Duration::from_millis(300), ..fast() }.with_slow_calls(slow);
+    if let Some(n) = notices {
+        o.notice = cloudstrap::cloudstack::Notice::new(move |m| n.lock().unwrap().push(m.to_string()));
+    }
+    cloudstrap::cloudstack::Client::new(&sim.url(), cloudstrap::cloudstack::Auth::Keys { api_key: KEY.into(), secret: SECRET.into() }, o).unwrap()
+}
+
+fn requests_of(sim: &Running, command: &str) -> usize {
+    sim.sim.requests().iter().filter(|r| r.command == command).count()
+}
+
+#[test]
+fn slow_add_host_add_image_store_and_create_storage_pool_get_their_own_timeouts() {
+    let ms = Duration::from_millis;
+    let sim = simulator_with(Config { latency: vec![("addHost".into(), ms(900)), ("addImageStore".into(), ms(700)), ("createStoragePool".into(), ms(500))], ..keys_config() });
+    let notices = std::sync::Arc::new(std::sync::Mutex::new(vec![]));
+    let c = client_with(&sim, Duration::from_secs(10), Some(notices.clone()));
+    let p = profile("basic-zone.toml");
+    deploy(&c, &p, &opts(), &mut |_| {}).unwrap();
+    assert_basic_zone(&sim);
+    for cmd in ["addHost", "addImageStore", "createStoragePool"] {
+        assert_eq!(requests_of(&sim, cmd), 1, "{cmd} sent once");
+    }
+    let said = notices.lock().unwrap().join("\n");
+    assert!(said.contains("addHost: waiting up to 10 s for the answer (the management server logs in to the host over SSH"), "{said}");
+    assert!(said.contains("addImageStore: waiting up to 10 s for the answer (the management server mounts the NFS export"), "{said}");
+    // The same limits come from the profile's [management.timeouts].
+    let mut p = p;
+    let m = p.management.get_or_insert_with(|| toml::from_str("").unwrap());
+    m.timeouts.add_host = 1200;
+    let o = cloudstrap::cloudstack::Options::for_profile(&p);
+    assert_eq!((o.timeout_for("addHost"), o.timeout_for("addImageStore"), o.timeout_for("listZones")), (Duration::from_secs(1200), Duration::from_secs(1800), Duration::from_secs(60)));
+}
+
+/// The answer to addHost (addImageStore, createStoragePool) does not come in time, or the connection drops: the client looks the
+/// object up until the server has finished, and never sends the call a second time.
+#[test]
+fn an_unanswered_add_host_or_add_image_store_is_looked_up_never_sent_twice() {
+    let ms = Duration::from_millis;
+    for (cmd, latency) in [("addHost", ms(1200)), ("addImageStore", ms(1000)), ("createStoragePool", ms(900))] {
+        let sim = simulator_with(Config { latency: vec![(cmd.into(), latency)], ..keys_config() });
+        let notices = std::sync::Arc::new(std::sync::Mutex::new(vec![]));
+        let c = client_with(&sim, ms(250), Some(notices.clone()));
+        let steps = deploy(&c, &profile("basic-zone.toml"), &opts(), &mut |_| {}).unwrap_or_else(|e| panic!("{cmd}: {e}"));
+        assert_basic_zone(&sim);
+        assert_eq!(requests_of(&sim, cmd), 1, "{cmd} was sent once");
+        assert!(!steps.steps.is_empty());
+        let said = notices.lock().unwrap().join("\n");
+        assert!(said.contains("no answer within 250 ms") && said.contains("looking for it for up to 20 s instead of asking again"), "{said}");
+    }
+    // A dropped connection after the server did the work.
+    let sim = simulator();
+    sim.sim.fail_once("addHost", FaultMode::Drop);
+    run(&sim, "basic-zone.toml").unwrap();
+    assert_basic_zone(&sim);
+    assert_eq!(requests_of(&sim, "addHost"), 1);
+}
+
+/// An object that never shows up after a lost answer ends in one sentence that says not to resend blindly.
+#[test]
+fn a_lost_answer_whose_object_never_appears_is_a_clear_error() {
+    let sim = simulator_with(Config { latency: vec![("addHost".into(), Duration::from_secs(3))], ..keys_config() });
+    let c = client_with(&sim, Duration::from_millis(200), None);
+    let o = DeployOptions { lost_answer_wait: Duration::from_millis(300), ..opts() };
+    let e = deploy(&c, &profile("basic-zone.toml"), &o, &mut |_| {}).unwrap_err();
+    let text = e.to_string();
+    assert!(text.starts_with("host 192.168.1.5 showing up after the call went unanswered (cannot reach the CloudStack API at"), "{text}");
+    assert!(text.contains("the management server may still be working on it"), "{text}");
+    assert_eq!(requests_of(&sim, "addHost"), 1);
+}
+
+#[test]
+fn post_enforcement_zone_deploys_with_state_changes_in_form_bodies() {
+    for profile_name in ["basic-zone.toml", "advanced-zone.toml"] {
+        let sim = simulator_with(Config { enforce_post: true, ..keys_config() });
+        run(&sim, profile_name).unwrap_or_else(|e| panic!("{profile_name}: {e}"));
+        let reqs = sim.sim.requests();
+        for r in &reqs {
+            if r.command.starts_with("list") {
+                assert_eq!(r.method, "GET", "{r:?}");
+            } else {
+                assert_eq!((r.method.as_str(), r.query.as_str()), ("POST", ""), "{r:?}");
+            }
+        }
+    }
+    basic_zone_with(Config { enforce_post: true, ..keys_config() });
+    // The server really refuses a GET for a state change.
+    let sim = simulator_with(Config { enforce_post: true, ..keys_config() });
+    let url = client(&sim).signed_url("createZone", &[("name", "z"), ("networktype", "Basic"), ("dns1", "1.1.1.1"), ("internaldns1", "1.1.1.1")], None);
+    let r = reqwest::blocking::get(url).unwrap();
+    assert_eq!(r.status().as_u16(), 405);
+    assert!(sim.sim.objects("zone").is_empty());
+}
+
+fn basic_zone_with(config: Config) {
+    let sim = simulator_with(config);
+    run(&sim, "basic-zone.toml").unwrap();
+    assert_basic_zone(&sim);
+}
+
+/// The server's clock 15 minutes ahead (a 10-minute expiry is already past there) or behind.
+#[test]
+fn the_servers_clock_15_minutes_ahead_or_behind() {
+    for minutes in [15i64, -15] {
+        let sim = simulator_with(Config { clock_offset: chrono::Duration::minutes(minutes), ..keys_config() });
+        let notices = std::sync::Arc::new(std::sync::Mutex::new(vec![]));
+        let c = client_with(&sim, Duration::from_secs(10), Some(notices.clone()));
+        deploy(&c, &profile("advanced-zone.toml"), &opts(), &mut |_| {}).unwrap_or_else(|e| panic!("{minutes} min: {e}"));
+        assert_advanced_zone(&sim);
+        let skew = c.skew();
+        assert!((skew - minutes * 60).abs() <= 2, "{minutes} min: measured {skew} s");
+        let said = notices.lock().unwrap().join("\n");
+        let words = if minutes > 0 { "the server's clock is 15 min ahead of this host's" } else { "the server's clock is 15 min behind this host's" };
+        assert!(said.contains(words), "{said}");
+        if minutes > 0 {
+            assert!(said.contains("refused (401) while the server's clock is 15 min ahead"), "{said}");
+        }
+    }
+}
+
+/// The copy of the system VM template after addImageStore fails (the server only logs it): the system VM wait
+/// ends with what to read, what to check and what to run; after the fix a re-run finishes the zone.
+#[test]
+fn a_failed_template_copy_is_explained_and_a_rerun_after_the_fix_finishes() {
+    let sim = simulator_with(Config { template_copy_fails: true, ..keys_config() });
+    let p = profile("basic-zone.toml");
+    let o = DeployOptions { system_vm_wait: Some(Duration::from_secs(12)), ..opts() };
+    let e = deploy(&client(&sim), &p, &o, &mut |_| {}).unwrap_err();
+    let text = e.to_string();
+    // No system VM and no Ready template after a sixth of the wait: it ends there, not after all of it.
+    let waited: u64 = text.split(" did not happen within ").nth(1).and_then(|r| r.split('s').next()).and_then(|n| n.parse().ok()).unwrap_or(99);
+    assert!((2..12).contains(&waited), "{text}");
+    assert!(text.starts_with("the system VMs of zone Zone1 Running (seen: none): the KVM system VM template systemvm-kvm-4.22 is not Ready."), "{text}");
+    for part in [
+        "read /var/log/cloudstack/management/management-server.log on the management server",
+        "check that the export nfs://192.168.1.4/export/secondary can be mounted read-write by the management server",
+        &format!("run `cloudstrap zone deploy --profile {} --wait-system-vms` again", fixture("basic-zone.toml").display()),
+    ] {
+        assert!(text.contains(part), "{part:?} missing from: {text}");
+    }
+    assert!(sim.sim.log().iter().any(|l| l.contains("Failed to register the systemvm-kvm-4.22 template")), "the server only logged it");
+    sim.sim.repair_template();
+    let steps = deploy(&client(&sim), &p, &o, &mut |_| {}).unwrap();
+    assert!(creates(&steps.steps).is_empty(), "{:?}", creates(&steps.steps));
+    assert_basic_zone(&sim);
+}
+
+/// From 4.20 the server registers its bundled template with the first image store only for the hypervisors
+/// of clusters that exist then: an image store added before the cluster leaves the zone without a template.
+#[test]
+fn the_bundled_template_is_registered_for_existing_clusters_only() {
+    let sim = simulator();
+    run(&sim, "basic-zone.toml").unwrap();
+    let calls = sim.sim.calls();
+    let pos = |c: &str| calls.iter().position(|x| x == c).unwrap();
+    assert!(pos("addCluster") < pos("addImageStore"));
+    let t = one(&sim, "template");
+    assert_eq!((t["hypervisor"].as_str(), t["isready"].as_bool()), (Some("KVM"), Some(true)));
+
+    let sim = simulator();
+    let c = client(&sim);
+    let z: Value = c.call("createZone", &[("name", "Z"), ("networktype", "Basic"), ("dns1", "1.1.1.1"), ("internaldns1", "1.1.1.1")]).unwrap();
+    let zid = z["zone"]["id"].as_str().unwrap();
+    c.call("addImageStore", &[("provider", "NFS"), ("name", "s"), ("zoneid", zid), ("url", "nfs://10.0.0.1/s")]).unwrap();
+    assert!(sim.sim.objects("template").is_empty(), "no cluster, no template");
 }

@@ -28,6 +28,8 @@ pub trait Progress: Send + Sync {
     fn failed(&self, index: usize, description: &str, error: &str);
     fn download(&self, label: &str, length: Option<u64>) -> Box<dyn Download>;
     fn end(&self);
+    /// A running action says what it waits for (a slow API call, a retry); displays without room ignore it.
+    fn note(&self, _msg: &str) {}
 }
 
 /// The display that suits stdout: bars on a terminal, lines otherwise.
@@ -116,6 +118,9 @@ impl Progress for Lines {
         Box::new(LineDownload { out: self.out.clone(), label: label.into(), length: Mutex::new(length), last_tenth: Mutex::new(0) })
     }
     fn end(&self) {}
+    fn note(&self, msg: &str) {
+        self.say(&format!("  ... {msg}"));
+    }
 }
 
 /// indicatif bars.
@@ -195,6 +200,9 @@ impl Progress for Bars {
         );
         pb.set_message(label.to_string());
         Box::new(BarDownload(pb))
+    }
+    fn note(&self, msg: &str) {
+        let _ = self.multi.println(format!("  {:>13}  {msg}", "..."));
     }
     fn end(&self) {
         self.overall.finish();

@@ -8,16 +8,30 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::agent::{self, own_address, register_from_profile, RegisterOptions};
-use super::client::{Auth, Client, Options};
+use super::client::{Auth, Client, Notice, Options};
 use super::credentials::{from_profile, stored, KEYS_FILE};
 use super::handoff::{run, HandoffOptions, CMK_CONFIG, CMK_PROFILE};
-use super::types::{StoragePool, Zone};
+use super::types::{StoragePool, SystemVm, Zone};
 use super::zone::{deploy, find_host, serves, DeployOptions};
 use crate::action::{Action, ActionError, Ctx, Record};
 use crate::profile::Profile;
 
+/// How long the install's hand-off waits for the system VMs (the first start copies the template to primary
+/// storage and boots two VMs: minutes).
+pub const SYSTEM_VM_WAIT: Duration = Duration::from_secs(1800);
+
 fn failed(e: super::ApiError) -> ActionError {
     ActionError::Failed(e.to_string())
+}
+
+/// What the API client waits for, to the install's display (and the log, as every notice goes there).
+fn console_notice(ctx: &Ctx, what: &'static str) -> Notice {
+    let (progress, redactor) = (ctx.progress.clone(), ctx.redactor.clone());
+    Notice::new(move |m| {
+        if let Some(p) = &progress {
+            p.note(&format!("{what}: {}", redactor.redact(m)));
+        }
+    })
 }
 
 /// A client for quick state checks (`is_done`): short timeout, no retries.
@@ -77,7 +91,8 @@ impl Action for ApiHandoff {
     }
 
     fn execute(&self, ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
-        let opts = HandoffOptions { root: ctx.root.clone(), ..self.options.clone() };
+        let mut opts = HandoffOptions { root: ctx.root.clone(), ..self.options.clone() };
+        opts.client.notice = console_notice(ctx, "handoff");
         let mut say = |line: &str| crate::log::line(&format!("handoff: {}", ctx.redactor.redact(line)));
         let r = run(&opts, &mut say).map_err(failed)?;
         let backups: Vec<String> = r.backups.iter().filter_map(|b| b.strip_prefix(&ctx.root).ok()).map(|b| format!("/{}", b.display())).collect();
@@ -116,16 +131,27 @@ impl Action for ZoneDeploy {
         format!("Deploy zone {} through the CloudStack API", self.profile.zone.as_ref().map(|z| z.name.as_str()).unwrap_or("?"))
     }
 
-    /// Done when the zone exists and is enabled (it is enabled last).
+    /// Done when the zone exists and is enabled (it is enabled last) and, when the deployment waits for
+    /// them, its system VMs run.
     fn is_done(&self, ctx: &Ctx) -> Result<bool, ActionError> {
         let (Some(z), Some(c)) = (&self.profile.zone, probe_client(&self.profile, &self.profile_path, &ctx.root)) else { return Ok(false) };
-        Ok(c.list::<Zone>("listZones", &[("name", &z.name)]).is_ok_and(|zs| zs.iter().any(|x| x.name == z.name && x.allocationstate == "Enabled")))
+        let Some(zone) = c.list::<Zone>("listZones", &[("name", &z.name)]).ok().and_then(|zs| zs.into_iter().find(|x| x.name == z.name && x.allocationstate == "Enabled")) else {
+            return Ok(false);
+        };
+        // Without hosts in the profile the system VMs wait for the first KVM host that registers itself.
+        if self.options.system_vm_wait.is_none() || z.hosts.is_empty() {
+            return Ok(true);
+        }
+        let vms = c.list::<SystemVm>("listSystemVms", &[("zoneid", &zone.id)]).unwrap_or_default();
+        let running = |t: &str| vms.iter().any(|v| v.systemvmtype == t && v.state == "Running");
+        Ok(running("secondarystoragevm") && running("consoleproxy"))
     }
 
     fn execute(&self, ctx: &Ctx, _record: &mut Record) -> Result<(), ActionError> {
         let c = from_profile(&self.profile, &self.profile_path, &ctx.root).map_err(failed)?;
-        let client = Client::new(&c.endpoint, Auth::Keys { api_key: c.api_key, secret: c.secret }, Options { poll_interval: self.options.poll_interval, ..Options::default() })
-            .map_err(failed)?;
+        let notice = console_notice(ctx, "zone deploy");
+        let options = Options { poll_interval: self.options.poll_interval, notice, ..Options::for_profile(&self.profile) };
+        let client = Client::new(&c.endpoint, Auth::Keys { api_key: c.api_key, secret: c.secret }, options).map_err(failed)?;
         deploy(&client, &self.profile, &self.options, &mut |s| crate::log::line(&format!("zone deploy: {s}"))).map_err(failed)?;
         Ok(())
     }
@@ -162,7 +188,8 @@ impl Action for AgentRegister {
     }
 
     fn execute(&self, ctx: &Ctx, _record: &mut Record) -> Result<(), ActionError> {
-        register_from_profile(&self.profile, &self.profile_path, &ctx.root, &self.options, &mut |l| crate::log::line(&format!("agent: {l}")))
+        let options = RegisterOptions { client: Options { notice: console_notice(ctx, "agent"), ..self.options.client.clone() }, ..self.options.clone() };
+        register_from_profile(&self.profile, &self.profile_path, &ctx.root, &options, &mut |l| crate::log::line(&format!("agent: {l}")))
             .map(|_| ())
             .map_err(failed)
     }
@@ -186,13 +213,15 @@ pub fn install_steps(profile: &Profile, profile_path: &Path, planned: usize) -> 
     if profile.has_role(Role::Management) && has_admin_password {
         steps.push(Step { action: Box::new(ApiHandoff::from_profile(profile, profile_path)?), after: all_before(planned) });
         if profile.zone.is_some() {
-            let options = DeployOptions { profile_dir: dir.to_path_buf(), ..DeployOptions::default() };
+            // The hand-off ends when the system VMs run: a template copy that failed on the server (only logged
+            // there) would otherwise leave a zone that never starts a VM, with the install reported as done.
+            let options = DeployOptions { profile_dir: dir.to_path_buf(), system_vm_wait: Some(SYSTEM_VM_WAIT), ..DeployOptions::default() };
             steps.push(Step { action: Box::new(ZoneDeploy { profile: profile.clone(), profile_path: profile_path.into(), options }), after: all_before(planned + steps.len()) });
         }
     }
     if profile.has_role(Role::KvmAgent) && profile.agent.as_ref().is_some_and(|a| a.register) {
         let n = planned + steps.len();
-        steps.push(Step { action: Box::new(AgentRegister { profile: profile.clone(), profile_path: profile_path.into(), options: RegisterOptions::default() }), after: all_before(n) });
+        steps.push(Step { action: Box::new(AgentRegister { profile: profile.clone(), profile_path: profile_path.into(), options: RegisterOptions::for_profile(profile) }), after: all_before(n) });
     }
     Ok(steps)
 }

@@ -10,19 +10,30 @@ use super::client::{Auth, Client, Options};
 use super::credentials::{from_profile, profile_endpoint, secret_value, stored};
 use super::error::ApiError;
 use super::types::{Cluster, Host, Pod, Zone};
-use super::zone::{add_primary_storage, agent_log, find_host, wait_host_up};
+use super::zone::{add_host, add_primary_storage, agent_log, find_host, wait_host_up, DeployOptions, Placed};
 use crate::profile::Profile;
 
 #[derive(Debug, Clone)]
 pub struct RegisterOptions {
     pub host_wait: Duration,
+    /// The longest gap between two polls.
     pub poll_interval: Duration,
+    /// After addHost went unanswered, how long to look for the host before giving up (never adding it twice).
+    pub lost_answer_wait: Duration,
     pub client: Options,
 }
 
 impl Default for RegisterOptions {
     fn default() -> Self {
-        RegisterOptions { host_wait: Duration::from_secs(600), poll_interval: Duration::from_secs(5), client: Options::default() }
+        let d = DeployOptions::default();
+        RegisterOptions { host_wait: d.host_wait, poll_interval: d.poll_interval, lost_answer_wait: d.lost_answer_wait, client: Options::default() }
+    }
+}
+
+impl RegisterOptions {
+    /// Defaults with the profile's API timeouts.
+    pub fn for_profile(profile: &Profile) -> RegisterOptions {
+        RegisterOptions { client: Options::for_profile(profile), ..RegisterOptions::default() }
     }
 }
 
@@ -118,21 +129,15 @@ pub fn register(client: &Client, profile: &Profile, profile_dir: &Path, opts: &R
             h
         }
         None => {
-            let url = format!("http://{address}");
-            let v = client.call(
-                "addHost",
-                &[("zoneid", &zone.id), ("podid", &pod.id), ("clusterid", &cluster.id), ("hypervisor", "KVM"), ("url", &url), ("username", &username), ("password", &password)],
-            )?;
-            let h: Host = super::client::list_items::<Host>("addHost", &v)?
-                .into_iter()
-                .next()
-                .ok_or_else(|| ApiError::Protocol { command: "addHost".into(), status: 200, detail: "the answer lists no host".into() })?;
+            let at = Placed { zone: &zone.id, pod: &pod.id, cluster: &cluster.id };
+            let h = add_host(client, &at, &address, &username, &password, opts.lost_answer_wait, opts.poll_interval)?;
             report(&format!("added host {address} to zone {}, pod {}, cluster {}", zone.name, pod.name, cluster.name));
             h
         }
     };
     let up = wait_host_up(client, &host.id, &address, agent_log(&profile.cloudstack.release), opts.host_wait, opts.poll_interval)?;
     report(&format!("the management server sees host {address} Up"));
-    add_primary_storage(client, profile, &zone, &pod, &cluster, &mut |s| report(&s.to_string()))?;
+    let deploy = DeployOptions { host_wait: opts.host_wait, poll_interval: opts.poll_interval, lost_answer_wait: opts.lost_answer_wait, ..DeployOptions::default() };
+    add_primary_storage(client, profile, (&zone, &pod, &cluster), &deploy, &mut |s| report(&s.to_string()))?;
     Ok(up)
 }

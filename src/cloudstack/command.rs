@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
-use super::client::{Auth, Client, Options};
+use super::client::{Auth, Client, Notice, Options};
 use super::credentials::{self, Credentials};
 use super::error::ApiError;
 use super::sign;
@@ -56,8 +56,9 @@ pub struct ZoneDeployArgs {
     /// Longest wait for the system VMs, in seconds.
     #[arg(long, default_value_t = 1800.0, value_name = "SECONDS")]
     pub system_vm_timeout: f64,
-    /// Seconds between two polls of jobs, hosts and system VMs.
-    #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+    /// The longest gap between two polls of jobs, hosts and system VMs (the first comes after 0.15 s,
+    /// later ones back off to this).
+    #[arg(long, default_value_t = 3.0, value_name = "SECONDS")]
     pub poll_interval: f64,
 }
 
@@ -90,14 +91,20 @@ fn seconds(v: f64, flag: &str) -> Result<Duration, u8> {
     })
 }
 
-/// Parse NAME=VALUE arguments.
+/// Parse NAME=VALUE arguments. A name given twice is refused: the server keeps the last value of a GET
+/// and the first of a POST body, so its meaning would depend on the method.
 pub fn parse_params(args: &[String]) -> Result<Vec<(String, String)>, ApiError> {
-    args.iter()
-        .map(|a| match a.split_once('=') {
-            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-            _ => Err(ApiError::Input(format!("\"{a}\" is not NAME=VALUE"))),
-        })
-        .collect()
+    let mut out: Vec<(String, String)> = vec![];
+    for a in args {
+        match a.split_once('=') {
+            Some((k, _)) if out.iter().any(|(n, _)| n.eq_ignore_ascii_case(k)) => {
+                return Err(ApiError::Input(format!("{k} is given twice; the server would keep the last value of a GET and the first of a POST, so give it once")));
+            }
+            Some((k, v)) if !k.is_empty() => out.push((k.to_string(), v.to_string())),
+            _ => return Err(ApiError::Input(format!("\"{a}\" is not NAME=VALUE"))),
+        }
+    }
+    Ok(out)
 }
 
 fn keys_client(c: &Credentials, options: Options) -> Result<Client, ApiError> {
@@ -125,7 +132,9 @@ pub fn run_api(args: &ApiArgs, global: &Global) -> u8 {
         Ok(c) => c,
         Err(e) => return fail(&e),
     };
-    let client = match keys_client(&creds, Options::default()) {
+    let options = profile.as_ref().map_or_else(Options::default, |(p, _)| Options::for_profile(p));
+    let options = Options { notice: Notice::new(|m| eprintln!("cloudstrap: {m}")), ..options };
+    let client = match keys_client(&creds, options) {
         Ok(c) => c,
         Err(e) => return fail(&e),
     };
@@ -155,15 +164,26 @@ pub fn run_api(args: &ApiArgs, global: &Global) -> u8 {
     exit::OK
 }
 
+/// Send the request exactly as signed with a fixed expiry: the URL --print-url shows for a list, the same
+/// parameters in a POST body for anything else.
 fn send_fixed(client: &Client, command: &str, params: &[(&str, &str)], expires: &str) -> Result<serde_json::Value, ApiError> {
-    let url = client.signed_url(command, params, Some(expires));
-    let resp = reqwest::blocking::Client::builder()
-        .timeout(client.options.request_timeout)
+    let all = client.request_params(command, params, Some(expires));
+    let http = reqwest::blocking::Client::builder()
+        .timeout(client.options.timeout_for(command))
         .build()
-        .and_then(|h| h.get(&url).send())
-        .map_err(|e| ApiError::Transport { command: command.into(), endpoint: client.endpoint().into(), reason: e.to_string() })?;
+        .map_err(|e| ApiError::Input(format!("cannot set up the HTTP client: {e}")))?;
+    let mut url = url::Url::parse(client.endpoint()).map_err(|e| ApiError::Input(e.to_string()))?;
+    url.set_query(None);
+    let query = sign::query_string(&all);
+    let req = if command.starts_with("list") {
+        http.get(format!("{url}?{query}"))
+    } else {
+        http.post(url).header("Content-Type", "application/x-www-form-urlencoded").body(query)
+    };
+    let transport = |e: reqwest::Error| ApiError::Transport { command: command.into(), endpoint: client.endpoint().into(), sent: !(e.is_connect() || e.is_builder()), reason: e.to_string() };
+    let resp = req.send().map_err(transport)?;
     let status = resp.status().as_u16();
-    let body = resp.text().map_err(|e| ApiError::Transport { command: command.into(), endpoint: client.endpoint().into(), reason: e.to_string() })?;
+    let body = resp.text().map_err(transport)?;
     super::client::parse_document(command, status, &body)
 }
 
@@ -191,7 +211,10 @@ pub fn run_zone(cmd: &ZoneCmd, global: &Global) -> u8 {
         Ok(c) => c,
         Err(e) => return fail(&e),
     };
-    let client = match keys_client(&creds, Options { poll_interval: poll, ..Options::default() }) {
+    let human = global.format == Format::Human;
+    // What the client waits for goes to the console as it happens (stdout with the steps, else stderr).
+    let notice = Notice::new(move |m| if human { say(&format!("  ... {m}")) } else { eprintln!("cloudstrap: {m}") });
+    let client = match keys_client(&creds, Options { poll_interval: poll, notice, ..Options::for_profile(&profile) }) {
         Ok(c) => c,
         Err(e) => return fail(&e),
     };
@@ -200,8 +223,8 @@ pub fn run_zone(cmd: &ZoneCmd, global: &Global) -> u8 {
         system_vm_wait: args.wait_system_vms.then_some(vm_wait),
         poll_interval: poll,
         profile_dir: args.profile.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(".")),
+        ..DeployOptions::default()
     };
-    let human = global.format == Format::Human;
     if human {
         say(&format!("deploying zone from {} through {}", args.profile.display(), creds.endpoint));
     }

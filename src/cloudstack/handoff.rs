@@ -61,7 +61,7 @@ impl HandoffOptions {
             admin_password: pw,
             api_wait: Duration::from_secs(900),
             poll_interval: Duration::from_secs(5),
-            client: Options::default(),
+            client: Options::for_profile(profile),
             management_log: management_log(&profile.cloudstack.release).into(),
         })
     }

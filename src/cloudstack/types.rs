@@ -31,6 +31,10 @@ api_object!(Host {
 api_object!(StoragePool { id: String, name: String, zoneid: String, clusterid: String, state: String, r#type: String, ipaddress: String, path: String, scope: String });
 api_object!(ImageStore { id: String, name: String, zoneid: String, url: String, providername: String, protocol: String });
 api_object!(SystemVm { id: String, name: String, state: String, systemvmtype: String, zoneid: String });
+api_object!(
+    /// `listTemplates templatefilter=system`: the system VM template, Ready once on secondary storage.
+    Template { id: String, name: String, zoneid: String, hypervisor: String, isready: bool, status: String, templatetype: String }
+);
 api_object!(User { id: String, username: String, account: String, accountid: String, domainid: String, apikey: String, state: String });
 api_object!(
     /// `registerUserKeys` and `getUserKeys` answers.

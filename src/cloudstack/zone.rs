@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::client::Client;
+use super::client::{span, Backoff, Client};
 use super::credentials::secret_value;
 use super::error::ApiError;
 use super::types::*;
@@ -22,15 +22,24 @@ pub struct DeployOptions {
     pub host_wait: Duration,
     /// Wait this long for the system VMs to be Running (None: don't wait).
     pub system_vm_wait: Option<Duration>,
-    /// Between two polls of hosts and system VMs.
+    /// The longest gap between two polls of hosts and system VMs (they start sooner and back off).
     pub poll_interval: Duration,
+    /// After a create call went unanswered (timeout, dropped connection), keep looking for its object this
+    /// long: the server may still be working on it, and the call is never sent twice meanwhile.
+    pub lost_answer_wait: Duration,
     /// Directory `*-file` secrets in the profile are relative to.
     pub profile_dir: PathBuf,
 }
 
 impl Default for DeployOptions {
     fn default() -> Self {
-        DeployOptions { host_wait: Duration::from_secs(600), system_vm_wait: None, poll_interval: Duration::from_secs(5), profile_dir: PathBuf::from(".") }
+        DeployOptions {
+            host_wait: Duration::from_secs(600),
+            system_vm_wait: None,
+            poll_interval: Duration::from_secs(3),
+            lost_answer_wait: Duration::from_secs(600),
+            profile_dir: PathBuf::from("."),
+        }
     }
 }
 
@@ -88,6 +97,8 @@ struct Deployer<'a> {
     c: &'a Client,
     report: &'a mut dyn FnMut(&Step),
     steps: Vec<Step>,
+    poll_interval: Duration,
+    lost_answer_wait: Duration,
 }
 
 impl Deployer<'_> {
@@ -113,15 +124,44 @@ impl Deployer<'_> {
                 self.step(what, Outcome::Created, t.id());
                 Ok(t)
             }
+            // The answer was lost: the server may still be creating it. Look, never send the call again.
+            Err(e) if e.answer_lost() => {
+                let t = await_lost(self.c, what, &e, self.lost_answer_wait, self.poll_interval, &find)?;
+                self.step(what, Outcome::Exists, t.id());
+                Ok(t)
+            }
             // Created by a request whose answer was lost (or by someone else meanwhile): take it.
             Err(e) => match find(self.c)? {
-                Some(t) if e.is_already_exists() || matches!(e, ApiError::JobFailed { .. } | ApiError::Transport { .. }) => {
+                Some(t) if e.is_already_exists() || matches!(e, ApiError::JobFailed { .. }) => {
                     self.step(what, Outcome::Exists, t.id());
                     Ok(t)
                 }
                 _ => Err(e),
             },
         }
+    }
+}
+
+/// After `lost` (a create call without an answer), poll `find` until the object shows up, at most `wait`.
+/// Lookups that fail to reach the server count as "not yet".
+pub fn await_lost<T>(c: &Client, what: &str, lost: &ApiError, wait: Duration, interval: Duration, find: &dyn Fn(&Client) -> Result<Option<T>, ApiError>) -> Result<T, ApiError> {
+    c.notice(&format!("{what}: {lost}; the server may still be working on it: looking for it for up to {} instead of asking again", span(wait)));
+    let start = Instant::now();
+    let mut backoff = Backoff::new(c.options.poll_first, interval);
+    loop {
+        match find(c) {
+            Ok(Some(t)) => return Ok(t),
+            Ok(None) | Err(ApiError::Transport { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        if start.elapsed() >= wait {
+            return Err(ApiError::Timeout {
+                what: format!("{what} showing up after the call went unanswered ({lost}); the management server may still be working on it: read its log, then run the same command again (it looks the object up first)"),
+                waited: start.elapsed(),
+                tail: None,
+            });
+        }
+        std::thread::sleep(backoff.gap());
     }
 }
 
@@ -185,7 +225,7 @@ pub fn deploy(client: &Client, profile: &Profile, opts: &DeployOptions, report: 
         None => ("cloudbr0".to_string(), "cloudbr1".to_string(), "cloudbr1".to_string()),
     };
 
-    let mut d = Deployer { c: client, report, steps: vec![] };
+    let mut d = Deployer { c: client, report, steps: vec![], poll_interval: opts.poll_interval, lost_answer_wait: opts.lost_answer_wait };
 
     // Zone.
     let zone = d.ensure(
@@ -325,17 +365,11 @@ pub fn deploy(client: &Client, profile: &Profile, opts: &DeployOptions, report: 
         },
     )?;
     for h in &hosts {
+        let (lost_wait, interval) = (opts.lost_answer_wait, opts.poll_interval);
         let host = d.ensure(
             &format!("host {}", h.address),
             |c| find_host(c, &zone.id, &h.address),
-            |c| {
-                let url = format!("http://{}", h.address);
-                let v = c.call(
-                    "addHost",
-                    &[("zoneid", &zone.id), ("podid", &pod.id), ("clusterid", &cluster.id), ("hypervisor", "KVM"), ("url", &url), ("username", &h.username), ("password", &h.password)],
-                )?;
-                one_of_list(c, "addHost", &v)
-            },
+            |c| add_host(c, &Placed { zone: &zone.id, pod: &pod.id, cluster: &cluster.id }, &h.address, &h.username, &h.password, lost_wait, interval),
         )?;
         wait_host_up(client, &host.id, &h.address, agent_log(&profile.cloudstack.release), opts.host_wait, opts.poll_interval)?;
         d.step(format!("host {} Up", h.address), Outcome::Ready, &host.id);
@@ -344,6 +378,8 @@ pub fn deploy(client: &Client, profile: &Profile, opts: &DeployOptions, report: 
     // Storage. The server refuses cluster-wide primary storage until a host in the cluster is Up; without
     // hosts in the profile, the first KVM host that registers itself adds it (agent::register).
     let deferred = !primary_storage(&mut d, &zone.id, &pod.id, &cluster, &primaries)?;
+    // After the cluster: from 4.20 the server registers its bundled system VM template with the zone's first
+    // image store, for the hypervisors of the clusters that exist at that moment.
     d.ensure(
         &format!("secondary storage {} ({})", secondary.name, secondary.url),
         |c| Ok(first(c.list::<ImageStore>("listImageStores", &[("zoneid", &zone.id)])?, |x| x.name == secondary.name || x.url == secondary.url)),
@@ -360,7 +396,11 @@ pub fn deploy(client: &Client, profile: &Profile, opts: &DeployOptions, report: 
     }
 
     if let (Some(wait), false) = (opts.system_vm_wait, deferred) {
-        for vm in wait_system_vms(client, &zone.id, wait, opts.poll_interval)? {
+        let vms = wait_system_vms(client, &zone.id, wait, opts.poll_interval).map_err(|e| match e {
+            ApiError::Timeout { waited, .. } => explain_system_vms(client, profile, &zone, &secondary, waited),
+            other => other,
+        })?;
+        for vm in vms {
             d.step(format!("system VM {} ({}) Running", vm.name, vm.systemvmtype), Outcome::Ready, &vm.id);
         }
     }
@@ -394,7 +434,8 @@ fn primary_storage(d: &mut Deployer, zoneid: &str, podid: &str, cluster: &Cluste
 
 /// The primary storage a host registering itself adds to its cluster: the profile's [[zone.primary]], else
 /// its [nfs] export named after the zone, as `deploy` would have.
-pub fn add_primary_storage(client: &Client, profile: &Profile, zone: &Zone, pod: &Pod, cluster: &Cluster, report: &mut dyn FnMut(&Step)) -> Result<(), ApiError> {
+pub fn add_primary_storage(client: &Client, profile: &Profile, placed: (&Zone, &Pod, &Cluster), opts: &DeployOptions, report: &mut dyn FnMut(&Step)) -> Result<(), ApiError> {
+    let (zone, pod, cluster) = placed;
     let primaries: Vec<Storage> = match profile.zone.as_ref() {
         Some(z) if !z.primary.is_empty() => z.primary.clone(),
         _ => match nfs_storage(profile, &zone.name, "primary") {
@@ -410,7 +451,7 @@ pub fn add_primary_storage(client: &Client, profile: &Profile, zone: &Zone, pod:
         report(&Step { what: format!("primary storage {} for cluster {}", p.name, cluster.name), outcome: Outcome::Exists, id: p.id.clone() });
         return Ok(());
     }
-    let mut d = Deployer { c: client, report, steps: vec![] };
+    let mut d = Deployer { c: client, report, steps: vec![], poll_interval: opts.poll_interval, lost_answer_wait: opts.lost_answer_wait };
     primary_storage(&mut d, &zone.id, &pod.id, cluster, &primaries).map(|_| ())
 }
 
@@ -455,6 +496,62 @@ pub fn find_host(c: &Client, zoneid: &str, address: &str) -> Result<Option<Host>
     Ok(first(hosts, |h| h.ipaddress == address || h.name == address))
 }
 
+/// Where a host goes, by id.
+pub struct Placed<'a> {
+    pub zone: &'a str,
+    pub pod: &'a str,
+    pub cluster: &'a str,
+}
+
+/// addHost, once. The server answers only after it set the host up over SSH and the agent connected, which
+/// takes minutes; when no answer comes, the host is looked up for `lost_wait` instead of being added again
+/// while the first call may still be running.
+pub fn add_host(c: &Client, at: &Placed, address: &str, username: &str, password: &str, lost_wait: Duration, interval: Duration) -> Result<Host, ApiError> {
+    let url = format!("http://{address}");
+    let params = [("zoneid", at.zone), ("podid", at.pod), ("clusterid", at.cluster), ("hypervisor", "KVM"), ("url", url.as_str()), ("username", username), ("password", password)];
+    match c.call("addHost", &params) {
+        Ok(v) => one_of_list(c, "addHost", &v),
+        Err(e) if e.answer_lost() => await_lost(c, &format!("host {address}"), &e, lost_wait, interval, &|c| find_host(c, at.zone, address)),
+        Err(e) => Err(e),
+    }
+}
+
+/// Why the system VMs did not come, with the fix: the template the server copies onto secondary storage
+/// after addImageStore (a failed copy is only logged there), else the VMs themselves.
+fn explain_system_vms(c: &Client, profile: &Profile, zone: &Zone, secondary: &Storage, waited: Duration) -> ApiError {
+    let log = super::handoff::management_log(&profile.cloudstack.release);
+    let rerun = match profile.origin.as_ref() {
+        Some(o) => format!("cloudstrap zone deploy --profile {} --wait-system-vms", o.file.display()),
+        None => "cloudstrap zone deploy --profile PROFILE --wait-system-vms".to_string(),
+    };
+    let templates = c.list::<Template>("listTemplates", &[("templatefilter", "system"), ("zoneid", &zone.id)]);
+    let unknown = templates.is_err();
+    let templates = templates.unwrap_or_default();
+    let kvm: Vec<&Template> = templates.iter().filter(|t| t.hypervisor.is_empty() || t.hypervisor.eq_ignore_ascii_case("KVM")).collect();
+    let vms = c.list::<SystemVm>("listSystemVms", &[("zoneid", &zone.id)]).unwrap_or_default();
+    let seen = vms.iter().map(|v| format!("{} {}", v.name, v.state)).collect::<Vec<_>>().join(", ");
+    let seen = if seen.is_empty() { "none".to_string() } else { seen };
+    let what = if kvm.iter().any(|t| t.isready) {
+        format!(
+            "the system VMs of zone {} Running (seen: {seen}); the KVM system VM template is Ready, so read {log} on the management server and {} on the hosts, then run `{rerun}` again",
+            zone.name,
+            agent_log(&profile.cloudstack.release)
+        )
+    } else {
+        let state = match kvm.first() {
+            Some(t) if !t.status.is_empty() => format!("{} is not Ready: {}", t.name, t.status),
+            Some(t) => format!("{} is not Ready", t.name),
+            None if unknown => "could not be listed".to_string(),
+            None => "is not registered in the zone".to_string(),
+        };
+        format!(
+            "the system VMs of zone {} Running (seen: {seen}): the KVM system VM template {state}. The management server copies it onto secondary storage when the image store is added and only logs a failed copy: read {log} on the management server (search for \"systemvm\" and \"template\"); check that the export {} can be mounted read-write by the management server (no_root_squash, enough free space); then put the template in place (`cloudstrap template fetch --dest MOUNTED-EXPORT`, or restart cloudstack-management to retry the copy) and run `{rerun}` again",
+            zone.name, secondary.url
+        )
+    };
+    ApiError::Timeout { what, waited, tail: None }
+}
+
 /// The agent's log on a host of this release line (3.0.2 logged under /var/log/cloud).
 pub fn agent_log(release: &str) -> &'static str {
     crate::platform::Release::get(release).map_or("/var/log/cloudstack/agent/agent.log", |r| r.paths.agent_log)
@@ -463,6 +560,8 @@ pub fn agent_log(release: &str) -> &'static str {
 /// Poll `listHosts id=` until the host is Up; on timeout, point at the agent's log (`agent_log`).
 pub fn wait_host_up(c: &Client, id: &str, address: &str, agent_log: &str, wait: Duration, interval: Duration) -> Result<Host, ApiError> {
     let start = Instant::now();
+    let mut backoff = Backoff::new(c.options.poll_first, interval);
+    let mut said = false;
     let mut last = String::new();
     loop {
         if let Some(h) = first(c.list::<Host>("listHosts", &[("id", id)])?, |h| h.id == id) {
@@ -481,20 +580,37 @@ pub fn wait_host_up(c: &Client, id: &str, address: &str, agent_log: &str, wait: 
                 tail: None,
             });
         }
-        std::thread::sleep(interval);
+        if !said && start.elapsed() >= Duration::from_secs(10) {
+            c.notice(&format!("waiting up to {} for host {address} to be Up (now {})", span(wait), if last.is_empty() { "not listed" } else { &last }));
+            said = true;
+        }
+        std::thread::sleep(backoff.gap());
     }
 }
 
-/// Poll `listSystemVms` until the secondary storage VM and the console proxy are Running.
+/// Poll `listSystemVms` until the secondary storage VM and the console proxy are Running. A server that has
+/// created no system VM after a sixth of the wait (5 of 30 min) while the zone has no Ready KVM system VM
+/// template will not create one: the wait ends there, so a failed template copy is told early.
 pub fn wait_system_vms(c: &Client, zoneid: &str, wait: Duration, interval: Duration) -> Result<Vec<SystemVm>, ApiError> {
     let start = Instant::now();
+    let mut backoff = Backoff::new(c.options.poll_first, interval);
+    let mut template_checked = false;
+    c.notice(&format!("waiting up to {} for the system VMs (secondary storage VM, console proxy) to be Running", span(wait)));
     loop {
         let vms = c.list::<SystemVm>("listSystemVms", &[("zoneid", zoneid)])?;
         let running = |t: &str| vms.iter().any(|v| v.systemvmtype == t && v.state == "Running");
         if running("secondarystoragevm") && running("consoleproxy") {
             return Ok(vms);
         }
-        if start.elapsed() >= wait {
+        let hopeless = || {
+            let templates = c.list::<Template>("listTemplates", &[("templatefilter", "system"), ("zoneid", zoneid)]);
+            templates.is_ok_and(|ts| !ts.iter().any(|t| t.isready && (t.hypervisor.is_empty() || t.hypervisor.eq_ignore_ascii_case("KVM"))))
+        };
+        let early = vms.is_empty() && !template_checked && start.elapsed() >= wait / 6 && {
+            template_checked = true;
+            hopeless()
+        };
+        if early || start.elapsed() >= wait {
             let seen = vms.iter().map(|v| format!("{} {}", v.name, v.state)).collect::<Vec<_>>().join(", ");
             return Err(ApiError::Timeout {
                 what: format!("system VMs running (seen: {}); check that the system VM template is seeded in secondary storage", if seen.is_empty() { "none" } else { &seen }),
@@ -502,6 +618,6 @@ pub fn wait_system_vms(c: &Client, zoneid: &str, wait: Duration, interval: Durat
                 tail: None,
             });
         }
-        std::thread::sleep(interval);
+        std::thread::sleep(backoff.gap());
     }
 }

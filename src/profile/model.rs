@@ -267,6 +267,62 @@ pub struct Management {
     /// Serve the UI and API over HTTPS as well (`cloudstack-setup-management --https`).
     #[serde(default)]
     pub https: bool,
+    /// How long cloudstrap waits for the answer to one API call, in seconds.
+    #[serde(default, skip_serializing_if = "ApiTimeouts::is_default")]
+    pub timeouts: ApiTimeouts,
+}
+
+/// Longest waits for one API answer, in seconds. The management server does slow work inside a few calls
+/// before it answers, so those get their own (much longer) limit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ApiTimeouts {
+    /// Any call not named below.
+    #[serde(default = "ApiTimeouts::default_request")]
+    pub request: u64,
+    /// addHost: the server logs in to the host over SSH, runs cloudstack-setup-agent there and waits for the
+    /// agent's first connection (it polls every 30 s).
+    #[serde(default = "ApiTimeouts::default_add_host")]
+    pub add_host: u64,
+    /// addImageStore: the zone's first NFS store is mounted and the system VM template copied into it.
+    #[serde(default = "ApiTimeouts::default_add_image_store")]
+    pub add_image_store: u64,
+    /// createStoragePool: the pool is mounted on the cluster's hosts.
+    #[serde(default = "ApiTimeouts::default_create_storage_pool")]
+    pub create_storage_pool: u64,
+}
+
+impl ApiTimeouts {
+    fn default_request() -> u64 {
+        60
+    }
+    fn default_add_host() -> u64 {
+        900
+    }
+    fn default_add_image_store() -> u64 {
+        1800
+    }
+    fn default_create_storage_pool() -> u64 {
+        600
+    }
+    pub fn is_default(&self) -> bool {
+        *self == ApiTimeouts::default()
+    }
+    /// The limit of each slow command by its API name.
+    pub fn slow_calls(&self) -> [(&'static str, u64); 3] {
+        [("addHost", self.add_host), ("addImageStore", self.add_image_store), ("createStoragePool", self.create_storage_pool)]
+    }
+}
+
+impl Default for ApiTimeouts {
+    fn default() -> Self {
+        ApiTimeouts {
+            request: Self::default_request(),
+            add_host: Self::default_add_host(),
+            add_image_store: Self::default_add_image_store(),
+            create_storage_pool: Self::default_create_storage_pool(),
+        }
+    }
 }
 
 /// The KVM agent on this host.
@@ -320,6 +376,9 @@ pub enum ZoneType {
     Basic,
     Advanced,
 }
+
+/// The guest CIDR the management server gives an advanced zone created without one.
+pub const DEFAULT_GUEST_CIDR: &str = "10.1.1.0/24";
 
 /// A zone to deploy through the API once the management server answers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

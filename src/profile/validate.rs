@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 
 use super::rules::{self, Rule};
-use super::{Problem, Profile, Role, ZoneType};
+use super::{Problem, Profile, Role, ZoneType, DEFAULT_GUEST_CIDR};
 
 /// One secret of the profile and how it is given.
 #[derive(Debug, Clone)]
@@ -383,6 +383,12 @@ fn management(p: &Profile, v: &mut V) {
     if let Some(k) = &m.api_key {
         v.rule("management.api-key", rules::non_empty(k, "the API key from registerUserKeys"));
     }
+    let t = &m.timeouts;
+    for (key, secs) in [("request", t.request), ("add-host", t.add_host), ("add-image-store", t.add_image_store), ("create-storage-pool", t.create_storage_pool)] {
+        if secs == 0 {
+            v.err(&format!("management.timeouts.{key}"), "0 seconds leaves no time for an answer (expected a number of seconds, e.g. 60)");
+        }
+    }
 }
 
 /// An IP range of the zone, checked on its own; returns (network, first, last) when valid.
@@ -478,6 +484,17 @@ fn zone(p: &Profile, host_net: Option<(Ipv4Addr, u8)>, v: &mut V) {
         }
         None => None,
     };
+    // createPod refuses a pod range inside the zone's guest CIDR (advanced zones; the server's default is 10.1.1.0/24).
+    if advanced {
+        let cidr = z.guest_cidr.as_deref().unwrap_or(DEFAULT_GUEST_CIDR);
+        if let (Ok(net), Some((_, a, b))) = (rules::network(cidr), pod) {
+            let (lo, hi) = rules::bounds(net.0, net.1);
+            if a <= hi && lo <= b {
+                let whose = if z.guest_cidr.is_some() { "zone.guest-cidr" } else { "the advanced zone's default guest CIDR" };
+                v.err("zone.pod.start-ip", format!("the pod range {a}-{b} overlaps {whose} {cidr} (expected pod addresses outside the guest network, or another guest-cidr)"));
+            }
+        }
+    }
     let named = [("zone.pod", pod), ("zone.guest", guest), ("zone.public", public)];
     for i in 0..named.len() {
         for j in i + 1..named.len() {

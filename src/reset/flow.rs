@@ -291,7 +291,7 @@ fn hand_off(ctx: &Context, api_wait: Duration) -> Result<(), String> {
     let creds = credentials::stored(&ctx.root)
         .map_err(|e| format!("zone deploy: {e}"))?
         .ok_or("zone deploy: the hand-off stored no API keys")?;
-    let client = Client::new(&creds.endpoint, Auth::Keys { api_key: creds.api_key, secret: creds.secret }, Options::default())
+    let client = Client::new(&creds.endpoint, Auth::Keys { api_key: creds.api_key, secret: creds.secret }, Options::for_profile(profile))
         .map_err(|e| format!("zone deploy: {e}"))?;
     let dopts = zone::DeployOptions { profile_dir: ctx.profile_dir.clone(), ..zone::DeployOptions::default() };
     let d = zone::deploy(&client, profile, &dopts, &mut |s| step(&format!("zone: {s}"))).map_err(|e| format!("zone deploy: {e}"))?;

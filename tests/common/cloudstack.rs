@@ -24,12 +24,15 @@ pub fn simulator_with(config: Config) -> Running {
 pub fn fast() -> Options {
     Options {
         request_timeout: Duration::from_secs(20),
+        poll_first: Duration::from_millis(1),
         poll_interval: Duration::from_millis(1),
         job_timeout: Duration::from_secs(20),
         retries: 2,
         retry_delay: Duration::from_millis(1),
         expires_after: Some(Duration::from_secs(600)),
+        ..Options::default()
     }
+    .with_slow_calls(Duration::from_secs(20))
 }
 
 pub fn client(sim: &Running) -> Client {

@@ -44,6 +44,11 @@ fn random_key() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
 }
 
+/// Commands a hardened server still takes as a GET (they change nothing).
+pub fn may_get(command: &str) -> bool {
+    ["list", "get", "query", "find"].iter().any(|p| command.starts_with(p)) || command.is_empty()
+}
+
 fn response_name(command: &str) -> String {
     format!("{}response", command.to_ascii_lowercase())
 }
@@ -149,7 +154,11 @@ pub fn dispatch(sim: &Simulator, state: &mut State, req: &Request, command: &str
             if !KNOWN.contains(&command) {
                 return error(command, 401, "unable to verify user credentials and/or request signature");
             }
-            match auth::verify_signature(params, state, chrono::Utc::now()) {
+            let has_expiry = call.p.get("signatureversion").is_some_and(|v| v == "3") && call.p.contains_key("expires");
+            if sim.config.enforce_post && !has_expiry {
+                return error(command, 401, "unable to verify user credentials and/or request signature: an expiry is required");
+            }
+            match auth::verify_signature(params, state, sim.config.now()) {
                 Ok(u) => u,
                 Err(_) => return error(command, 401, "unable to verify user credentials and/or request signature"),
             }
@@ -170,6 +179,7 @@ pub fn dispatch(sim: &Simulator, state: &mut State, req: &Request, command: &str
         _ => {}
     }
     match (fault, run(sim, state, &call, &user)) {
+        (Some(FaultMode::Drop), _) => Response::dropped(),
         (Some(FaultMode::After), Ok(_)) if !is_async => error(command, 530, &format!("Injected failure of {command} (after it was done)")),
         (Some(FaultMode::After), Ok(r)) => fail_job(state, r, command),
         (_, Ok(r)) | (_, Err(r)) => r,
@@ -203,7 +213,7 @@ const KNOWN: &[&str] = &[
     "listInternalLoadBalancerElements", "configureInternalLoadBalancerElement", "listNetworkOfferings", "listNetworks",
     "createNetwork", "listPods", "createPod", "listVlanIpRanges", "createVlanIpRange", "listClusters", "addCluster",
     "listHosts", "addHost", "listStoragePools", "createStoragePool", "listImageStores", "addImageStore", "listSystemVms",
-    "queryAsyncJobResult",
+    "listTemplates", "queryAsyncJobResult",
 ];
 
 fn login(state: &mut State, req: &Request, call: &Call) -> Response {
@@ -247,8 +257,8 @@ fn user_json(u: &UserRec) -> Value {
 
 /// Filter objects by every request parameter that names one of their fields.
 fn filtered(state: &State, kind: &str, call: &Call) -> Vec<Value> {
-    const IGNORED: [&str; 12] =
-        ["command", "response", "apikey", "signature", "signatureversion", "expires", "sessionkey", "page", "pagesize", "listall", "keyword", "details"];
+    const IGNORED: [&str; 13] =
+        ["command", "response", "apikey", "signature", "signatureversion", "expires", "sessionkey", "page", "pagesize", "listall", "keyword", "details", "templatefilter"];
     state
         .list(kind)
         .iter()
@@ -309,7 +319,7 @@ fn run(sim: &Simulator, state: &mut State, call: &Call, user: &UserRec) -> Answe
             let mut inner = json!({
                 "accountid": user.accountid, "userid": job.userid, "cmd": job.cmd, "jobstatus": status,
                 "jobprocstatus": 0, "jobresultcode": if status == 2 { 530 } else { 0 }, "jobid": job.jobid,
-                "created": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%z").to_string(),
+                "created": sim.config.now().format("%Y-%m-%dT%H:%M:%S%z").to_string(),
             });
             if status != 0 {
                 inner["jobresulttype"] = json!("object");
@@ -344,7 +354,12 @@ fn run(sim: &Simulator, state: &mut State, call: &Call, user: &UserRec) -> Answe
             let (k, s) = (random_key(), random_key());
             u.apikey = Some(k.clone());
             u.secretkey = Some(s.clone());
-            Ok(ok(c, json!({"userkeys": {"apikey": k, "secretkey": s}})))
+            let keys = json!({"userkeys": {"apikey": k, "secretkey": s}});
+            // From 4.23 the keys come as the result of an async job.
+            if sim.config.at_least("4.23") {
+                return Ok(async_job(state, sim, call, user, keys, None));
+            }
+            Ok(ok(c, keys))
         }
         "getUserKeys" => {
             let id = call.need("id")?.to_string();
@@ -500,6 +515,14 @@ fn run(sim: &Simulator, state: &mut State, call: &Call, user: &UserRec) -> Answe
             let name = call.need("name")?.to_string();
             let (gw, nm, start) = (call.need("gateway")?.to_string(), call.need("netmask")?.to_string(), call.need("startip")?.to_string());
             let end = call.get("endip").unwrap_or(&start).to_string();
+            if zone["networktype"] == "Advanced" {
+                let cidr = zone["guestcidraddress"].as_str().unwrap_or("10.1.1.0/24").to_string();
+                if let (Some((lo, hi)), Some(s), Some(e)) = (cidr_bounds(&cidr), ip_num(&start), ip_num(&end)) {
+                    if s <= hi && lo <= e {
+                        return Err(error(c, 431, &format!("The pod's IP range {start}-{end} overlaps the zone's guest CIDR {cidr}; please specify a different range")));
+                    }
+                }
+            }
             if state.list("pod").iter().any(|p| p["zoneid"] == zone["id"] && p["name"] == name.as_str()) {
                 return Err(error(c, 431, &format!("A pod with name: {name} already exists in zone {}. Please specify a different pod name.", zone["name"].as_str().unwrap_or_default())));
             }
@@ -612,6 +635,9 @@ fn run(sim: &Simulator, state: &mut State, call: &Call, user: &UserRec) -> Answe
             let cluster = call.get("clusterid").and_then(|id| state.find("cluster", id)).cloned();
             // As the real server: attaching a cluster-wide pool needs a host Up in the cluster to mount it.
             let scope = call.get("scope").unwrap_or("cluster").to_ascii_lowercase();
+            if scope == "cluster" && call.get("clusterid").is_none() {
+                return Err(error(c, 431, "Cluster id is required when the storage pool's scope is cluster"));
+            }
             if let (Some(cl), "cluster") = (&cluster, scope.as_str()) {
                 if !state.list("host").iter().any(|h| h["clusterid"] == cl["id"] && h["state"] == "Up") {
                     return Err(error(c, 530, &format!("No host up to associate a storage pool with in cluster {}", cl["id"].as_str().unwrap_or_default())));
@@ -637,8 +663,16 @@ fn run(sim: &Simulator, state: &mut State, call: &Call, user: &UserRec) -> Answe
             let name = call.get("name").unwrap_or(&url).to_string();
             let st = json!({"id": uuid(), "name": name, "zoneid": zone["id"], "zonename": zone["name"], "url": url, "providername": provider, "protocol": "nfs", "scope": "ZONE", "readonly": false});
             state.push("imagestore", st.clone());
-            spawn_system_vms(state, zone["id"].as_str().unwrap_or_default());
+            let zid = zone["id"].as_str().unwrap_or_default().to_string();
+            if state.list("imagestore").iter().filter(|s| s["zoneid"] == zid.as_str()).count() == 1 {
+                register_templates(sim, state, &zid, !sim.config.template_copy_fails);
+            }
+            spawn_system_vms(state, &zid);
             Ok(ok(c, json!({"imagestore": st})))
+        }
+        "listTemplates" => {
+            call.need("templatefilter")?;
+            Ok(list(c, "template", filtered(state, "template", call)))
         }
         "listSystemVms" => {
             let after = sim.config.systemvm_polls as u64;
@@ -655,6 +689,39 @@ fn run(sim: &Simulator, state: &mut State, call: &Call, user: &UserRec) -> Answe
             Ok(list(c, "systemvm", items))
         }
         _ => Err(error("", 432, &format!("The given command '{c}' either does not exist, is not available for user."))),
+    }
+}
+
+fn cidr_bounds(cidr: &str) -> Option<(u32, u32)> {
+    let (a, p) = cidr.split_once('/')?;
+    let (a, p) = (ip_num(a)?, p.parse::<u32>().ok().filter(|p| *p <= 32)?);
+    let mask = if p == 0 { 0 } else { u32::MAX << (32 - p) };
+    Some((a & mask, (a & mask) | !mask))
+}
+
+/// The system VM template of each hypervisor the zone's clusters have. From 4.20 the server copies its bundled
+/// template into the first image store, for the clusters that exist at that moment; a copy that fails is only
+/// logged. Before 4.20 the template was seeded onto the export beforehand (cloudstrap's template step).
+pub fn register_templates(sim: &Simulator, state: &mut State, zoneid: &str, copied: bool) {
+    let bundled = sim.config.at_least("4.20");
+    let mut hypervisors: Vec<String> = state.list("cluster").iter().filter(|c| c["zoneid"] == zoneid).filter_map(|c| c["hypervisortype"].as_str().map(String::from)).collect();
+    if !bundled {
+        hypervisors = vec!["KVM".into()];
+    }
+    hypervisors.dedup();
+    for hv in hypervisors {
+        if state.list("template").iter().any(|t| t["zoneid"] == zoneid && t["hypervisor"] == hv.as_str()) {
+            continue;
+        }
+        let name = format!("systemvm-{}-{}", hv.to_ascii_lowercase(), sim.config.version);
+        if !copied {
+            sim.log_line(format!("ERROR [o.a.c.s.i.SystemVmTemplateRegistration] Failed to register the {name} template on image store of zone {zoneid}: copy failed: mount or write error on the secondary storage"));
+        }
+        state.push(
+            "template",
+            json!({"id": uuid(), "name": name, "zoneid": zoneid, "hypervisor": hv, "templatetype": "SYSTEM", "isready": copied,
+                   "status": if copied { "Download Complete" } else { "" }}),
+        );
     }
 }
 
@@ -685,6 +752,7 @@ fn spawn_system_vms(state: &mut State, zoneid: &str) {
     let Some(zone) = state.find("zone", zoneid) else { return };
     let ready = zone["allocationstate"] == "Enabled"
         && state.list("imagestore").iter().any(|s| s["zoneid"] == zoneid)
+        && state.list("template").iter().any(|t| t["zoneid"] == zoneid && t["hypervisor"] == "KVM" && t["isready"] == true)
         && state.list("storagepool").iter().any(|s| s["zoneid"] == zoneid)
         && state.list("host").iter().any(|h| h["zoneid"] == zoneid && h["state"] == "Up");
     if !ready || state.list("systemvm").iter().any(|v| v["zoneid"] == zoneid) {

@@ -53,6 +53,20 @@ pub fn parse_form(s: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// One value per name, as the servlet hands them to the API: the last of a GET's repeated name, the first
+/// of a POST's. Names compare as sent; the order of first appearance is kept.
+pub fn dedup(params: Vec<(String, String)>, keep_last: bool) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = vec![];
+    for (k, v) in params {
+        match out.iter_mut().find(|(n, _)| *n == k) {
+            Some(slot) if keep_last => slot.1 = v,
+            Some(_) => {}
+            None => out.push((k, v)),
+        }
+    }
+    out
+}
+
 /// Why a signed request was refused (the server logs this; the client only sees 401).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refused {
@@ -129,6 +143,13 @@ pub fn parse_expires(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repeated_names() {
+        let p = vec![("a".to_string(), "1".to_string()), ("b".into(), "x".into()), ("a".into(), "2".into())];
+        assert_eq!(dedup(p.clone(), true), vec![("a".to_string(), "2".to_string()), ("b".into(), "x".into())]);
+        assert_eq!(dedup(p, false), vec![("a".to_string(), "1".to_string()), ("b".into(), "x".into())]);
+    }
 
     #[test]
     fn decoding() {

@@ -46,6 +46,11 @@ impl Response {
     pub fn json(status: u16, body: String) -> Response {
         Response { status, content_type: "application/json; charset=UTF-8".into(), headers: vec![], body }
     }
+
+    /// Close the connection without answering.
+    pub fn dropped() -> Response {
+        Response { status: 0, content_type: String::new(), headers: vec![], body: String::new() }
+    }
 }
 
 fn reason(status: u16) -> &'static str {
@@ -142,6 +147,10 @@ fn serve(stream: TcpStream, handler: &dyn Fn(Request) -> Response) -> std::io::R
         None => (target.clone(), String::new()),
     };
     let resp = handler(Request { method, path, query, headers, body, peer });
+    if resp.status == 0 {
+        // A dropped connection: no answer at all.
+        return stream.shutdown(std::net::Shutdown::Both);
+    }
     let mut out = stream;
     let mut head = format!(
         "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n",

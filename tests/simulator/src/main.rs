@@ -6,10 +6,16 @@ use cloudstack_simulator::{start, Config, JsonFileStore, MemoryStore, Simulator,
 
 const USAGE: &str = "usage: cloudstack-simulator [--listen ADDR] [--state FILE] [--admin-user NAME]
        [--admin-password-env VAR | --admin-password-file FILE] [--api-key KEY --secret-key-file FILE]
-       [--job-polls N] [--host-up-polls N] [--systemvm-polls N]
+       [--job-polls N] [--host-up-polls N] [--systemvm-polls N] [--latency COMMAND=SECONDS ...]
+       [--enforce-post] [--clock-offset SECONDS] [--template-copy-fails] [--version RELEASE]
 Serves the CloudStack API at http://ADDR/client/api (default 127.0.0.1:8080). The admin password
-defaults to \"password\", as on a fresh management server. Control (loopback only):
-POST /simulator/fail?command=CMD[&mode=after] fails the next CMD once; GET /simulator/state.";
+defaults to \"password\", as on a fresh management server. --latency makes a command take that long
+before it answers (addHost, addImageStore and createStoragePool take minutes on a real server);
+--enforce-post plays enforce.post.requests.and.timestamps; --clock-offset sets the server's clock
+ahead (or behind, negative); --template-copy-fails makes the template copy after addImageStore fail
+(only logged); --version plays a release (default 4.22; 4.23 answers registerUserKeys with a job).
+Control (loopback only): POST /simulator/fail?command=CMD[&mode=after|drop] fails the next CMD once;
+GET /simulator/state; GET /simulator/log; POST /simulator/repair-template.";
 
 fn main() -> ExitCode {
     match run() {
@@ -50,6 +56,20 @@ fn run() -> Result<(), String> {
             "--job-polls" => config.job_polls = val()?.parse().map_err(|_| "--job-polls takes a number".to_string())?,
             "--host-up-polls" => config.host_up_polls = val()?.parse().map_err(|_| "--host-up-polls takes a number".to_string())?,
             "--systemvm-polls" => config.systemvm_polls = val()?.parse().map_err(|_| "--systemvm-polls takes a number".to_string())?,
+            "--latency" => {
+                let v = val()?;
+                let (cmd, secs) = v.split_once('=').ok_or_else(|| format!("--latency takes COMMAND=SECONDS, not {v}"))?;
+                let secs: f64 = secs.parse().map_err(|_| format!("--latency takes COMMAND=SECONDS, not {v}"))?;
+                let d = std::time::Duration::try_from_secs_f64(secs).map_err(|_| format!("--latency: {secs} is not a duration"))?;
+                config.latency.push((cmd.to_string(), d));
+            }
+            "--enforce-post" => config.enforce_post = true,
+            "--clock-offset" => {
+                let secs: i64 = val()?.parse().map_err(|_| "--clock-offset takes a number of seconds".to_string())?;
+                config.clock_offset = chrono::Duration::seconds(secs);
+            }
+            "--template-copy-fails" => config.template_copy_fails = true,
+            "--version" => config.version = val()?,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return Ok(());

@@ -104,3 +104,43 @@ fn tempfile_dir() -> std::path::PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d
 }
+
+/// The real server's behaviours as flags: a slow command, POST enforcement, a clock ahead (the Date header),
+/// a template copy that only logs, and its repair through the control endpoint.
+#[test]
+fn flags_for_latency_post_enforcement_clock_and_template_copy() {
+    let s = start(&["--latency", "createZone=0.3", "--enforce-post", "--clock-offset", "900", "--template-copy-fails", "--job-polls", "0"]);
+    let session = login(&s.addr, "password");
+    let cookie = format!("JSESSIONID={}", session.1);
+    let key = percent_encoding::utf8_percent_encode(&session.2, percent_encoding::NON_ALPHANUMERIC).to_string();
+    // A state change as a GET is refused, and nothing is created.
+    let (status, v) = call(&s.addr, &session, "command=createZone&name=Lab&networktype=Basic&dns1=8.8.8.8&internaldns1=8.8.8.8");
+    assert_eq!(status, 405, "{v}");
+    // As a POST form body it is taken, after its latency; the Date header is the server's clock.
+    let body = format!("command=createZone&name=Lab&networktype=Basic&dns1=8.8.8.8&internaldns1=8.8.8.8&response=json&sessionkey={key}");
+    let t = std::time::Instant::now();
+    let (status, head, body) = http(&s.addr, "POST", "/client/api", &[("Cookie", &cookie), ("Content-Type", "application/x-www-form-urlencoded")], &body);
+    assert_eq!(status, 200, "{body}");
+    assert!(t.elapsed() >= std::time::Duration::from_millis(300));
+    let date = head.lines().find_map(|l| l.strip_prefix("Date: ")).unwrap();
+    let server = chrono::DateTime::parse_from_rfc2822(date).unwrap();
+    let ahead = (server.to_utc() - chrono::Utc::now()).num_seconds();
+    assert!((895..=901).contains(&ahead), "{ahead}");
+    let zone: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let zid = zone["createzoneresponse"]["zone"]["id"].as_str().unwrap();
+    let pod = format!("command=createPod&zoneid={zid}&name=P&gateway=10.0.0.1&netmask=255.255.255.0&startip=10.0.0.10&endip=10.0.0.20&response=json&sessionkey={key}");
+    let (status, _, body) = http(&s.addr, "POST", "/client/api", &[("Cookie", &cookie), ("Content-Type", "application/x-www-form-urlencoded")], &pod);
+    assert_eq!(status, 200, "{body}");
+    let podid = serde_json::from_str::<serde_json::Value>(&body).unwrap()["createpodresponse"]["pod"]["id"].as_str().unwrap().to_string();
+    let cl = format!("command=addCluster&zoneid={zid}&podid={podid}&clustername=C&hypervisor=KVM&clustertype=CloudManaged&response=json&sessionkey={key}");
+    assert_eq!(http(&s.addr, "POST", "/client/api", &[("Cookie", &cookie), ("Content-Type", "application/x-www-form-urlencoded")], &cl).0, 200);
+    let st = format!("command=addImageStore&provider=NFS&zoneid={zid}&url=nfs%3A%2F%2F10.0.0.1%2Fs&response=json&sessionkey={key}");
+    assert_eq!(http(&s.addr, "POST", "/client/api", &[("Cookie", &cookie), ("Content-Type", "application/x-www-form-urlencoded")], &st).0, 200);
+    let (_, v) = call(&s.addr, &session, &format!("command=listTemplates&templatefilter=system&zoneid={zid}"));
+    assert_eq!(v["listtemplatesresponse"]["template"][0]["isready"], false, "{v}");
+    let (_, _, log) = http(&s.addr, "GET", "/simulator/log", &[], "");
+    assert!(log.contains("Failed to register the systemvm-kvm-4.22 template"), "{log}");
+    assert_eq!(http(&s.addr, "POST", "/simulator/repair-template", &[], "").0, 200);
+    let (_, v) = call(&s.addr, &session, &format!("command=listTemplates&templatefilter=system&zoneid={zid}"));
+    assert_eq!(v["listtemplatesresponse"]["template"][0]["isready"], true, "{v}");
+}
