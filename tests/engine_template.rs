@@ -56,6 +56,7 @@ fn the_template_is_seeded_with_a_download_bar_and_found_done_afterwards() {
     ctx.progress = Some(display.clone());
     let seed = SeedTemplate {
         url,
+        bundled: None,
         dest: "/export/secondary".into(),
         id: 3,
         checksum: ChecksumSpec::Given(Checksum::new(Algo::Sha256, &hex).unwrap()),
