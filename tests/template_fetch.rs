@@ -482,7 +482,7 @@ fn an_existing_template_is_kept_unless_forced() {
     let third = template::fetch(&o, &said).unwrap();
     let kept = third.replaced.clone().unwrap();
     let backups: Vec<PathBuf> = std::fs::read_dir(dest.path().join(".cloudstrap-backup")).unwrap().map(|e| e.unwrap().path()).collect();
-    assert_eq!(backups, [kept.clone()], "exactly one backup");
+    assert_eq!(backups, std::slice::from_ref(&kept), "exactly one backup");
     assert!(kept.join(format!("{}.qcow2", second.uuid)).exists());
     assert!(said.text().contains(&format!("the previous template is kept in {}", kept.display())), "{}", said.text());
 }

@@ -11,7 +11,7 @@ use crate::cli::{exit, Format, Global};
 #[derive(Debug, Subcommand)]
 pub enum TemplateCmd {
     /// Download, verify and decompress the system VM template into secondary storage in one pass.
-    Fetch(FetchArgs),
+    Fetch(Box<FetchArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -254,7 +254,7 @@ mod tests {
     fn parse(args: &[&str]) -> (FetchArgs, Global) {
         let cli = crate::cli::Cli::try_parse_from([&["cloudstrap"], args].concat()).unwrap();
         match cli.command {
-            crate::cli::Command::Template(TemplateCmd::Fetch(a)) => (a, cli.global),
+            crate::cli::Command::Template(TemplateCmd::Fetch(a)) => (*a, cli.global),
             _ => unreachable!(),
         }
     }
