@@ -1,4 +1,5 @@
-//! System VM template seeding: one streaming pass from the mirror to secondary storage.
+//! System VM template seeding: one streaming pass from the management package's bundled file (4.20+) or
+//! the mirror to secondary storage.
 //!
 //! ```text
 //! bundled file (4.20+, metadata.ini) or HTTP(S) GET ──(Range resume)──> hash (md5|sha256|sha512)
@@ -409,13 +410,6 @@ fn stage_and_install(
     let backup = layout.existing().then(|| layout.backup(&format!("{stamp}-{uuid}")));
     let dir = layout.dir();
     let replaced = layout::install(staging, &dir, backup.as_deref()).map_err(io_err("installing", &dir))?;
-    if let Some(kept) = &replaced {
-        // One backup per template: the one just made.
-        for old in layout.other_backups(kept) {
-            crate::log::line(&format!("template: removing the older backup {}", old.display()));
-            std::fs::remove_dir_all(&old).map_err(io_err("removing", &old))?;
-        }
-    }
 
     let mut recorded = false;
     if let Some(db) = &opts.db {
@@ -428,6 +422,16 @@ fn stage_and_install(
             return Err(e.into());
         }
         recorded = true;
+    }
+    if let Some(kept) = &replaced {
+        // One backup per template, the one just made; older ones only once the new template is final.
+        for old in layout.other_backups(kept) {
+            // The new template is in place either way: a backup that will not go is reported, not fatal.
+            match std::fs::remove_dir_all(&old) {
+                Ok(()) => crate::log::line(&format!("template: removed the older backup {}", old.display())),
+                Err(e) => progress.note(&format!("could not remove the older backup {}: {e}", old.display())),
+            }
+        }
     }
     let summary = format!(
         "installed {} ({} bytes, virtual size {}){}{}",
