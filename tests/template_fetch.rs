@@ -547,6 +547,46 @@ fn a_run_killed_after_staging_leaves_nothing_registrable_under_template() {
     assert_eq!(registrable(dest.path()), ["tmpl/1/3/template.properties"]);
 }
 
+#[test]
+fn a_cli_run_killed_mid_download_leaves_nothing_under_template() {
+    let f = fixture();
+    // The body stalls after 1.5 MB: the run is then mid-download, with decoded bytes on disk.
+    let srv = Server::start(Faults { stall: AtomicU32::new(1), cut_after: 1_500_000, stall_for: Duration::from_secs(8), ..Default::default() });
+    srv.put("/t.bz2", f.single.clone());
+    let dest = tempfile::tempdir().unwrap();
+    let d = dest.path().to_str().unwrap();
+    let args = ["template", "fetch", "--url", &srv.url("/t.bz2"), "--dest", d, "--id", "3", "--skip-checksum", "--allow-http"];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cloudstrap"))
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The staging file exists before the request is sent; once the server has the request it sends 1.5 MB
+    // and then holds the rest back for 8 s: a kill in that window is a kill mid-download.
+    let staged = || tree(dest.path()).iter().any(|p| p.starts_with(".cloudstrap-staging/3-") && p.ends_with(".qcow2.partial"));
+    let mut waited = 0;
+    while !(staged() && srv.requests().len() == 1) && waited < 200 {
+        std::thread::sleep(Duration::from_millis(50));
+        waited += 1;
+    }
+    assert!(staged() && srv.requests().len() == 1, "the run never started its download: {:?}", tree(dest.path()));
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(child.try_wait().unwrap().is_none(), "the run ended before the kill");
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(staged(), "the killed run's partial copy stays in the staging directory, outside template/");
+    // Below template/ only the (empty) directories: no file at all, nothing to register.
+    let files: Vec<String> = tree(&dest.path().join("template")).into_iter().filter(|p| dest.path().join("template").join(p).is_file()).collect();
+    assert_eq!(files, Vec::<String>::new());
+    assert_eq!(registrable(dest.path()), Vec::<String>::new());
+    // The next run clears the leftover and installs.
+    let (code, _, err) = cloudstrap(&args, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(template::is_installed(dest.path(), 3));
+    assert!(!tree(dest.path()).iter().any(|p| p.contains(".cloudstrap-staging")), "{:?}", tree(dest.path()));
+}
+
 /// A management package's bundled template directory with `metadata.ini` as 4.20+ ship it.
 fn bundle(dir: &Path, section: &str, file: &str, body: &[u8], checksum: &str) {
     std::fs::create_dir_all(dir).unwrap();
