@@ -83,10 +83,27 @@ fn all_in_one_on_a_live_el9_host() {
     ] {
         index(&p, want);
     }
-    // The template download waits for no package install; its database row waits for setup-databases.
+    // 4.22 bundles the template in the management package: the seed waits for that package and says it
+    // copies the bundled file; its database row waits for setup-databases.
     let seed = index(&p, "template:3");
-    assert!(ancestors(&p, seed).iter().all(|&a| !ids(&p)[a].starts_with("packages:")), "the download waits for packages");
+    let mgmt_pkgs = index(&p, "packages:nfs-utils,cloudstack-management");
+    assert!(ancestors(&p, seed).contains(&mgmt_pkgs), "the seed must wait for the package that bundles the template");
+    let d = p.plan.steps[seed].action.describe();
+    assert!(d.contains("bundled in /usr/share/cloudstack-management/templates/systemvm (else https://download.cloudstack.org/systemvm/4.22/"), "{d}");
     assert!(ancestors(&p, index(&p, "template-row:3")).contains(&index(&p, "setup:cloudstack-setup-databases")));
+
+    // 4.19 bundles nothing, and an explicit template.url is the operator's choice: the download then waits
+    // for no package install.
+    for (from, to) in [("release = \"4.22\"", "release = \"4.19\""), ("[host]\n", "[template]\nurl = \"https://mirror.lan/t.qcow2.bz2\"\n\n[host]\n")] {
+        let text = std::fs::read_to_string(&path).unwrap().replace(from, to);
+        let path2 = dir.path().join("aio2.toml");
+        std::fs::write(&path2, text).unwrap();
+        std::fs::set_permissions(&path2, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+        let p2 = prepare(&path2, &global("/")).unwrap();
+        let seed = index(&p2, "template:3");
+        assert!(ancestors(&p2, seed).iter().all(|&a| !ids(&p2)[a].starts_with("packages:")), "{to}: the download waits for packages");
+        assert!(!p2.plan.steps[seed].action.describe().contains("bundled"));
+    }
     // setup-databases comes after the database answers with root's password and the management packages.
     let sdb = ancestors(&p, index(&p, "setup:cloudstack-setup-databases"));
     assert!(sdb.contains(&index(&p, "db-admin-login:root")) && sdb.contains(&index(&p, "packages:nfs-utils,cloudstack-management")));

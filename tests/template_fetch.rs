@@ -206,6 +206,7 @@ fn sha512(b: &[u8]) -> String {
 fn opts(url: String, dest: &Path, checksum: ChecksumSpec) -> FetchOptions {
     FetchOptions {
         url,
+        bundled: None,
         dest: dest.to_path_buf(),
         checksum,
         id: Some(3),
@@ -475,6 +476,182 @@ fn an_existing_template_is_kept_unless_forced() {
     assert!(backup.join(format!("{}.qcow2", first.uuid)).exists() && backup.join("template.properties").exists());
     let dir = dest.path().join("template/tmpl/1/3");
     assert!(dir.join(format!("{}.qcow2", second.uuid)).exists() && !dir.join(format!("{}.qcow2", first.uuid)).exists());
+
+    // A third --force: still one backup (of the second template), and the console line says where.
+    let said = Said::default();
+    let third = template::fetch(&o, &said).unwrap();
+    let kept = third.replaced.clone().unwrap();
+    let backups: Vec<PathBuf> = std::fs::read_dir(dest.path().join(".cloudstrap-backup")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(backups, std::slice::from_ref(&kept), "exactly one backup");
+    assert!(kept.join(format!("{}.qcow2", second.uuid)).exists());
+    assert!(said.text().contains(&format!("the previous template is kept in {}", kept.display())), "{}", said.text());
+}
+
+/// Records what the pipeline says; panics on the note that comes between staging and the final rename
+/// when `kill_when_staged` is set, leaving the files exactly as a kill at that moment would.
+#[derive(Default)]
+struct Said {
+    lines: Mutex<Vec<String>>,
+    kill_when_staged: bool,
+}
+impl Said {
+    fn text(&self) -> String {
+        self.lines.lock().unwrap().join("\n")
+    }
+}
+impl template::Progress for Said {
+    fn start(&self, what: &str, _total: Option<u64>) {
+        self.lines.lock().unwrap().push(format!("start {what}"));
+    }
+    fn set(&self, _done: u64) {}
+    fn note(&self, msg: &str) {
+        self.lines.lock().unwrap().push(msg.to_string());
+        if self.kill_when_staged && msg.starts_with("staged in ") {
+            panic!("killed");
+        }
+    }
+    fn finish(&self, summary: &str) {
+        self.lines.lock().unwrap().push(summary.to_string());
+    }
+}
+
+/// What the secondary storage VM would register: every template.properties below template/.
+fn registrable(dest: &Path) -> Vec<String> {
+    tree(&dest.join("template")).into_iter().filter(|p| p.ends_with("template.properties")).collect()
+}
+
+#[test]
+fn a_run_killed_after_staging_leaves_nothing_registrable_under_template() {
+    let f = fixture();
+    let srv = Server::start(Faults::default());
+    srv.put("/t.bz2", f.single.clone());
+    let dest = tempfile::tempdir().unwrap();
+    let said = Said { kill_when_staged: true, ..Said::default() };
+    let o = opts(srv.url("/t.bz2"), dest.path(), ChecksumSpec::Skip);
+    let killed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| template::fetch(&o, &said)));
+    assert!(killed.is_err(), "the run was to be cut short after staging");
+    // The complete copy (image and properties) exists, but outside template/ ...
+    let all = tree(dest.path());
+    let staged: Vec<&String> = all.iter().filter(|p| p.starts_with(".cloudstrap-staging/3-") && p.ends_with("template.properties")).collect();
+    assert_eq!(staged.len(), 1, "{all:?}");
+    // ... on the same file system (the final step is a rename) ...
+    use std::os::unix::fs::MetadataExt;
+    let staging_dev = std::fs::metadata(dest.path().join(".cloudstrap-staging")).unwrap().dev();
+    assert_eq!(staging_dev, std::fs::metadata(dest.path().join("template")).unwrap().dev());
+    // ... and the secondary storage VM's search finds nothing.
+    assert_eq!(registrable(dest.path()), Vec::<String>::new(), "{all:?}");
+    assert!(!template::is_installed(dest.path(), 3));
+    // The next run clears the leftover and installs.
+    let inst = template::fetch(&o, &Silent).unwrap();
+    assert_installed(&inst, dest.path(), 3);
+    assert_eq!(registrable(dest.path()), ["tmpl/1/3/template.properties"]);
+}
+
+#[test]
+fn a_cli_run_killed_mid_download_leaves_nothing_under_template() {
+    let f = fixture();
+    // The body stalls after 1.5 MB: the run is then mid-download, with decoded bytes on disk.
+    let srv = Server::start(Faults { stall: AtomicU32::new(1), cut_after: 1_500_000, stall_for: Duration::from_secs(8), ..Default::default() });
+    srv.put("/t.bz2", f.single.clone());
+    let dest = tempfile::tempdir().unwrap();
+    let d = dest.path().to_str().unwrap();
+    let args = ["template", "fetch", "--url", &srv.url("/t.bz2"), "--dest", d, "--id", "3", "--skip-checksum", "--allow-http"];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cloudstrap"))
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The staging file exists before the request is sent; once the server has the request it sends 1.5 MB
+    // and then holds the rest back for 8 s: a kill in that window is a kill mid-download.
+    let staged = || tree(dest.path()).iter().any(|p| p.starts_with(".cloudstrap-staging/3-") && p.ends_with(".qcow2.partial"));
+    let mut waited = 0;
+    while !(staged() && srv.requests().len() == 1) && waited < 200 {
+        std::thread::sleep(Duration::from_millis(50));
+        waited += 1;
+    }
+    assert!(staged() && srv.requests().len() == 1, "the run never started its download: {:?}", tree(dest.path()));
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(child.try_wait().unwrap().is_none(), "the run ended before the kill");
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(staged(), "the killed run's partial copy stays in the staging directory, outside template/");
+    // Below template/ only the (empty) directories: no file at all, nothing to register.
+    let files: Vec<String> = tree(&dest.path().join("template")).into_iter().filter(|p| dest.path().join("template").join(p).is_file()).collect();
+    assert_eq!(files, Vec::<String>::new());
+    assert_eq!(registrable(dest.path()), Vec::<String>::new());
+    // The next run clears the leftover and installs.
+    let (code, _, err) = cloudstrap(&args, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(template::is_installed(dest.path(), 3));
+    assert!(!tree(dest.path()).iter().any(|p| p.contains(".cloudstrap-staging")), "{:?}", tree(dest.path()));
+}
+
+/// A management package's bundled template directory with `metadata.ini` as 4.20+ ship it.
+fn bundle(dir: &Path, section: &str, file: &str, body: &[u8], checksum: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join(file), body).unwrap();
+    let ini = format!(
+        "\n[default]\nversion = 4.22.0.0\n\n[{section}]\ntemplatename = systemvm-kvm-4.22.0-x86_64\nchecksum = {checksum}\n\
+         downloadurl = https://download.cloudstack.org/systemvm/4.22/{file}\nfilename = {file}\narch = x86_64\n\n\
+         [vmware]\ntemplatename = systemvm-vmware-4.22.0-x86_64\nchecksum = 00\nfilename = v.ova\n"
+    );
+    std::fs::write(dir.join("metadata.ini"), ini).unwrap();
+}
+
+#[test]
+fn the_bundled_template_is_seeded_and_nothing_is_downloaded() {
+    let f = fixture();
+    // The mirror would serve the same file: it must get no request at all, not even for a checksum list.
+    let srv = Server::start(Faults::default());
+    srv.put("/systemvm/4.22/t.qcow2.bz2", f.single.clone());
+    srv.put("/systemvm/4.22/sha512sum.txt", format!("{}  t.qcow2.bz2\n", sha512(&f.single)).into_bytes());
+    let pkg = tempfile::tempdir().unwrap();
+    let file = "systemvmtemplate-4.22.0-x86_64-kvm.qcow2.bz2";
+    bundle(pkg.path(), "kvm-x86_64", file, &f.pbzip2, &sha512(&f.pbzip2));
+    let dest = tempfile::tempdir().unwrap();
+    let mut o = opts(srv.url("/systemvm/4.22/t.qcow2.bz2"), dest.path(), ChecksumSpec::File(srv.url("/systemvm/4.22/sha512sum.txt")));
+    o.bundled = Some(pkg.path().to_path_buf());
+    let said = Said::default();
+    let inst = template::fetch(&o, &said).unwrap();
+    assert_installed(&inst, dest.path(), 3);
+    assert_eq!(srv.requests(), vec![], "the mirror was asked");
+    assert_eq!(inst.origin, template::Origin::Bundled(pkg.path().join(file)));
+    assert_eq!(inst.checksum.clone().unwrap().to_string(), format!("sha512:{}", sha512(&f.pbzip2)));
+    let text = said.text();
+    assert!(text.contains("seeding from the management package's bundled") && text.contains("copied, not downloaded"), "{text}");
+
+    // 4.20's layout ([kvm], md5) works the same.
+    let pkg20 = tempfile::tempdir().unwrap();
+    bundle(pkg20.path(), "kvm", "systemvmtemplate-4.20.2-x86_64-kvm.qcow2.bz2", &f.single, &hex::encode(md5::Md5::digest(&f.single)));
+    let dest = tempfile::tempdir().unwrap();
+    let mut o = opts(srv.url("/systemvm/4.22/t.qcow2.bz2"), dest.path(), ChecksumSpec::Probe);
+    o.bundled = Some(pkg20.path().to_path_buf());
+    let inst = template::fetch(&o, &Silent).unwrap();
+    assert_installed(&inst, dest.path(), 3);
+    assert_eq!(inst.checksum.unwrap().algo, template::Algo::Md5);
+    assert_eq!(srv.requests(), vec![]);
+
+    // A bundled file that does not match its metadata is refused, and not silently replaced by a download.
+    let bad = tempfile::tempdir().unwrap();
+    bundle(bad.path(), "kvm-x86_64", file, &f.lbzip2, &sha512(&f.pbzip2));
+    let dest = tempfile::tempdir().unwrap();
+    o.dest = dest.path().to_path_buf();
+    o.bundled = Some(bad.path().to_path_buf());
+    let err = template::fetch(&o, &Silent).unwrap_err();
+    assert!(matches!(err, TemplateError::Mismatch { .. }), "{err}");
+    assert_nothing_left(dest.path());
+    assert_eq!(srv.requests(), vec![]);
+
+    // No bundled template (before 4.20, or a package without one): the mirror.
+    let empty = tempfile::tempdir().unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    let mut o = opts(srv.url("/systemvm/4.22/t.qcow2.bz2"), dest.path(), ChecksumSpec::File(srv.url("/systemvm/4.22/sha512sum.txt")));
+    o.bundled = Some(empty.path().to_path_buf());
+    let inst = template::fetch(&o, &Silent).unwrap();
+    assert_installed(&inst, dest.path(), 3);
+    assert_eq!(inst.origin, template::Origin::Mirror(srv.url("/systemvm/4.22/t.qcow2.bz2")));
+    assert_eq!(srv.requests().len(), 2, "checksum list and template from the mirror");
 }
 
 #[test]
@@ -483,7 +660,7 @@ fn stale_staging_from_a_killed_run_is_cleared() {
     let srv = Server::start(Faults::default());
     srv.put("/t.bz2", f.single.clone());
     let dest = tempfile::tempdir().unwrap();
-    let stale = dest.path().join("template/tmpl/1/.3.cloudstrap-dead");
+    let stale = dest.path().join(".cloudstrap-staging/3-dead");
     std::fs::create_dir_all(&stale).unwrap();
     std::fs::write(stale.join("x.qcow2.partial"), b"half").unwrap();
     let inst = template::fetch(&opts(srv.url("/t.bz2"), dest.path(), ChecksumSpec::Skip), &Silent).unwrap();
@@ -529,7 +706,7 @@ impl Drop for SmallFs {
 }
 
 #[test]
-fn a_full_disk_fails_cleanly() {
+fn too_little_free_space_is_refused_from_the_qcow2_header() {
     let f = fixture();
     let mnt = std::env::temp_dir().join(format!("cloudstrap-fullfs-{}", std::process::id()));
     std::fs::create_dir_all(&mnt).unwrap();
@@ -539,8 +716,20 @@ fn a_full_disk_fails_cleanly() {
     let srv = Server::start(Faults::default());
     srv.put("/t.bz2", f.single.clone());
     let err = template::fetch(&opts(srv.url("/t.bz2"), &fs.0, ChecksumSpec::Skip), &Silent).unwrap_err();
-    assert!(matches!(err, TemplateError::DiskFull { .. }), "{err}");
-    assert!(err.to_string().contains("no space left"), "{err}");
+    // Refused on the header's virtual size (8 MiB) before writing, not on ENOSPC once 2 MB are written.
+    match &err {
+        TemplateError::NoSpace { need, free, .. } => assert!(*need == f.virtual_size && *free <= 2 << 20, "{err}"),
+        other => panic!("expected a free-space refusal, got {other}"),
+    }
+    assert!(err.to_string().contains("not enough free space") && err.to_string().contains("nothing was installed"), "{err}");
+    assert_nothing_left(&fs.0);
+    // The command line: exit 2, the same sentence.
+    let (code, _, stderr) = cloudstrap(
+        &["template", "fetch", "--url", &srv.url("/t.bz2"), "--dest", fs.0.to_str().unwrap(), "--id", "3", "--skip-checksum", "--allow-http"],
+        &[],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("not enough free space"), "{stderr}");
     assert_nothing_left(&fs.0);
 }
 
@@ -635,6 +824,37 @@ fn a_failed_row_update_takes_the_template_back_out() {
     assert!(matches!(err, TemplateError::Db(_)) && err.to_string().contains("denied"), "{err}");
     assert_nothing_left(dest.path());
     assert_eq!(mysql_root(&format!("select uuid from {}.vm_template where id = 3", db.name)), "u3\n");
+}
+
+#[test]
+fn a_missing_row_for_a_given_id_is_refused_before_the_download() {
+    let f = fixture();
+    let pw = "pw-row-check";
+    let db = TestDb::create("rowcheck", pw);
+    let srv = Server::start(Faults::default());
+    srv.put("/t.bz2", f.single.clone());
+    let dest = tempfile::tempdir().unwrap();
+    let mut o = opts(srv.url("/t.bz2"), dest.path(), ChecksumSpec::Skip);
+    o.id = Some(42);
+    o.db = Some(db.options(pw));
+    let err = template::fetch(&o, &Silent).unwrap_err();
+    assert!(err.to_string().contains("has no row with id 42"), "{err}");
+    assert!(srv.requests().is_empty(), "downloaded before finding the row missing: {:?}", srv.requests());
+    assert_nothing_left(dest.path());
+    // The command line: exit 2, nothing asked of the server.
+    let (code, _, stderr) = cloudstrap(
+        &[
+            "template", "fetch", "--url", &srv.url("/t.bz2"), "--dest", dest.path().to_str().unwrap(), "--id", "42", "--skip-checksum",
+            "--allow-http", "--db-user", &db.user, "--db-name", &db.name,
+        ],
+        &[("CLOUDSTRAP_DB_PASSWORD", pw)],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("no row with id 42") && srv.requests().is_empty(), "{stderr}");
+    // An existing row: downloaded and recorded.
+    o.id = Some(3);
+    let inst = template::fetch(&o, &Silent).unwrap();
+    assert!(inst.recorded);
 }
 
 #[test]

@@ -363,7 +363,7 @@ pub fn build(input: &PlanInput) -> Result<Plan, PlanError> {
 
     // Template lane: starts once the secondary directory exists; only the row waits for the database.
     if let (Some(dir), true, true) = (secondary_dir, roles.contains(&Role::Management), input.live) {
-        template::plan(&mut b.steps, profile, input.release, dir, setup_db, input.secrets);
+        template::plan(&mut b.steps, profile, input.release, dir, mgmt_packages, setup_db, input.secrets);
     } else if let (Some(client), true) = (mgmt_packages, input.live) {
         // Secondary storage on another host: mount its export (the NFS client comes with the management
         // packages) around the template steps.

@@ -1,6 +1,8 @@
-//! The system VM template steps: the download into secondary storage (`template::fetch`, with the
-//! template id from the profile or the id a fresh database gives it, so it needs no database and
-//! overlaps with package installs), then the database row, once setup-databases created it.
+//! The system VM template steps: the seeding of secondary storage (`template::fetch`, with the template
+//! id from the profile or the id a fresh database gives it, so it needs no database), then the database
+//! row, once setup-databases created it. From 4.20 the management package bundles the template: the seed
+//! then waits for that package and copies its file, downloading nothing; before 4.20, or with an explicit
+//! `template.url`, it downloads, overlapping with the package installs.
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -19,10 +21,30 @@ use super::PlanSecrets;
 /// The SYSTEM KVM template's id in a freshly created 4.x database (upstream's lookup gives it too).
 pub const FRESH_DATABASE_ID: u32 = 3;
 
-/// Adds the template steps; `secondary_dir` is the step that creates secondary storage.
-pub fn plan(steps: &mut Vec<Step>, profile: &Profile, release: &Release, secondary_dir: usize, setup_db: Option<usize>, secrets: &PlanSecrets) {
+/// Adds the template steps; `secondary_dir` is the step that creates secondary storage, `mgmt_packages`
+/// the one that installs the management package (which may bundle the template).
+#[allow(clippy::too_many_arguments)]
+pub fn plan(
+    steps: &mut Vec<Step>,
+    profile: &Profile,
+    release: &Release,
+    secondary_dir: usize,
+    mgmt_packages: Option<usize>,
+    setup_db: Option<usize>,
+    secrets: &PlanSecrets,
+) {
     let Some(nfs) = &profile.nfs else { return };
-    plan_into(steps, profile, release, PathBuf::from(&nfs.secondary), None, secondary_dir, setup_db, secrets);
+    let mut after = vec![secondary_dir];
+    if let (Some(pk), true) = (mgmt_packages, bundled_dir(profile, release).is_some()) {
+        after.push(pk);
+    }
+    plan_into(steps, profile, release, PathBuf::from(&nfs.secondary), None, after, setup_db, secrets);
+}
+
+/// The package's template directory to seed from: the release's (4.20+), unless the profile names a URL.
+fn bundled_dir(profile: &Profile, release: &Release) -> Option<PathBuf> {
+    let explicit = profile.template.as_ref().is_some_and(|t| t.url.is_some());
+    release.template.bundled_dir.filter(|_| !explicit).map(PathBuf::from)
 }
 
 /// The same steps for secondary storage on another host: each runs with its NFS export mounted at
@@ -30,7 +52,7 @@ pub fn plan(steps: &mut Vec<Step>, profile: &Profile, release: &Release, seconda
 pub fn plan_remote(steps: &mut Vec<Step>, profile: &Profile, release: &Release, nfs_client: usize, setup_db: Option<usize>, secrets: &PlanSecrets) {
     let Some(nfs) = &profile.nfs else { return };
     let source = format!("{}:{}", nfs.server, nfs.secondary);
-    plan_into(steps, profile, release, PathBuf::from(&nfs.secondary_mount), Some(source), nfs_client, setup_db, secrets);
+    plan_into(steps, profile, release, PathBuf::from(&nfs.secondary_mount), Some(source), vec![nfs_client], setup_db, secrets);
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -40,7 +62,7 @@ fn plan_into(
     release: &Release,
     dest: PathBuf,
     mount: Option<String>,
-    first_after: usize,
+    first_after: Vec<usize>,
     setup_db: Option<usize>,
     secrets: &PlanSecrets,
 ) {
@@ -58,8 +80,9 @@ fn plan_into(
         (None, None) => ChecksumSpec::Probe,
     };
     let id = t.id.unwrap_or(FRESH_DATABASE_ID);
-    let seed = SeedTemplate { url: url.clone(), dest: dest.clone(), id, checksum, allow_http: profile.cloudstack.allow_http };
-    steps.push(Step { action: wrap(Box::new(seed)), after: vec![first_after] });
+    let bundled = bundled_dir(profile, release);
+    let seed = SeedTemplate { url: url.clone(), bundled, dest: dest.clone(), id, checksum, allow_http: profile.cloudstack.allow_http };
+    steps.push(Step { action: wrap(Box::new(seed)), after: first_after });
     let seeded = steps.len() - 1;
     if let (Some(sdb), Some(root)) = (setup_db, &secrets.db_root) {
         let (host, port) = profile.database.as_ref().map(|d| (d.host.clone(), d.port)).unwrap_or_else(|| ("localhost".into(), 3306));
@@ -70,6 +93,8 @@ fn plan_into(
 
 pub struct SeedTemplate {
     pub url: String,
+    /// The management package's template directory (in-system path): its file is used when there.
+    pub bundled: Option<PathBuf>,
     /// In-system path of secondary storage.
     pub dest: PathBuf,
     pub id: u32,
@@ -108,7 +133,11 @@ impl Action for SeedTemplate {
     }
 
     fn describe(&self) -> String {
-        format!("Seed the system VM template {} into {}/template/tmpl/1/{}", self.url, self.dest.display(), self.id)
+        let from = match &self.bundled {
+            Some(dir) => format!("the file bundled in {} (else {})", dir.display(), self.url),
+            None => self.url.clone(),
+        };
+        format!("Seed the system VM template from {from} into {}/template/tmpl/1/{}", self.dest.display(), self.id)
     }
 
     fn is_done(&self, ctx: &Ctx) -> Result<bool, ActionError> {
@@ -118,6 +147,7 @@ impl Action for SeedTemplate {
     fn execute(&self, ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
         let opts = FetchOptions {
             url: self.url.clone(),
+            bundled: self.bundled.as_ref().map(|d| ctx.path(d)),
             dest: ctx.path(&self.dest),
             checksum: self.checksum.clone(),
             id: Some(self.id),
@@ -129,7 +159,13 @@ impl Action for SeedTemplate {
         };
         let bar = Bar(Mutex::new(None), ctx.progress.clone());
         let installed = crate::template::fetch(&opts, &bar).map_err(|e| ActionError::Failed(format!("template: {e}")))?;
-        record.note = Some(format!("uuid {}", installed.uuid));
+        let from = match &installed.origin {
+            // The in-system path, not the one below --root.
+            crate::template::Origin::Bundled(f) => format!("bundled {}", self.bundled.as_ref().and_then(|d| f.file_name().map(|n| d.join(n))).unwrap_or_else(|| f.clone()).display()),
+            crate::template::Origin::Mirror(u) => format!("downloaded {u}"),
+        };
+        crate::log::line(&format!("template: seeded from {from}"));
+        record.note = Some(format!("uuid {}, {from}", installed.uuid));
         Ok(())
     }
 

@@ -44,12 +44,14 @@ pub struct TemplateSource {
     pub checksum_url: Option<&'static str>,
     /// Hash algorithm of the checksum list: "md5" or "sha512".
     pub checksum_algo: Option<&'static str>,
+    /// Where the management package bundles its system VM templates (with `metadata.ini`), from 4.20.
+    pub bundled_dir: Option<&'static str>,
 }
 
 /// One CloudStack release line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Release {
-    /// "3.0.2", "4.19", "4.20" or "4.22" (the profile's `cloudstack.release`).
+    /// "3.0.2", "4.19", "4.20", "4.21" or "4.22" (the profile's `cloudstack.release`).
     pub line: &'static str,
     /// Version path component of the package repository (`.../el/9/<repo_version>/`).
     pub repo_version: &'static str,
@@ -116,13 +118,25 @@ const CS_4_19: Release = Release {
         url: "https://download.cloudstack.org/systemvm/4.19/systemvmtemplate-4.19.1-kvm.qcow2.bz2",
         checksum_url: Some("https://download.cloudstack.org/systemvm/4.19/md5sum.txt"),
         checksum_algo: Some("md5"),
+        bundled_dir: None,
     },
     force_recreate: false,
     java: "JRE 11",
 };
 
+/// The management package's bundled templates (4.20 and later).
+const BUNDLED_DIR: &str = "/usr/share/cloudstack-management/templates/systemvm";
+
+/// 4.20's template, also 4.21's. Checksums: md5sum.txt beside the templates up to 4.21.
+const TEMPLATE_4_20: TemplateSource = TemplateSource {
+    url: "https://download.cloudstack.org/systemvm/4.20/systemvmtemplate-4.20.2-x86_64-kvm.qcow2.bz2",
+    checksum_url: Some("https://download.cloudstack.org/systemvm/4.20/md5sum.txt"),
+    checksum_algo: Some("md5"),
+    bundled_dir: Some(BUNDLED_DIR),
+};
+
 /// Every known release line, oldest first.
-pub static RELEASES: [Release; 4] = [
+pub static RELEASES: [Release; 5] = [
     Release {
         line: "3.0.2",
         repo_version: "3.0",
@@ -146,22 +160,15 @@ pub static RELEASES: [Release; 4] = [
             url: "http://download.cloud.com/templates/acton/acton-systemvm-02062012.qcow2.bz2",
             checksum_url: None,
             checksum_algo: None,
+            bundled_dir: None,
         },
         force_recreate: false,
         java: "OpenJDK 6",
     },
     CS_4_19,
-    Release {
-        line: "4.20",
-        repo_version: "4.20",
-        template: TemplateSource {
-            url: "https://download.cloudstack.org/systemvm/4.20/systemvmtemplate-4.20.2-x86_64-kvm.qcow2.bz2",
-            checksum_url: Some("https://download.cloudstack.org/systemvm/4.20/md5sum.txt"),
-            checksum_algo: Some("md5"),
-        },
-        java: "JRE 17",
-        ..CS_4_19
-    },
+    Release { line: "4.20", repo_version: "4.20", template: TEMPLATE_4_20, java: "JRE 17", ..CS_4_19 },
+    // 4.21 ships no template of its own: its package bundles, and its upgrade path asks for, 4.20.2's.
+    Release { line: "4.21", repo_version: "4.21", template: TEMPLATE_4_20, force_recreate: true, java: "JRE 17", ..CS_4_19 },
     Release {
         line: "4.22",
         repo_version: "4.22",
@@ -169,6 +176,7 @@ pub static RELEASES: [Release; 4] = [
             url: "https://download.cloudstack.org/systemvm/4.22/systemvmtemplate-4.22.0-x86_64-kvm.qcow2.bz2",
             checksum_url: Some("https://download.cloudstack.org/systemvm/4.22/sha512sum.txt"),
             checksum_algo: Some("sha512"),
+            bundled_dir: Some(BUNDLED_DIR),
         },
         force_recreate: true,
         java: "JRE 17",
@@ -192,7 +200,11 @@ mod tests {
         assert_eq!(r.commands.setup_databases, "cloud-setup-databases");
         assert_eq!(r.role(Role::Management).services, ["cloud-management"]);
         assert!(!r.force_recreate && Release::get("4.22").unwrap().force_recreate);
-        assert!(Release::get("4.21").is_none());
+        let (r20, r21) = (Release::get("4.20").unwrap(), Release::get("4.21").unwrap());
+        assert_eq!(r21.template, r20.template);
+        assert!(r21.force_recreate && !r20.force_recreate);
+        assert!(Release::get("4.19").unwrap().template.bundled_dir.is_none());
+        assert_eq!(Release::get("4.22").unwrap().template.bundled_dir, r21.template.bundled_dir);
     }
 
     #[test]

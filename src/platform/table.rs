@@ -499,7 +499,7 @@ const EL8: Platform = Platform {
     sudoers_dir: SUDOERS_DIR,
     hosts: HOSTS,
     hostname_file: None,
-    releases: &["4.19", "4.20", "4.22"],
+    releases: &["4.19", "4.20", "4.21", "4.22"],
 };
 
 /// Ubuntu 22.04; the 24.04 row in `PLATFORMS` names only what differs from it.
@@ -536,7 +536,7 @@ const UBUNTU_2204: Platform = Platform {
     sudoers_dir: SUDOERS_DIR,
     hosts: HOSTS,
     hostname_file: None,
-    releases: &["4.19", "4.20", "4.22"],
+    releases: &["4.19", "4.20", "4.21", "4.22"],
 };
 
 /// Every supported platform.

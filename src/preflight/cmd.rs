@@ -16,7 +16,7 @@ pub struct PreflightArgs {
     #[arg(long, value_name = "ROLE", value_parser = parse_role)]
     pub role: Vec<Role>,
     /// CloudStack release line to check the OS against (default: the profile's, else any).
-    #[arg(long, value_name = "X.Y", value_parser = ["3.0.2", "4.19", "4.20", "4.22"])]
+    #[arg(long, value_name = "X.Y", value_parser = ["3.0.2", "4.19", "4.20", "4.21", "4.22"])]
     pub release: Option<String>,
     /// libvirt connection to ask for running VMs (default qemu:///system; e.g. test:///default in tests).
     #[arg(long, value_name = "URI")]

@@ -9,10 +9,11 @@ const GIB: u64 = 1 << 30;
 
 /// CloudStack release lines cloudstrap installs, and the host platforms each supports
 /// (../shared/reference/cloudstack-facts.md section 1, restricted to cloudstrap's platforms).
-pub const RELEASES: [(&str, &[PlatformId]); 4] = [
+pub const RELEASES: [(&str, &[PlatformId]); 5] = [
     ("3.0.2", &[El6]),
     ("4.19", &[El8, El9, Ubuntu2204, Ubuntu2404]),
     ("4.20", &[El8, El9, Ubuntu2204, Ubuntu2404]),
+    ("4.21", &[El8, El9, Ubuntu2204, Ubuntu2404]),
     ("4.22", &[El8, El9, Ubuntu2204, Ubuntu2404, Debian12]),
 ];
 

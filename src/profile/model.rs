@@ -45,7 +45,7 @@ fn one() -> u32 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct CloudStack {
-    /// Release line: "3.0.2", "4.19", "4.20" or "4.22".
+    /// Release line: "3.0.2", "4.19", "4.20", "4.21" or "4.22".
     pub release: String,
     /// Package repository URL (yum baseurl or apt URL). Default: download.cloudstack.org for platform and release.
     #[serde(default, skip_serializing_if = "Option::is_none")]

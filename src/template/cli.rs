@@ -11,7 +11,7 @@ use crate::cli::{exit, Format, Global};
 #[derive(Debug, Subcommand)]
 pub enum TemplateCmd {
     /// Download, verify and decompress the system VM template into secondary storage in one pass.
-    Fetch(FetchArgs),
+    Fetch(Box<FetchArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -23,6 +23,11 @@ pub struct FetchArgs {
     /// Use this CloudStack release's template and checksum list (e.g. 4.19, 4.22).
     #[arg(long)]
     pub release: Option<String>,
+    /// A management package's template directory (4.20+: /usr/share/cloudstack-management/templates/systemvm):
+    /// when its metadata.ini lists a KVM x86_64 template that is there, copy that file, verified against the
+    /// listed checksum, and download nothing; otherwise --url / --release as usual.
+    #[arg(long, value_name = "DIR")]
+    pub bundled: Option<PathBuf>,
     /// Secondary storage mount point (or a local directory); the template goes to template/tmpl/1/<id>/.
     /// Below --root when one is given.
     #[arg(long)]
@@ -141,8 +146,13 @@ fn options(a: &FetchArgs, global: &Global) -> Result<FetchOptions, InputError> {
     };
     Ok(FetchOptions {
         url,
-        // --dest is a path on the host as seen from --root.
-        dest: if global.root == Path::new("/") { a.dest.clone() } else { global.root.join(a.dest.strip_prefix("/").unwrap_or(&a.dest)) },
+        // --bundled, else the release's bundled directory unless a --url was given.
+        bundled: a
+            .bundled
+            .clone()
+            .or_else(|| defaults.filter(|_| a.url.is_none()).and_then(|d| d.bundled_dir).map(PathBuf::from))
+            .map(|d| under_root(global, &d)),
+        dest: under_root(global, &a.dest),
         checksum,
         id: a.id,
         db,
@@ -151,6 +161,11 @@ fn options(a: &FetchArgs, global: &Global) -> Result<FetchOptions, InputError> {
         threads: a.threads,
         retry: RetryPolicy { attempts: a.retries.max(1), timeout: Duration::from_secs(a.timeout.max(1)), ..RetryPolicy::default() },
     })
+}
+
+/// A path on the host as seen from --root.
+fn under_root(global: &Global, p: &Path) -> PathBuf {
+    if global.root == Path::new("/") { p.to_path_buf() } else { global.root.join(p.strip_prefix("/").unwrap_or(p)) }
 }
 
 /// Errors that mean "the input was refused, nothing changed" (exit 2).
@@ -162,6 +177,8 @@ fn is_input_error(e: &TemplateError) -> bool {
             | TemplateError::Dest(_)
             | TemplateError::Exists(_)
             | TemplateError::NoId
+            | TemplateError::NoSpace { .. }
+            | TemplateError::Db(super::db::DbError::NoSuchId { .. })
             | TemplateError::Http(HttpError::HttpNotAllowed { .. } | HttpError::Scheme { .. })
     )
 }
@@ -181,6 +198,8 @@ pub fn run(cmd: TemplateCmd, global: &Global) -> u8 {
             match global.format {
                 Format::Json => {
                     let v = serde_json::json!({
+                        "source": match &inst.origin { super::Origin::Bundled(_) => "bundled", super::Origin::Mirror(_) => "mirror" },
+                        "from": inst.origin.to_string(),
                         "id": inst.id,
                         "uuid": inst.uuid,
                         "dir": inst.dir,
@@ -198,6 +217,7 @@ pub fn run(cmd: TemplateCmd, global: &Global) -> u8 {
                 }
                 Format::Human => {
                     println!("template {} installed in {}", inst.id, inst.dir.display());
+                    println!("  from          {}", inst.origin);
                     println!("  file          {} ({} bytes, virtual size {})", inst.file.display(), inst.size, inst.virtual_size);
                     match &inst.checksum {
                         Some(c) => println!("  checksum      {c} (verified)"),
@@ -234,7 +254,7 @@ mod tests {
     fn parse(args: &[&str]) -> (FetchArgs, Global) {
         let cli = crate::cli::Cli::try_parse_from([&["cloudstrap"], args].concat()).unwrap();
         match cli.command {
-            crate::cli::Command::Template(TemplateCmd::Fetch(a)) => (a, cli.global),
+            crate::cli::Command::Template(TemplateCmd::Fetch(a)) => (*a, cli.global),
             _ => unreachable!(),
         }
     }
@@ -244,6 +264,7 @@ mod tests {
         let (a, g) = parse(&["template", "fetch", "--release", "4.22", "--dest", "/mnt/secondary"]);
         let o = options(&a, &g).unwrap();
         assert!(o.url.ends_with("systemvmtemplate-4.22.0-x86_64-kvm.qcow2.bz2"));
+        assert_eq!(o.bundled.as_deref(), Some(Path::new("/usr/share/cloudstack-management/templates/systemvm")));
         assert_eq!(o.checksum, ChecksumSpec::File("https://download.cloudstack.org/systemvm/4.22/sha512sum.txt".into()));
         let db = o.db.unwrap();
         assert_eq!((db.host.as_str(), db.user.as_str(), db.database.as_str()), ("localhost", "root", "cloud"));
@@ -251,7 +272,7 @@ mod tests {
         // --id alone: the database is not touched; a --db-* flag brings it back (for the row update).
         let (a, g) = parse(&["template", "fetch", "--url", "https://m/t.bz2", "--dest", "/d", "--id", "9"]);
         let o = options(&a, &g).unwrap();
-        assert!(o.db.is_none() && o.checksum == ChecksumSpec::Probe);
+        assert!(o.db.is_none() && o.checksum == ChecksumSpec::Probe && o.bundled.is_none());
         let (a, g) = parse(&["template", "fetch", "--url", "https://m/t.bz2", "--dest", "/d", "--id", "9", "--db-name", "c2", "--root", "/sys"]);
         let o = options(&a, &g).unwrap();
         assert_eq!(o.db.unwrap().database, "c2");

@@ -116,6 +116,16 @@ impl DbOptions {
         v.parse().map_err(|_| DbError::Answer(v.to_string()))
     }
 
+    /// Whether row `id` exists (a given `--id` is checked before the download, not after it).
+    pub fn require_row(&self, id: u32) -> Result<(), DbError> {
+        let out = self.query(&format!("select count(*) from `{}`.vm_template where id = {id}", self.database))?;
+        match out.trim() {
+            "0" => Err(DbError::NoSuchId { db: self.database.clone(), id }),
+            "1" => Ok(()),
+            other => Err(DbError::Answer(other.to_string())),
+        }
+    }
+
     /// Point the row at the seeded file, as upstream does: its uuid and the URL it came from.
     pub fn record_template(&self, id: u32, uuid: &str, url: &str) -> Result<(), DbError> {
         let out = self.query(&format!(

@@ -1,14 +1,18 @@
 //! Where a template lives on secondary storage, exactly as upstream's `cloud-install-sys-tmplt` lays it
 //! out (`template/tmpl/1/<id>/<uuid>.qcow2` + `template.properties`), and how it gets there without ever
-//! showing a half-made directory: everything is built in a hidden staging directory next to the final
-//! one, then renamed into place in one step.
+//! showing a half-made directory: everything is built in a staging directory outside `template/` (the
+//! secondary storage VM registers whatever `find <store>/template -name template.properties` finds, so a
+//! run killed before the last step must leave nothing there) on the same file system, then renamed into
+//! place in one step.
 
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// Prefix of staging directories: `.<id>.cloudstrap-<uuid>` beside `<id>`.
-const STAGING_INFIX: &str = ".cloudstrap-";
+/// Staging directories `<id>-<uuid>` live here, below the store's root and outside `template/`.
+const STAGING_DIR: &str = ".cloudstrap-staging";
+/// Templates `--force` replaced: one per id.
+const BACKUP_DIR: &str = ".cloudstrap-backup";
 
 #[derive(Debug, Clone)]
 pub struct Layout {
@@ -28,14 +32,33 @@ impl Layout {
         self.parent().join(self.id.to_string())
     }
 
+    /// `<dest>/.cloudstrap-staging`.
+    pub fn staging_root(&self) -> PathBuf {
+        self.dest.join(STAGING_DIR)
+    }
+
     pub fn staging(&self, uuid: &str) -> PathBuf {
-        self.parent().join(format!(".{}{STAGING_INFIX}{uuid}", self.id))
+        self.staging_root().join(format!("{}-{uuid}", self.id))
     }
 
     /// Where `--force` moves a template it replaces: outside the template tree, so the secondary storage
     /// VM never sees it, on the same file system, so the move is a rename.
     pub fn backup(&self, stamp: &str) -> PathBuf {
-        self.dest.join(".cloudstrap-backup").join(format!("template-tmpl-1-{}-{stamp}", self.id))
+        self.dest.join(BACKUP_DIR).join(format!("{}{stamp}", self.backup_prefix()))
+    }
+
+    fn backup_prefix(&self) -> String {
+        format!("template-tmpl-1-{}-", self.id)
+    }
+
+    /// Backups of this id other than `keep` (older `--force` runs): removed once a new one is made.
+    pub fn other_backups(&self, keep: &Path) -> Vec<PathBuf> {
+        let prefix = self.backup_prefix();
+        let Ok(rd) = fs::read_dir(self.dest.join(BACKUP_DIR)) else { return vec![] };
+        rd.filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix) && e.path() != keep)
+            .map(|e| e.path())
+            .collect()
     }
 
     /// A template directory with anything in it counts as an existing template.
@@ -45,8 +68,8 @@ impl Layout {
 
     /// Staging directories for this id left by a run that was killed.
     pub fn stale_staging(&self) -> Vec<PathBuf> {
-        let prefix = format!(".{}{STAGING_INFIX}", self.id);
-        let Ok(rd) = fs::read_dir(self.parent()) else { return vec![] };
+        let prefix = format!("{}-", self.id);
+        let Ok(rd) = fs::read_dir(self.staging_root()) else { return vec![] };
         rd.filter_map(Result::ok)
             .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
             .map(|e| e.path())
@@ -193,6 +216,8 @@ mod tests {
         let l = Layout { dest: t.path().to_path_buf(), id: 7 };
         let created = create_dirs(&l.parent()).unwrap();
         assert_eq!(created.len(), 3);
+        create_dirs(&l.staging_root()).unwrap();
+        assert!(!l.staging("a").starts_with(t.path().join("template")));
         let s = l.staging("a");
         fs::create_dir(&s).unwrap();
         fs::write(s.join("new"), "1").unwrap();
@@ -205,5 +230,9 @@ mod tests {
         let b = install(&s2, &l.dir(), Some(&l.backup("x"))).unwrap().unwrap();
         assert!(l.dir().join("newer").exists() && b.join("new").exists() && !s2.exists());
         assert!(l.stale_staging().is_empty());
+        assert!(l.other_backups(&b).is_empty());
+        fs::create_dir_all(l.backup("w")).unwrap();
+        fs::create_dir_all(Layout { dest: t.path().to_path_buf(), id: 70 }.backup("w")).unwrap();
+        assert_eq!(l.other_backups(&b), [l.backup("w")]);
     }
 }

@@ -1,14 +1,16 @@
-//! System VM template seeding: one streaming pass from the mirror to secondary storage.
+//! System VM template seeding: one streaming pass from the management package's bundled file (4.20+) or
+//! the mirror to secondary storage.
 //!
 //! ```text
-//! HTTP(S) GET ──(Range resume)──> hash (md5|sha256|sha512) ──> bzip2, block-parallel, CRC-checked
-//!   ──> template/tmpl/1/.<id>.cloudstrap-<uuid>/<uuid>.qcow2.partial ──fsync──> <uuid>.qcow2
-//!   + template.properties ──> rename the directory to template/tmpl/1/<id> ──> cloud.vm_template row
+//! bundled file (4.20+, metadata.ini) or HTTP(S) GET ──(Range resume)──> hash (md5|sha256|sha512)
+//!   ──> bzip2, block-parallel, CRC-checked ──> .cloudstrap-staging/<id>-<uuid>/<uuid>.qcow2.partial
+//!   ──fsync──> <uuid>.qcow2 + template.properties ──> rename to template/tmpl/1/<id> ──> cloud.vm_template row
 //! ```
 //! The layout and `template.properties` are upstream's (`cloud-install-sys-tmplt`); unlike upstream the
 //! checksum is verified before anything is renamed into place, nothing is written twice, and a failure
 //! leaves neither a partial file nor a template directory behind.
 
+pub mod bundled;
 pub mod checksum;
 pub mod cli;
 pub mod db;
@@ -49,6 +51,10 @@ pub enum ChecksumSpec {
 pub struct FetchOptions {
     /// The compressed template (`.qcow2.bz2`).
     pub url: String,
+    /// The management package's template directory (release table, 4.20+): when its `metadata.ini`
+    /// lists a KVM x86_64 template that is there, that file is used, verified against the listed
+    /// checksum, and nothing is downloaded; `url` and `checksum` apply otherwise.
+    pub bundled: Option<PathBuf>,
     /// The secondary storage mount (or local directory): the root of `template/tmpl/...`.
     pub dest: PathBuf,
     pub checksum: ChecksumSpec,
@@ -73,6 +79,7 @@ impl FetchOptions {
         let d = release::defaults(release)?;
         Some(FetchOptions {
             url: d.url.to_string(),
+            bundled: d.bundled_dir.map(PathBuf::from),
             dest: dest.into(),
             checksum: d.checksum_url.map(|u| ChecksumSpec::File(u.to_string())).unwrap_or(ChecksumSpec::Probe),
             id: None,
@@ -105,8 +112,11 @@ impl FetchOptions {
         if t.id.is_none() && db.is_none() {
             return Err("template.id: not set, and no database access to look it up".into());
         }
+        // An explicit template.url is the operator's choice; otherwise the package's bundled file first.
+        let bundled = if t.url.is_none() { defaults.and_then(|d| d.bundled_dir).map(PathBuf::from) } else { None };
         Ok(FetchOptions {
             url,
+            bundled,
             dest: dest.into(),
             checksum,
             id: t.id,
@@ -131,9 +141,28 @@ pub fn is_installed(dest: &Path, id: u32) -> bool {
     }
 }
 
+/// Where the seeded template came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// The management package's bundled file; nothing was downloaded.
+    Bundled(PathBuf),
+    /// Downloaded (or read from a file:// mirror) from this URL.
+    Mirror(String),
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Bundled(p) => write!(f, "the management package's bundled {}", p.display()),
+            Origin::Mirror(u) => write!(f, "{u}"),
+        }
+    }
+}
+
 /// What was installed.
 #[derive(Debug, Clone)]
 pub struct Installed {
+    pub origin: Origin,
     pub id: u32,
     pub uuid: String,
     /// `<dest>/template/tmpl/1/<id>`.
@@ -182,6 +211,10 @@ pub enum TemplateError {
     Stream(#[from] pipeline::StreamError),
     #[error("no space left on the device of {path}: {written} bytes of the template were written; nothing was installed")]
     DiskFull { path: PathBuf, written: u64 },
+    #[error("not enough free space on the device of {path}: the template needs up to {need} bytes (its qcow2 virtual size), {free} are free; free some space or use a larger store; nothing was installed")]
+    NoSpace { path: PathBuf, need: u64, free: u64 },
+    #[error("bundled template: {0}")]
+    Bundle(#[from] bundled::BundleError),
     #[error("{what} {path}: {source}")]
     Io { what: &'static str, path: PathBuf, source: std::io::Error },
 }
@@ -238,13 +271,36 @@ fn resolve_checksum(opts: &FetchOptions, url: &Url, client: &reqwest::blocking::
 /// Seed the template: download, verify, decompress, install, record. See the module doc.
 pub fn fetch(opts: &FetchOptions, progress: &dyn Progress) -> Result<Installed, TemplateError> {
     let started = Instant::now();
+    let bundle = match &opts.bundled {
+        Some(dir) => bundled::find(dir)?,
+        None => None,
+    };
+    // A bundled file is read as a file:// source with the checksum its metadata gives.
+    let (source_opts, origin);
+    let opts = match &bundle {
+        Some(b) => {
+            source_opts = FetchOptions {
+                url: b.file.to_string_lossy().into_owned(),
+                checksum: ChecksumSpec::Given(b.checksum.clone()),
+                ..opts.clone()
+            };
+            origin = Origin::Bundled(b.file.clone());
+            &source_opts
+        }
+        None => {
+            origin = Origin::Mirror(opts.url.clone());
+            opts
+        }
+    };
     let url = parse_url(&opts.url)?;
     http::check_url(&url, opts.allow_http)?;
     if !opts.dest.is_dir() {
         return Err(TemplateError::Dest(opts.dest.clone()));
     }
     let id = match (opts.id, &opts.db) {
-        (Some(id), _) => id,
+        // Given with database access: the row must exist, found before anything is downloaded.
+        (Some(id), Some(db)) => db.require_row(id).map(|()| id)?,
+        (Some(id), None) => id,
         (None, Some(db)) => db.system_template_id()?,
         (None, None) => return Err(TemplateError::NoId),
     };
@@ -252,10 +308,12 @@ pub fn fetch(opts: &FetchOptions, progress: &dyn Progress) -> Result<Installed, 
     if layout.existing() && !opts.force {
         return Err(TemplateError::Exists(layout.dir()));
     }
+    progress.note(&format!("seeding from {origin}"));
     let client = http::client(opts.allow_http, &opts.retry)?;
     let expected = resolve_checksum(opts, &url, &client)?;
 
-    let created = layout::create_dirs(&layout.parent()).map_err(io_err("creating", &layout.parent()))?;
+    let mut created = layout::create_dirs(&layout.parent()).map_err(io_err("creating", &layout.parent()))?;
+    created.extend(layout::create_dirs(&layout.staging_root()).map_err(io_err("creating", &layout.staging_root()))?);
     let result = (|| {
         // One run per template directory at a time; the lock goes with the process.
         let lock_dir = File::open(layout.parent()).map_err(io_err("opening", &layout.parent()))?;
@@ -268,7 +326,16 @@ pub fn fetch(opts: &FetchOptions, progress: &dyn Progress) -> Result<Installed, 
         let uuid = uuid::Uuid::new_v4().to_string();
         let staging = layout.staging(&uuid);
         std::fs::create_dir(&staging).map_err(io_err("creating", &staging))?;
-        let installed = stage_and_install(opts, &url, &layout, &uuid, &staging, expected, &client, progress);
+        let record_url = match &bundle {
+            Some(b) => b.download_url.clone().unwrap_or_else(|| url.to_string()),
+            None => url.to_string(),
+        };
+        // The console's download line says when nothing is downloaded.
+        let label = match &bundle {
+            Some(_) => format!("{} (bundled with the management package: copied, not downloaded)", url_filename(&url)),
+            None => url_filename(&url),
+        };
+        let installed = stage_and_install(opts, &url, &label, &record_url, &layout, &uuid, &staging, expected, &client, progress);
         if installed.is_err() {
             let _ = std::fs::remove_dir_all(&staging);
         }
@@ -276,7 +343,10 @@ pub fn fetch(opts: &FetchOptions, progress: &dyn Progress) -> Result<Installed, 
     })();
     match result {
         Ok(mut inst) => {
+            // The staging root goes when nothing else is staged in it.
+            let _ = std::fs::remove_dir(layout.staging_root());
             inst.elapsed = started.elapsed();
+            inst.origin = origin;
             Ok(inst)
         }
         Err(e) => {
@@ -290,6 +360,8 @@ pub fn fetch(opts: &FetchOptions, progress: &dyn Progress) -> Result<Installed, 
 fn stage_and_install(
     opts: &FetchOptions,
     url: &Url,
+    label: &str,
+    record_url: &str,
     layout: &Layout,
     uuid: &str,
     staging: &Path,
@@ -302,13 +374,14 @@ fn stage_and_install(
     let mut out = OpenOptions::new().write(true).create_new(true).open(&partial).map_err(io_err("creating", &partial))?;
 
     let download = http::Source::open(client, url, &opts.retry)?;
-    progress.start(&url_filename(url), download.total());
+    progress.start(label, download.total());
     let threads = opts.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
     let streamed = match pipeline::run(download, expected.as_ref().map(|c| c.algo), threads, &mut out, progress) {
         Ok(s) => s,
         Err(pipeline::StreamError::Write { written, source }) if source.raw_os_error() == Some(nix::libc::ENOSPC) => {
             return Err(TemplateError::DiskFull { path: opts.dest.clone(), written });
         }
+        Err(pipeline::StreamError::NoSpace { need, free }) => return Err(TemplateError::NoSpace { path: opts.dest.clone(), need, free }),
         Err(e) => return Err(e.into()),
     };
     if let (Some(want), Some(got)) = (&expected, &streamed.digest) {
@@ -326,19 +399,21 @@ fn stage_and_install(
     let props = layout::properties(layout.id, &filename, streamed.written, streamed.header.virtual_size);
     crate::atomic_file::replace(&staging.join("template.properties"), props.as_bytes(), 0o644).map_err(io_err("writing template.properties in", staging))?;
     layout::fsync_dir(staging).map_err(io_err("syncing", staging))?;
+    progress.note(&format!("staged in {}; moving it to {}", staging.display(), layout.dir().display()));
 
     // Checked again now: another run may have installed one while this one downloaded.
     if layout.existing() && !opts.force {
         return Err(TemplateError::Exists(layout.dir()));
     }
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
-    let backup = layout.existing().then(|| layout.backup(&stamp));
+    // The run's uuid keeps two --force runs in one second apart.
+    let backup = layout.existing().then(|| layout.backup(&format!("{stamp}-{uuid}")));
     let dir = layout.dir();
     let replaced = layout::install(staging, &dir, backup.as_deref()).map_err(io_err("installing", &dir))?;
 
     let mut recorded = false;
     if let Some(db) = &opts.db {
-        if let Err(e) = db.record_template(layout.id, uuid, url.as_str()) {
+        if let Err(e) = db.record_template(layout.id, uuid, record_url) {
             // Undo: the database does not know this file, so neither should secondary storage.
             let _ = std::fs::remove_dir_all(&dir);
             if let Some(old) = &replaced {
@@ -348,16 +423,28 @@ fn stage_and_install(
         }
         recorded = true;
     }
+    if let Some(kept) = &replaced {
+        // One backup per template, the one just made; older ones only once the new template is final.
+        for old in layout.other_backups(kept) {
+            // The new template is in place either way: a backup that will not go is reported, not fatal.
+            match std::fs::remove_dir_all(&old) {
+                Ok(()) => crate::log::line(&format!("template: removed the older backup {}", old.display())),
+                Err(e) => progress.note(&format!("could not remove the older backup {}: {e}", old.display())),
+            }
+        }
+    }
     let summary = format!(
-        "installed {} ({} bytes, virtual size {}){}",
+        "installed {} ({} bytes, virtual size {}){}{}",
         dir.join(&filename).display(),
         streamed.written,
         streamed.header.virtual_size,
-        expected.as_ref().map(|c| format!(", {} verified", c.algo.as_str())).unwrap_or_else(|| ", checksum not verified".into())
+        expected.as_ref().map(|c| format!(", {} verified", c.algo.as_str())).unwrap_or_else(|| ", checksum not verified".into()),
+        replaced.as_ref().map(|b| format!("; the previous template is kept in {}", b.display())).unwrap_or_default()
     );
     progress.finish(&summary);
     crate::log::line(&format!("template: {summary}"));
     Ok(Installed {
+        origin: Origin::Mirror(url.to_string()),
         id: layout.id,
         uuid: uuid.to_string(),
         file: dir.join(&filename),

@@ -40,6 +40,14 @@ pub enum StreamError {
     Qcow2(#[from] qcow2::Qcow2Error),
     #[error("writing the template failed after {written} bytes: {source}")]
     Write { written: u64, source: std::io::Error },
+    #[error("the template needs up to {need} bytes, {free} are free")]
+    NoSpace { need: u64, free: u64 },
+}
+
+/// Bytes the caller may still write to `out`'s file system.
+fn free_bytes(out: &File) -> std::io::Result<u64> {
+    let st = nix::sys::statvfs::fstatvfs(out).map_err(std::io::Error::from)?;
+    Ok(st.blocks_available() as u64 * st.fragment_size() as u64)
 }
 
 /// A decoder error in words an operator can act on (the decoder's own text says where).
@@ -120,6 +128,20 @@ pub fn run(
                     Ok(h) => header = Some(h),
                     Err(e) => {
                         failure = Some(e.into());
+                        break;
+                    }
+                }
+                // A qcow2 file never holds more than its virtual size of data (plus a little metadata,
+                // well inside the first block already decoded): refuse now rather than fill the store.
+                let need = header.map(|h| h.virtual_size).unwrap_or(0);
+                match free_bytes(out) {
+                    Ok(free) if free < need.saturating_sub(written) => {
+                        failure = Some(StreamError::NoSpace { need, free });
+                        break;
+                    }
+                    Ok(_) => {}
+                    Err(source) => {
+                        failure = Some(StreamError::Write { written, source });
                         break;
                     }
                 }

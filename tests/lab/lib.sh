@@ -434,15 +434,18 @@ prepare_product() {
       || { tail -20 "$LAB_RUN/cargo.log" >&2; die "cargo build of the API simulator failed"; }
     LAB_SIMULATOR_BIN="$CARGO_TARGET_DIR/debug/cloudstack-simulator"
   fi
-  if LAB_SIMULATOR_BIN=$LAB_SIMULATOR_BIN bash "$LAB_DIR/standin/build-repo.sh" "$LAB_RUN/www/cloudstack" \
-    "$LAB_RUN/gnupg" >"$LAB_RUN/standin-repo.log" 2>&1; then
+  # The template first: the 4.20+ stand-in management package bundles it, as the real one does.
+  make_template
+  if LAB_SIMULATOR_BIN=$LAB_SIMULATOR_BIN LAB_TEMPLATE_FILE="$LAB_RUN/www/templates/systemvmtemplate-kvm.qcow2.bz2" \
+    bash "$LAB_DIR/standin/build-repo.sh" "$LAB_RUN/www/cloudstack" "$LAB_RUN/gnupg" >"$LAB_RUN/standin-repo.log" 2>&1; then
     LAB_CS_REPO_OK=1
   else
     LAB_CS_REPO_OK=""
     note "stand-in CloudStack repository NOT built: $(tail -1 "$LAB_RUN/standin-repo.log"); scenarios that install CloudStack are skipped"
   fi
-  export LAB_CS_REPO_OK
-  make_template
+  # What the package bundles decides where the machines' template comes from (lab_profile).
+  LAB_BUNDLED_TEMPLATE=$(sed -n 's/^bundled template: //p' "$LAB_RUN/standin-repo.log")
+  export LAB_CS_REPO_OK LAB_BUNDLED_TEMPLATE
   phase_end build-product "simulator${LAB_CS_REPO_OK:+, stand-in repo}, template"
 }
 
@@ -611,15 +614,36 @@ lab_main() {
 
 LAB_ROOT_PASSWORD=cloudstrap-lab   # the machines' root password (tests/lab/image/customize.sh)
 
-# lab_profile SRC OUT [--sub A=B | --set S.K=V]...: a shipped profile with the lab's repository, template, NTP
+# lab_profile SRC OUT [--sub A=B | --set S.K=V]...: a shipped profile with the lab's repository, template, NTP.
+# When the stand-in management package bundles the template (4.20+), the profile names none: cloudstrap seeds
+# the bundled file, and the release's mirror (unreachable here) is never asked. Otherwise the lab's HTTP copy.
 lab_profile() {
   local src=$1 out=$2; shift 2
-  local base="http://$LAB_HOST_IP:$LAB_PORT"
-  python3 "$LAB_DIR/make-profile" "$src" "$out" "$@" \
+  local base="http://$LAB_HOST_IP:$LAB_PORT" template
+  if [ -n "${LAB_BUNDLED_TEMPLATE:-}" ]; then
+    template=(--drop template)
+  else
+    template=(--set "template.url=\"$LAB_TEMPLATE_URL\"" --set "template.checksum=\"sha512:$LAB_TEMPLATE_SHA512\"")
+  fi
+  python3 "$LAB_DIR/make-profile" "$src" "$out" "$@" "${template[@]}" \
     --set "cloudstack.repository=\"$base/cloudstack\"" --set "cloudstack.allow-http=true" \
     --set "cloudstack.gpg-key=\"$base/cloudstack/release.asc\"" \
-    --set "template.url=\"$LAB_TEMPLATE_URL\"" --set "template.checksum=\"sha512:$LAB_TEMPLATE_SHA512\"" \
     --set "ntp.servers=[\"$LAB_HOST_IP\"]"
+}
+
+# assert_template_source NAME: with a bundled template, the install seeded it and downloaded no template
+assert_template_source() {
+  local m=$1
+  [ -n "${LAB_BUNDLED_TEMPLATE:-}" ] || return 0
+  check "$m" "the template was seeded from the package's bundled $LAB_BUNDLED_TEMPLATE (receipt)" \
+    "grep -q 'bundled $LAB_BUNDLED_TEMPLATE' /var/lib/cloudstrap/receipt.json"
+  local what="no machine downloaded a template from the lab's HTTP server"
+  if grep -q 'GET /templates/' "$LAB_RUN/http.log"; then
+    say "  FAIL [host] $what: $(grep 'GET /templates/' "$LAB_RUN/http.log" | head -3)"
+    SCENARIO_FAILS=$((SCENARIO_FAILS + 1))
+  else
+    say "  ok   [host] $what"
+  fi
 }
 
 # vm_prepare_install NAME PROFILE: copy cloudstrap, the profile (/root/lab.toml) and the secrets (0600 env file)
@@ -697,8 +721,11 @@ assert_management() {
 # assert_template NAME: the system VM template seeded into secondary storage (mounted from NFS_SERVER)
 assert_template() {
   local m=$1 nfs=$2
-  check "$m" "template in secondary storage with its template.properties" \
-    "mkdir -p /mnt/lab-secondary && mount -t nfs $nfs:/export/secondary /mnt/lab-secondary && ls /mnt/lab-secondary/template/tmpl/1/3/*.qcow2 && grep -q '^filename=' /mnt/lab-secondary/template/tmpl/1/3/template.properties; rc=\$?; umount /mnt/lab-secondary; exit \$rc"
+  check "$m" "template in secondary storage with its template.properties, the only one the SSVM's search finds" \
+    "mkdir -p /mnt/lab-secondary && mount -t nfs $nfs:/export/secondary /mnt/lab-secondary && ls /mnt/lab-secondary/template/tmpl/1/3/*.qcow2 && grep -q '^filename=' /mnt/lab-secondary/template/tmpl/1/3/template.properties && test \"\$(find /mnt/lab-secondary/template -name template.properties)\" = /mnt/lab-secondary/template/tmpl/1/3/template.properties; rc=\$?; umount /mnt/lab-secondary; exit \$rc"
+  check "$m" "addImageStore mounted the secondary storage and found the system VM template there (stand-in log)" \
+    "grep -q 'addImageStore: .* template 3 ' /var/log/cloudstack/management/management-server.log"
+  assert_template_source "$m"
 }
 
 assert_agent() {   # NAME MANAGEMENT_IP

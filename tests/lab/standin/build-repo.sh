@@ -61,6 +61,31 @@ install -m 0755 "$here/management/cloudstack-setup-management" "$d/usr/share/clo
 install -m 0755 "$LAB_SIMULATOR_BIN" "$d/usr/share/cloudstack-management/cloudstack-simulator"
 install -m 0755 "$here/management/cloudstack-management-run" "$d/usr/share/cloudstack-management/run"
 install -m 0644 "$here/management/cloudstack-management.service" "$d/lib/systemd/system/"
+# From 4.20 the real package bundles the system VM templates with a metadata.ini naming each file and its
+# checksum (md5 up to 4.21, sha512 from 4.22); the stand-in bundles the lab's small template under 4.x's name.
+if [ -n "${LAB_TEMPLATE_FILE:-}" ] && [ "$(printf '%s\n' 4.20 "$component" | sort -V | head -1)" = 4.20 ]; then
+  need "$LAB_TEMPLATE_FILE" "the lab's template (make_template in lib.sh)"
+  if [ "$(printf '%s\n' 4.22 "$component" | sort -V | head -1)" = 4.22 ]; then
+    tv=4.22.0 section=kvm-x86_64 sum=$(sha512sum "$LAB_TEMPLATE_FILE" | cut -d' ' -f1)
+  else
+    tv=4.20.2 section=kvm sum=$(md5sum "$LAB_TEMPLATE_FILE" | cut -d' ' -f1)
+  fi
+  tfile=systemvmtemplate-$tv-x86_64-kvm.qcow2.bz2 tdir=$d/usr/share/cloudstack-management/templates/systemvm
+  mkdir -p "$tdir"
+  install -m 0644 "$LAB_TEMPLATE_FILE" "$tdir/$tfile"
+  cat >"$tdir/metadata.ini" <<M
+[default]
+version = $tv.0
+
+[$section]
+templatename = systemvm-kvm-$tv-x86_64
+checksum = $sum
+downloadurl = https://download.cloudstack.org/systemvm/${tv%.*}/$tfile
+filename = $tfile
+arch = x86_64
+M
+  echo "bundled template: /usr/share/cloudstack-management/templates/systemvm/$tfile"
+fi
 (cd "$d" && find etc -type f | sed 's|^|/|') >"$d/DEBIAN/conffiles"
 cat >"$d/DEBIAN/postinst" <<'P'
 #!/bin/sh
