@@ -10,33 +10,60 @@
 //!                                                              │
 //!                                          hand-off: CloudStack API (signed) ─> zone
 //! ```
-//! - [`profile`]: the TOML profile, its validation with located errors, its JSON Schema.
-//! - [`host`]: facts about the machine, read through a [`host::Sysroot`].
-//! - [`platform`]: distributions as data.
+//!
+//! # Layers
+//! Lowest first. A module uses only modules of lower layers (never one of its own layer or above), so no
+//! two top-level modules import each other; `tests/layers.rs` checks every `crate::` path against this list.
+//!
+//! - layer 0: `log`, `atomic_file`, `mysql_text`, `generated_docs`, `platform`
+//! - layer 1: `run`
+//! - layer 2: `host`, `profile`
+//! - layer 3: `render`, `preflight`, `template`
+//! - layer 4: `action`
+//! - layer 5: `cloudstack`, `plan`
+//! - layer 6: `install`, `reset`
+//! - layer 7: `cli`
+//!
+//! - [`platform`]: distributions and CloudStack release lines as data (one table each), and the host roles.
+//! - [`run`]: the one way to run a command. [`log`], [`atomic_file`], [`mysql_text`]: small shared pieces.
+//! - [`host`]: facts about the machine, read through a [`host::Sysroot`]; [`host::Site`] is where a
+//!   command works (root and sysroot) as a plain value.
+//! - [`profile`]: the TOML profile, its validation with located errors, its JSON Schema, its secrets.
 //! - [`render`]: every configuration file, from templates, merged with the user's own lines.
 //! - [`preflight`]: read-only checks of the host against its roles, with remedies.
-//! - [`run`]: the one way to run a command.
+//! - [`template`]: seeding the system VM template into secondary storage.
 //! - [`action`]: every change to a host as a detect/execute/verify/revert action; the executor (a
 //!   dependency graph run on a few workers), the receipt that makes installs resumable, progress display.
-//! - [`plan`]: the actions for a profile's roles on a platform; [`install`]: the `install` command.
 //! - [`cloudstack`]: the hand-off to the management server API (signed client, keys, zone deployment).
+//! - [`plan`]: the actions for a profile's roles on a platform; [`install`]: a profile loaded and planned.
+//! - [`reset`]: start over (backup, recreate the databases) and restore.
+//! - [`cli`]: the command line on top: one file per subcommand (arguments, the call into the engine,
+//!   printing, exit code), and the guided install, a front-end that produces a profile. Nothing below it
+//!   knows clap.
 //! - [`generated_docs`]: shell completions and man pages, generated from the command-line definition.
 
+// layer 0
 pub mod atomic_file;
-pub mod cli;
-pub mod cloudstack;
 pub mod generated_docs;
-pub mod host;
 pub mod log;
 pub mod mysql_text;
 pub mod platform;
-pub mod preflight;
-pub mod profile;
-pub mod render;
-pub mod reset;
+// layer 1
 pub mod run;
+// layer 2
+pub mod host;
+pub mod profile;
+// layer 3
+pub mod preflight;
+pub mod render;
 pub mod template;
+// layer 4
 pub mod action;
-pub mod tui;
+// layer 5
+pub mod cloudstack;
 pub mod plan;
+// layer 6
 pub mod install;
+pub mod reset;
+// layer 7
+pub mod cli;

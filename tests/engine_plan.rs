@@ -5,11 +5,11 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use cloudstrap::cli::{Format, Global};
+use cloudstrap::host::Site;
 use cloudstrap::install::{prepare, Prepared};
 
-fn global(root: &str) -> Global {
-    Global { root: root.into(), sysroot: None, verbose: false, log_file: None, format: Format::Human }
+fn global(root: &str) -> Site {
+    Site::at(root)
 }
 
 fn profile(name: &str) -> PathBuf {

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use cloudstrap::action::Record;
-use cloudstrap::cli::{Format, Global};
+use cloudstrap::host::Site;
 
 fn set_env() {
     for (k, v) in [
@@ -102,8 +102,8 @@ fn install_into_a_root_plans_nothing_that_talks_to_a_service_and_opens_no_connec
     let chroot = Chroot::new();
     let pdir = tempfile::tempdir().unwrap();
     let path = profile(pdir.path(), port);
-    let global = Global { root: chroot.path().into(), sysroot: None, verbose: false, log_file: None, format: Format::Human };
-    let prepared = cloudstrap::install::prepare(&path, &global).expect("the profile plans");
+    let site = Site::at(chroot.path());
+    let prepared = cloudstrap::install::prepare(&path, &site).expect("the profile plans");
     assert!(!prepared.ctx.live);
     let ids: Vec<String> = prepared.plan.steps.iter().map(|s| s.action.id()).collect();
     for talks in ["setup:", "db-", "wait:", "exportfs", "firewall:", "cloudstack:", "template"] {

@@ -9,15 +9,13 @@
 //! - [`zone`]: deploy the profile's zone, looking every object up before creating it (and, after an answer was
 //!   lost, instead of sending the call again); explain system VMs that do not start.
 //! - [`agent`]: a KVM host registering itself with the management server.
-//! - [`command`]: the `api` and `zone deploy` subcommands.
 //! - [`actions`]: the hand-off, zone deployment and agent registration as install actions.
 
 pub mod actions;
 pub mod agent;
-mod client;
-pub mod command;
+pub mod client;
 pub mod credentials;
-mod error;
+pub mod error;
 pub mod files;
 pub mod handoff;
 pub mod sign;

@@ -28,7 +28,7 @@ pub use os::{detect_platform, os_info, platform_of, OsError, OsInfo};
 pub use ports::{PortUse, Proto};
 pub use resources::DiskSpace;
 pub use selinux::SelinuxFacts;
-pub use sysroot::Sysroot;
+pub use sysroot::{Site, Sysroot};
 pub use time::{TimeFacts, TimeService};
 pub use vms::VmFacts;
 

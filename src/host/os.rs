@@ -36,7 +36,7 @@ impl OsInfo {
 pub enum OsError {
     #[error("cannot tell the distribution: neither /etc/os-release nor /etc/redhat-release is readable")]
     Unknown,
-    #[error("{0} is not a platform cloudstrap supports (el6, el8, el9, ubuntu-22.04, ubuntu-24.04, debian-12)")]
+    #[error("{0} is not a platform cloudstrap supports ({names})", names = crate::platform::platform_names())]
     Unsupported(String),
 }
 

@@ -3,6 +3,26 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+/// Where a command works: files are written and read as "/" under `root`; host facts are read under
+/// `sysroot` (default: `root`). The command line's `--root` / `--sysroot`, as a plain value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Site {
+    pub root: PathBuf,
+    pub sysroot: Option<PathBuf>,
+}
+
+impl Site {
+    /// Files under `root`, facts read from the same tree.
+    pub fn at(root: impl Into<PathBuf>) -> Site {
+        Site { root: root.into(), sysroot: None }
+    }
+
+    /// Where host facts are read from.
+    pub fn sysroot(&self) -> Sysroot {
+        Sysroot::new(self.sysroot.clone().unwrap_or_else(|| self.root.clone()))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sysroot {
     root: PathBuf,

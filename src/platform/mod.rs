@@ -3,8 +3,10 @@
 //! Adding a platform is a table row plus its templates.
 
 mod release;
+mod role;
 mod table;
 
+pub use role::Role;
 pub use release::{Release, ReleaseCommands, ReleasePaths, ReleaseRole, TemplateSource};
 pub use table::*;
 
@@ -44,6 +46,21 @@ impl PlatformId {
     }
 }
 
+/// The platforms a release line runs on; `None` for a line cloudstrap does not know.
+pub fn release_platforms(line: &str) -> Option<Vec<PlatformId>> {
+    Release::get(line).map(Release::platforms)
+}
+
+/// The release lines that run on `id`, oldest first.
+pub fn releases_for(id: PlatformId) -> Vec<&'static str> {
+    Platform::get(id).releases.to_vec()
+}
+
+/// Every platform's name, joined for messages ("el6, el8, ...").
+pub fn platform_names() -> String {
+    PlatformId::ALL.map(PlatformId::as_str).join(", ")
+}
+
 impl fmt::Display for PlatformId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -56,6 +73,6 @@ impl FromStr for PlatformId {
         PlatformId::ALL
             .into_iter()
             .find(|p| p.as_str() == s)
-            .ok_or_else(|| format!("unknown platform {s:?} (expected one of el6, el8, el9, ubuntu-22.04, ubuntu-24.04, debian-12)"))
+            .ok_or_else(|| format!("unknown platform {s:?} (expected one of {})", platform_names()))
     }
 }

@@ -1,7 +1,7 @@
 //! CloudStack release lines as data: package, service and command names, config paths, the system VM
 //! template, and what each line's setup scripts support. 3.0.2 (the seed article's) used `cloud-*` names.
 
-use crate::profile::Role;
+use super::{Platform, PlatformId, Role};
 
 /// What a release line installs and runs for one role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +71,16 @@ impl Release {
     /// The row for a release line, `None` for a line cloudstrap does not know.
     pub fn get(line: &str) -> Option<&'static Release> {
         RELEASES.iter().find(|r| r.line == line)
+    }
+
+    /// Every release line cloudstrap knows, oldest first.
+    pub fn lines() -> Vec<&'static str> {
+        RELEASES.iter().map(|r| r.line).collect()
+    }
+
+    /// The platforms this line runs on (the platform rows' `releases`), in `PlatformId::ALL` order.
+    pub fn platforms(&self) -> Vec<PlatformId> {
+        PlatformId::ALL.into_iter().filter(|id| Platform::get(*id).supports_release(self.line)).collect()
     }
 
     /// CloudStack packages and services of a concrete role (database and NFS need none).

@@ -3,7 +3,7 @@
 //! match on `PlatformId` themselves.
 
 use super::PlatformId;
-use crate::profile::Role;
+use super::Role;
 
 /// Distribution family (decides package naming conventions and default file layout).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

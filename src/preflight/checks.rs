@@ -102,20 +102,25 @@ const SAME_EVERYWHERE: &str = "use the same distribution release and the same Cl
 fn os_supported(c: &Ctx) -> Outcome {
     let name = c.facts.os.as_ref().map(|o| o.pretty_name.clone()).unwrap_or_else(|| "an unknown distribution".into());
     let supported_list = |r: &str| {
-        support::release_platforms(r).map(|ps| ps.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")).unwrap_or_default()
+        crate::platform::release_platforms(r).map(|ps| ps.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")).unwrap_or_default()
     };
     let platform = match (&c.facts.platform, c.platform) {
         (_, Some(p)) => p,
         (Err(OsError::Unknown), None) => {
             return fail(
                 "cannot tell the distribution: no /etc/os-release or /etc/redhat-release",
-                format!("install a supported distribution ({}); {SAME_EVERYWHERE}", c.release.map(supported_list).unwrap_or_else(|| "el6, el8, el9, ubuntu-22.04, ubuntu-24.04, debian-12".into())),
+                format!("install a supported distribution ({}); {SAME_EVERYWHERE}", c.release.map(supported_list).unwrap_or_else(crate::platform::platform_names)),
             )
         }
         _ => {
             let want = match c.release {
                 Some(r) => format!("CloudStack {r} is supported here on {}", supported_list(r)),
-                None => "cloudstrap supports el6 (CloudStack 3.0.2), el8, el9, ubuntu-22.04, ubuntu-24.04 and debian-12 (4.22)".into(),
+                None => format!(
+                    "cloudstrap supports {}",
+                    PlatformId::ALL
+                        .map(|p| format!("{p} (CloudStack {})", crate::platform::releases_for(p).join(", ")))
+                        .join("; ")
+                ),
             };
             return fail(format!("{name} is not a supported distribution"), format!("reinstall the host: {want}; {SAME_EVERYWHERE}"));
         }
@@ -129,10 +134,10 @@ fn os_supported(c: &Ctx) -> Outcome {
         }
     }
     match c.release {
-        Some(r) => match support::release_platforms(r) {
+        Some(r) => match crate::platform::release_platforms(r) {
             Some(ps) if ps.contains(&platform) => pass(format!("{name} ({platform}) is supported by CloudStack {r}")),
             Some(_) => {
-                let others = support::releases_for(platform);
+                let others = crate::platform::releases_for(platform);
                 fail(
                     format!("CloudStack {r} does not support {name} ({platform})"),
                     format!(
@@ -142,9 +147,9 @@ fn os_supported(c: &Ctx) -> Outcome {
                     ),
                 )
             }
-            None => fail(format!("unknown CloudStack release {r:?}"), "use one of 3.0.2, 4.19, 4.20, 4.22"),
+            None => fail(format!("unknown CloudStack release {r:?}"), format!("use one of {}", crate::platform::Release::lines().join(", "))),
         },
-        None => pass(format!("{name} ({platform}) is supported by CloudStack {}", support::releases_for(platform).join(", "))),
+        None => pass(format!("{name} ({platform}) is supported by CloudStack {}", crate::platform::releases_for(platform).join(", "))),
     }
 }
 

@@ -3,7 +3,6 @@
 //! (../shared/cli.md).
 
 mod checks;
-pub mod cmd;
 mod output;
 pub mod support;
 

@@ -3,28 +3,9 @@
 
 use crate::platform::PlatformId;
 use crate::platform::PlatformId::*;
-use crate::profile::Role;
+use crate::platform::Role;
 
 const GIB: u64 = 1 << 30;
-
-/// CloudStack release lines cloudstrap installs, and the host platforms each supports
-/// (../shared/reference/cloudstack-facts.md section 1, restricted to cloudstrap's platforms).
-pub const RELEASES: [(&str, &[PlatformId]); 5] = [
-    ("3.0.2", &[El6]),
-    ("4.19", &[El8, El9, Ubuntu2204, Ubuntu2404]),
-    ("4.20", &[El8, El9, Ubuntu2204, Ubuntu2404]),
-    ("4.21", &[El8, El9, Ubuntu2204, Ubuntu2404]),
-    ("4.22", &[El8, El9, Ubuntu2204, Ubuntu2404, Debian12]),
-];
-
-pub fn release_platforms(release: &str) -> Option<&'static [PlatformId]> {
-    RELEASES.iter().find(|(r, _)| *r == release).map(|(_, p)| *p)
-}
-
-/// Releases that support `platform`.
-pub fn releases_for(platform: PlatformId) -> Vec<&'static str> {
-    RELEASES.iter().filter(|(_, ps)| ps.contains(&platform)).map(|(r, _)| *r).collect()
-}
 
 /// Memory a role needs (upstream's minimum system requirements: 4 GB for the management server and
 /// for a KVM host). A host with "4 GB" reports a little less as MemTotal, hence the 90 % allowance.

@@ -10,7 +10,6 @@ mod shape;
 pub mod spans;
 mod validate;
 
-pub mod cmd;
 
 pub use model::*;
 pub use secrets::{Secret, SecretError, Secrets};

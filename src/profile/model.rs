@@ -61,31 +61,7 @@ pub struct CloudStack {
     pub allow_http: bool,
 }
 
-/// A role this host takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum Role {
-    Management,
-    Database,
-    Nfs,
-    KvmAgent,
-    /// All four roles on one host.
-    AllInOne,
-}
-
-impl Role {
-    pub const CONCRETE: [Role; 4] = [Role::Database, Role::Nfs, Role::Management, Role::KvmAgent];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Management => "management",
-            Role::Database => "database",
-            Role::Nfs => "nfs",
-            Role::KvmAgent => "kvm-agent",
-            Role::AllInOne => "all-in-one",
-        }
-    }
-}
+pub use crate::platform::Role;
 
 /// This host: its roles and its network identity.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr};
 pub type Rule = Result<(), String>;
 
 /// Release lines and the platforms each supports come from preflight's table (one source of truth).
-use crate::preflight::support::{release_platforms, RELEASES};
+use crate::platform::{release_platforms, Release};
 
 /// Characters `cloudstack-setup-databases` rejects in passwords (`:` breaks its user:password parsing).
 pub const PASSWORD_FORBIDDEN: [(char, &str); 5] =
@@ -17,8 +17,7 @@ pub fn release(s: &str) -> Rule {
     if release_platforms(s).is_some() {
         Ok(())
     } else {
-        let all: Vec<&str> = RELEASES.iter().map(|(r, _)| *r).collect();
-        Err(format!("{s:?} is not a supported release (expected one of {})", all.join(", ")))
+        Err(format!("{s:?} is not a supported release (expected one of {})", Release::lines().join(", ")))
     }
 }
 

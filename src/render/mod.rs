@@ -25,14 +25,14 @@
 //! Bridges (cloudbr0 carrying the host address, cloudbr1 for guests) are part of `render_all` only with
 //! `agent.configure-bridges`; `render_network` renders them for review either way (`render --network`).
 
-mod command;
+mod changes;
 mod merge;
 mod vars;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-pub use command::{file_changes, plan_main, plan_text, platform_of, render_main, ChangeStatus, FileChange, PlanArgs, RenderArgs};
+pub use changes::{file_changes, ChangeStatus, FileChange};
 pub use merge::{merge, BEGIN, END, KEY_MARK};
 pub use vars::{database_is_remote, Rule, Vars, ROLE_PORTS};
 

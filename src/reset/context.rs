@@ -8,7 +8,7 @@ use super::dbprops::DbProperties;
 use super::mysql::Conn;
 use super::services::Services;
 use super::ResetError;
-use crate::cli::Global;
+use crate::host::Site;
 use crate::host::Sysroot;
 use crate::platform::{InitSystem, Platform, PlatformId, Release};
 use crate::profile::{Profile, Role, Secrets};
@@ -22,11 +22,7 @@ pub fn release_row(line: &str) -> Result<&'static Release, ResetError> {
     Release::get(line).ok_or_else(|| {
         ResetError::Input(format!(
             "CloudStack {line} is not a release line cloudstrap knows (known: {})",
-            ["3.0.2", "4.19", "4.20", "4.21", "4.22", "4.23"]
-                .into_iter()
-                .filter(|l| Release::get(l).is_some())
-                .collect::<Vec<_>>()
-                .join(", ")
+            Release::lines().join(", ")
         ))
     })
 }
@@ -51,9 +47,9 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn gather(global: &Global, profile_path: Option<&Path>, release_hint: Option<&str>) -> Result<Context, ResetError> {
-        let root = global.root.clone();
-        let sysroot = global.sysroot();
+    pub fn gather(site: &Site, profile_path: Option<&Path>, release_hint: Option<&str>) -> Result<Context, ResetError> {
+        let root = site.root.clone();
+        let sysroot = site.sysroot();
         let profile = match profile_path {
             Some(p) => Some(load_profile(p)?),
             None => None,

@@ -7,18 +7,18 @@ use super::backup::{self, Manifest};
 use super::context::{self, Context};
 use super::services::Services;
 use super::state::{self, Phase, ResetState};
-use super::{confirm::confirm, dump, step, ResetArgs, ResetError};
+use super::{confirm::confirm, dump, step, ResetOptions, ResetError};
 use crate::cloudstack::{credentials, handoff, zone, Auth, Client, Options};
-use crate::cli::Global;
+use crate::host::Site;
 use crate::run::{python_script_cmd, python_script_cmd_in_root};
 
 fn failed(what: &str) -> impl Fn(std::io::Error) -> ResetError + '_ {
     move |e| ResetError::Failed(format!("{what}: {e}"))
 }
 
-pub fn reset(args: &ResetArgs, global: &Global) -> Result<(), ResetError> {
-    let previous = state::load(&global.root).map_err(failed("cannot read the reset state"))?;
-    let mut ctx = Context::gather(global, args.profile.as_deref(), previous.as_ref().map(|s| s.release.as_str()))?;
+pub fn reset(args: &ResetOptions, site: &Site) -> Result<(), ResetError> {
+    let previous = state::load(&site.root).map_err(failed("cannot read the reset state"))?;
+    let mut ctx = Context::gather(site, args.profile.as_deref(), previous.as_ref().map(|s| s.release.as_str()))?;
     let services = ctx.services();
     let (setup_db, setup_mgmt) = (ctx.row.commands.setup_databases, ctx.row.commands.setup_management);
 

@@ -22,38 +22,28 @@ mod state;
 
 use std::path::PathBuf;
 
-use clap::Args;
-
-use crate::cli::{exit, Global};
-
 pub use backup::Manifest;
 pub use state::{Phase, ResetState, STATE_PATH};
 
-#[derive(Debug, Clone, Args)]
-pub struct ResetArgs {
+#[derive(Debug, Clone)]
+pub struct ResetOptions {
     /// Do not ask for the host's name to be typed.
-    #[arg(long)]
     pub yes: bool,
     /// Directory below which the timestamped backup is made (default /var/lib/cloudstrap/backups under --root).
-    #[arg(long, value_name = "DIR")]
     pub backup_dir: Option<PathBuf>,
     /// The profile this host was installed from: roles, release, database secrets, API endpoint, hand-off.
-    #[arg(long, value_name = "FILE")]
     pub profile: Option<PathBuf>,
     /// How long to wait for the management server's API after the restart.
-    #[arg(long, value_name = "SECONDS", default_value_t = 900)]
     pub api_timeout: u64,
 }
 
-#[derive(Debug, Clone, Args)]
-pub struct RestoreArgs {
+#[derive(Debug, Clone)]
+pub struct RestoreOptions {
     /// A backup directory made by `cloudstrap reset`.
     pub backup: PathBuf,
     /// Do not ask for the host's name to be typed.
-    #[arg(long)]
     pub yes: bool,
     /// The profile (for the database root password, platform and host name).
-    #[arg(long, value_name = "FILE")]
     pub profile: Option<PathBuf>,
 }
 
@@ -70,34 +60,8 @@ pub enum ResetError {
     Failed(String),
 }
 
-impl ResetError {
-    pub fn code(&self) -> u8 {
-        match self {
-            ResetError::Input(_) => exit::INPUT,
-            ResetError::Refused(_) => exit::REFUSED,
-            ResetError::Failed(_) => exit::FAILED,
-        }
-    }
-}
-
-pub fn run_reset(args: &ResetArgs, global: &Global) -> u8 {
-    report("reset", flow::reset(args, global))
-}
-
-pub fn run_restore(args: &RestoreArgs, global: &Global) -> u8 {
-    report("restore", restore::restore(args, global))
-}
-
-fn report(what: &str, r: Result<(), ResetError>) -> u8 {
-    match r {
-        Ok(()) => exit::OK,
-        Err(e) => {
-            crate::log::line(&format!("{what}: {e}"));
-            eprintln!("cloudstrap {what}: {e}");
-            e.code()
-        }
-    }
-}
+pub use flow::reset;
+pub use restore::restore;
 
 /// Progress lines on stdout (and in the log).
 fn step(msg: &str) {

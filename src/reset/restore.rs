@@ -10,12 +10,12 @@ use super::context::{self, init_system, live_hostname, load_profile};
 use super::dbprops::DbProperties;
 use super::mysql::{sql_ident, sql_string, Conn};
 use super::services::Services;
-use super::{confirm::confirm, dump, files, step, ResetError, RestoreArgs};
-use crate::cli::Global;
+use super::{confirm::confirm, dump, files, step, ResetError, RestoreOptions};
+use crate::host::Site;
 use crate::host::Sysroot;
 use crate::profile::Secrets;
 
-pub fn restore(args: &RestoreArgs, global: &Global) -> Result<(), ResetError> {
+pub fn restore(args: &RestoreOptions, site: &Site) -> Result<(), ResetError> {
     let dir = args.backup.as_path();
     let manifest = Manifest::load(dir).map_err(|e| ResetError::Input(e.to_string()))?;
     step(&format!("Verifying {} (checksums, complete dumps)", dir.display()));
@@ -28,7 +28,7 @@ pub fn restore(args: &RestoreArgs, global: &Global) -> Result<(), ResetError> {
         None => None,
     };
     let profile_dir = args.profile.as_deref().and_then(Path::parent).unwrap_or(Path::new("."));
-    let rooted = Sysroot::new(&global.root);
+    let rooted = Sysroot::new(&site.root);
 
     // Where the databases live and who owns them: the backup's own db.properties.
     let props_entry = manifest
@@ -59,7 +59,7 @@ pub fn restore(args: &RestoreArgs, global: &Global) -> Result<(), ResetError> {
         host: props.host().map_err(bad)?.to_string(),
         port: props.port().map_err(bad)?,
         socket: None,
-        root: global.root.clone(),
+        root: site.root.clone(),
     };
     // The cloud user is put back with the password db.properties holds, when cloudstrap can read it.
     let cloud_password = props.secret("db.cloud.password", mgmt_key.as_deref(), "cloud-password").ok();
@@ -70,9 +70,9 @@ pub fn restore(args: &RestoreArgs, global: &Global) -> Result<(), ResetError> {
 
     let hostname = match &profile {
         Some(p) => p.host.hostname.clone(),
-        None => live_hostname(&global.sysroot()),
+        None => live_hostname(&site.sysroot()),
     };
-    let services = Services::for_release(init_system(profile.as_ref(), &global.sysroot(), row), row, &global.root);
+    let services = Services::for_release(init_system(profile.as_ref(), &site.sysroot(), row), row, &site.root);
     println!("cloudstrap restore will, on {hostname}:");
     println!("  1. stop {}", services.names.join(" and "));
     println!(

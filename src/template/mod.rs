@@ -12,7 +12,6 @@
 
 pub mod bundled;
 pub mod checksum;
-pub mod cli;
 pub mod db;
 pub mod http;
 pub mod layout;

@@ -194,14 +194,8 @@ pub fn nfs_profile() -> PathBuf {
 /// base changes): systemd in the base (systemctl enables units in a root offline), and the packages of
 /// the NFS plan plus `hello` downloaded.
 pub fn prepared_root() -> PathBuf {
-    let global = cloudstrap::cli::Global {
-        root: "/nonexistent-root".into(),
-        sysroot: None,
-        verbose: false,
-        log_file: None,
-        format: cloudstrap::cli::Format::Human,
-    };
-    let prepared = cloudstrap::install::prepare(&nfs_profile(), &global).expect("the fixture profile plans");
+    let site = cloudstrap::host::Site::at("/nonexistent-root");
+    let prepared = cloudstrap::install::prepare(&nfs_profile(), &site).expect("the fixture profile plans");
     let mut download = vec!["hello".to_string()];
     for s in &prepared.plan.steps {
         if let Some(list) = s.action.id().strip_prefix("packages:") {

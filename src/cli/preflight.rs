@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::cli::{exit, Format, Global};
+use super::{exit, Format, Global};
+use crate::preflight::{render_human, run_with_facts, Options};
 use crate::profile::Role;
 
 #[derive(Debug, Clone, Args)]
@@ -16,7 +17,7 @@ pub struct PreflightArgs {
     #[arg(long, value_name = "ROLE", value_parser = parse_role)]
     pub role: Vec<Role>,
     /// CloudStack release line to check the OS against (default: the profile's, else any).
-    #[arg(long, value_name = "X.Y", value_parser = ["3.0.2", "4.19", "4.20", "4.21", "4.22"])]
+    #[arg(long, value_name = "X.Y", value_parser = clap::builder::PossibleValuesParser::new(crate::platform::Release::lines()))]
     pub release: Option<String>,
     /// libvirt connection to ask for running VMs (default qemu:///system; e.g. test:///default in tests).
     #[arg(long, value_name = "URI")]
@@ -27,10 +28,10 @@ pub struct PreflightArgs {
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
-    [Role::Management, Role::Database, Role::Nfs, Role::KvmAgent, Role::AllInOne]
-        .into_iter()
-        .find(|r| r.as_str() == s)
-        .ok_or_else(|| format!("unknown role {s:?} (expected management, database, nfs, kvm-agent or all-in-one)"))
+    Role::parse(s).ok_or_else(|| {
+        let names: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+        format!("unknown role {s:?} (expected one of {})", names.join(", "))
+    })
 }
 
 /// Print to stdout; a reader that went away (`| head`) is not an error worth a panic.
@@ -52,18 +53,18 @@ pub fn run(global: &Global, args: &PreflightArgs) -> u8 {
         },
         None => None,
     };
-    let sys = global.sysroot();
-    let opts = super::Options { roles: args.role.clone(), release: args.release.clone(), profile, libvirt_uri: args.libvirt_uri.clone() };
+    let sys = global.site().sysroot();
+    let opts = Options { roles: args.role.clone(), release: args.release.clone(), profile, libvirt_uri: args.libvirt_uri.clone() };
     let opts = opts.normalized();
     let facts = crate::host::HostFacts::gather(&sys, &opts.gather_options());
     if args.facts {
         emit(&format!("{}\n", serde_json::to_string_pretty(&facts).expect("facts serialise")));
         return exit::OK;
     }
-    let report = super::run_with_facts(&facts, &opts);
+    let report = run_with_facts(&facts, &opts);
     match global.format {
         Format::Json => emit(&format!("{}\n", serde_json::to_string_pretty(&report).expect("report serialises"))),
-        Format::Human => emit(&super::render_human(&report, facts.os.as_ref().map(|o| o.pretty_name.as_str()))),
+        Format::Human => emit(&render_human(&report, facts.os.as_ref().map(|o| o.pretty_name.as_str()))),
     }
     if report.failed() {
         exit::FAILED

@@ -2,17 +2,18 @@
 
 use std::path::Path;
 
-use crate::cli::exit;
+use super::exit;
+use crate::profile::{regular_file, spans};
 
 /// Print every problem of the profile (stderr, exit 2) or one OK line (stdout, exit 0). Secrets given by
 /// reference are read as an install would read them: one that cannot work (a missing, empty, oversized or
 /// special file, a variable set to an unusable value) is a problem; a variable that is not set here is a
 /// warning with exit 4, for profiles whose secrets are supplied where they are installed.
 pub fn check(file: &Path) -> u8 {
-    let code = match super::load(file) {
+    let code = match crate::profile::load(file) {
         Ok(p) => {
             let dir = file.parent().unwrap_or(Path::new("."));
-            let report = super::Secrets::check(&p, dir);
+            let report = crate::profile::Secrets::check(&p, dir);
             for w in &report.exposed {
                 eprintln!("warning: {w}");
             }
@@ -48,7 +49,7 @@ pub fn check(file: &Path) -> u8 {
 
 /// Print the JSON Schema of profiles.
 pub fn schema() -> u8 {
-    let s = serde_json::to_value(super::schema()).expect("schema serializes");
+    let s = serde_json::to_value(crate::profile::schema()).expect("schema serializes");
     println!("{}", serde_json::to_string_pretty(&s).expect("schema prints"));
     exit::OK
 }
@@ -60,7 +61,7 @@ pub fn exposure_warning(file: &Path) -> Option<String> {
     if mode & 0o044 == 0 {
         return None;
     }
-    let bytes = super::regular_file::read(file, super::regular_file::PROFILE_MAX).ok()?;
+    let bytes = regular_file::read(file, regular_file::PROFILE_MAX).ok()?;
     let keys = inline_secret_keys(&String::from_utf8_lossy(&bytes));
     let first = keys.first()?;
     Some(format!(
@@ -83,17 +84,17 @@ pub fn inline_secret_keys(text: &str) -> Vec<String> {
 fn walk(t: &toml::de::DeTable<'_>, path: &str, out: &mut Vec<String>) {
     use toml::de::DeValue;
     for (k, v) in t.iter() {
-        let p = super::spans::join(path, k.get_ref());
+        let p = spans::join(path, k.get_ref());
         match v.get_ref() {
             DeValue::Table(t) => walk(t, &p, out),
             DeValue::Array(a) => {
                 for (i, e) in a.iter().enumerate() {
                     if let DeValue::Table(t) = e.get_ref() {
-                        walk(t, &super::spans::index(&p, i), out);
+                        walk(t, &spans::index(&p, i), out);
                     }
                 }
             }
-            DeValue::String(_) if super::is_secret_key(k.get_ref()) => out.push(p),
+            DeValue::String(_) if crate::profile::is_secret_key(k.get_ref()) => out.push(p),
             _ => {}
         }
     }

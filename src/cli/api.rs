@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
-use super::client::{Auth, Client, Notice, Options};
-use super::credentials::{self, Credentials};
-use super::error::ApiError;
-use super::sign;
-use super::zone::{self, DeployOptions};
-use crate::cli::{exit, Format, Global};
+use super::{exit, Format, Global};
+use crate::cloudstack::client::{Auth, Client, Notice, Options};
+use crate::cloudstack::credentials::{self, Credentials};
+use crate::cloudstack::error::ApiError;
+use crate::cloudstack::sign;
+use crate::cloudstack::zone::{self, DeployOptions};
 use crate::profile::Profile;
 
 /// `cloudstrap api COMMAND [NAME=VALUE ...]`: one signed API call (it replaces the seed guide's
@@ -184,7 +184,7 @@ fn send_fixed(client: &Client, command: &str, params: &[(&str, &str)], expires: 
     let resp = req.send().map_err(transport)?;
     let status = resp.status().as_u16();
     let body = resp.text().map_err(transport)?;
-    super::client::parse_document(command, status, &body)
+    crate::cloudstack::client::parse_document(command, status, &body)
 }
 
 pub fn run_zone(cmd: &ZoneCmd, global: &Global) -> u8 {

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
-use super::{ChecksumSpec, Console, DbOptions, FetchOptions, RetryPolicy, TemplateError};
-use crate::cli::{exit, Format, Global};
+use super::{exit, Format, Global};
+use crate::template::{ChecksumSpec, Console, DbOptions, FetchOptions, RetryPolicy, TemplateError};
 
 #[derive(Debug, Subcommand)]
 pub enum TemplateCmd {
@@ -85,7 +85,7 @@ pub struct FetchArgs {
 #[derive(Debug, thiserror::Error)]
 enum InputError {
     #[error("--checksum: {0}")]
-    Checksum(super::checksum::ChecksumParseError),
+    Checksum(crate::template::checksum::ChecksumParseError),
     #[error("--release {0}: no known system VM template for this release (give --url)")]
     Release(String),
     #[error("--db-password-file {0}: {1}")]
@@ -94,7 +94,7 @@ enum InputError {
 
 fn options(a: &FetchArgs, global: &Global) -> Result<FetchOptions, InputError> {
     let defaults = match &a.release {
-        Some(r) => Some(super::release::defaults(r).ok_or_else(|| InputError::Release(r.clone()))?),
+        Some(r) => Some(crate::template::release::defaults(r).ok_or_else(|| InputError::Release(r.clone()))?),
         None => None,
     };
     let url = a.url.clone().or_else(|| defaults.map(|d| d.url.to_string())).unwrap_or_default();
@@ -170,7 +170,7 @@ fn under_root(global: &Global, p: &Path) -> PathBuf {
 
 /// Errors that mean "the input was refused, nothing changed" (exit 2).
 fn is_input_error(e: &TemplateError) -> bool {
-    use super::http::HttpError;
+    use crate::template::http::HttpError;
     matches!(
         e,
         TemplateError::Url(..)
@@ -178,7 +178,7 @@ fn is_input_error(e: &TemplateError) -> bool {
             | TemplateError::Exists(_)
             | TemplateError::NoId
             | TemplateError::NoSpace { .. }
-            | TemplateError::Db(super::db::DbError::NoSuchId { .. })
+            | TemplateError::Db(crate::template::db::DbError::NoSuchId { .. })
             | TemplateError::Http(HttpError::HttpNotAllowed { .. } | HttpError::Scheme { .. })
     )
 }
@@ -193,12 +193,12 @@ pub fn run(cmd: TemplateCmd, global: &Global) -> u8 {
         }
     };
     let progress = Console::new();
-    match super::fetch(&opts, &progress) {
+    match crate::template::fetch(&opts, &progress) {
         Ok(inst) => {
             match global.format {
                 Format::Json => {
                     let v = serde_json::json!({
-                        "source": match &inst.origin { super::Origin::Bundled(_) => "bundled", super::Origin::Mirror(_) => "mirror" },
+                        "source": match &inst.origin { crate::template::Origin::Bundled(_) => "bundled", crate::template::Origin::Mirror(_) => "mirror" },
                         "from": inst.origin.to_string(),
                         "id": inst.id,
                         "uuid": inst.uuid,

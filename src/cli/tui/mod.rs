@@ -14,8 +14,7 @@ pub mod save;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use crate::cli::{exit, Global};
-use crate::install::InstallArgs;
+use super::{exit, Global};
 use crate::host::{GatherOptions, HostFacts};
 use crate::preflight;
 use crate::profile::{rules, Agent, CloudStack, Cluster, Database, Host, IpRange, Management, Nfs, Ntp, Pod, Profile, Role, Template, Zone, ZoneHost, ZoneType};
@@ -23,31 +22,40 @@ use crate::profile::{rules, Agent, CloudStack, Cluster, Database, Host, IpRange,
 use ask::{Asked, Stop};
 use detect::Defaults;
 
-/// `cloudstrap install` without `--profile`: the guided install, on a terminal only.
-pub fn run(global: &Global, args: &InstallArgs) -> u8 {
+/// How the guided install ended.
+pub enum Outcome {
+    /// The profile was saved here and the operator chose to install it now.
+    Install(PathBuf),
+    /// Nothing (more) to do: this exit code.
+    Exit(u8),
+}
+
+/// `cloudstrap install` without `--profile`: the guided install, on a terminal only. It produces a saved
+/// profile; installing it is the caller's.
+pub fn run(global: &Global, dry_run: bool) -> Outcome {
     if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
         eprintln!("install: no profile given and no terminal to ask on: pass --profile FILE (examples in profiles/)");
-        return exit::INPUT;
+        return Outcome::Exit(exit::INPUT);
     }
     interrupt::watch();
-    match guided(global, args) {
-        Ok(code) => code,
+    match guided(global, dry_run) {
+        Ok(o) => o,
         Err(Stop::Interrupted) => interrupt::interrupted_exit(),
         Err(Stop::Io(e)) => {
             interrupt::restore_terminal();
             eprintln!("install: the terminal failed ({e}); nothing on this host was changed");
-            exit::FAILED
+            Outcome::Exit(exit::FAILED)
         }
     }
 }
 
 /// The plan for the answers, as `cloudstrap plan` shows it; read-only.
 fn review_plan(p: &Profile, path: &Path, global: &Global) -> Result<String, String> {
-    let platform = crate::render::platform_of(global, p)?;
+    let platform = super::render::platform_of(global, p)?;
     // The engine must be able to plan these answers, or there is nothing to confirm.
-    crate::install::prepare_profile(p.clone(), path, global).map_err(|e| e.to_string())?;
-    let human = Global { format: crate::cli::Format::Human, ..global.clone() };
-    crate::render::plan_text(&human, p, path, platform).map_err(|(_, e)| e)
+    crate::install::prepare_profile(p.clone(), path, &global.site()).map_err(|e| e.to_string())?;
+    let human = Global { format: super::Format::Human, ..global.clone() };
+    super::plan::plan_text(&human, p, path, platform).map_err(|(_, e)| e)
 }
 
 fn say(s: impl AsRef<str>) {
@@ -64,10 +72,10 @@ const ROLE_CHOICES: [(&str, &[Role]); 7] = [
     ("database only", &[Role::Database]),
 ];
 
-fn guided(global: &Global, args: &InstallArgs) -> Asked<u8> {
+fn guided(global: &Global, dry_run: bool) -> Asked<Outcome> {
     say("cloudstrap guided install: answers are checked as you go; nothing changes on this host before you confirm.\n");
     // detect
-    let sys = global.sysroot();
+    let sys = global.site().sysroot();
     let facts = HostFacts::gather(&sys, &GatherOptions { probe_vms: false, ..GatherOptions::default() });
     say(detect::summary(&facts));
 
@@ -75,8 +83,8 @@ fn guided(global: &Global, args: &InstallArgs) -> Asked<u8> {
     let labels: Vec<String> = ROLE_CHOICES.iter().map(|(l, _)| l.to_string()).collect();
     let roles = ROLE_CHOICES[ask::select("Roles of this host", &labels, 0)?].1.to_vec();
     let releases: Vec<&str> = match facts.platform.as_ref() {
-        Ok(p) => preflight::support::releases_for(*p),
-        Err(_) => preflight::support::RELEASES.iter().map(|(r, _)| *r).collect(),
+        Ok(p) => crate::platform::releases_for(*p),
+        Err(_) => crate::platform::Release::lines(),
     };
     let releases: Vec<String> = releases.into_iter().rev().map(String::from).collect();
     let release = if releases.len() == 1 {
@@ -101,7 +109,7 @@ fn guided(global: &Global, args: &InstallArgs) -> Asked<u8> {
             1 => break,
             _ => {
                 say("Stopped: nothing on this host was changed.");
-                return Ok(exit::FAILED);
+                return Ok(Outcome::Exit(exit::FAILED));
             }
         }
     }
@@ -118,7 +126,7 @@ fn guided(global: &Global, args: &InstallArgs) -> Asked<u8> {
             say(format!("error: {}: {}", q.path, q.message));
         }
         say("The answers do not make a valid profile; nothing on this host was changed.");
-        return Ok(exit::FAILED);
+        return Ok(Outcome::Exit(exit::FAILED));
     }
 
     // where to save, and how to keep secrets
@@ -150,7 +158,7 @@ fn guided(global: &Global, args: &InstallArgs) -> Asked<u8> {
         Err(e) => say(format!("\nThe plan cannot be made from these answers: {e}")),
     }
     let mut choices = vec!["Save the profile and install now", "Save the profile only", "Quit without saving"];
-    if plan.is_err() || args.dry_run {
+    if plan.is_err() || dry_run {
         // Nothing to run: without a plan, or when only asked to show it.
         choices.remove(0);
     }
@@ -158,22 +166,20 @@ fn guided(global: &Global, args: &InstallArgs) -> Asked<u8> {
     let choice = choices[ask::select("Go ahead?", &labels, 0)?];
     if choice == "Quit without saving" {
         say("Quit: nothing on this host was changed and no profile was saved.");
-        return Ok(exit::REFUSED);
+        return Ok(Outcome::Exit(exit::REFUSED));
     }
     interrupt::commit();
     match save::save(&p, &path, inline) {
         Ok(_) => say(format!("Saved {}. Replay it with: cloudstrap install --profile {} --yes", path.display(), path.display())),
         Err(e) => {
             say(format!("install: {e}"));
-            return Ok(exit::FAILED);
+            return Ok(Outcome::Exit(exit::FAILED));
         }
     }
     if choice == "Save the profile only" {
-        return Ok(exit::OK);
+        return Ok(Outcome::Exit(exit::OK));
     }
-    // The operator confirmed on the review screen: the engine runs the saved profile unattended.
-    let unattended = InstallArgs { profile: Some(path), yes: true, dry_run: false, jobs: args.jobs };
-    Ok(crate::install::run(&unattended, global))
+    Ok(Outcome::Install(path))
 }
 
 /// Hide inline secret values in the review (the profile file itself holds them).

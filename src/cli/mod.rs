@@ -1,5 +1,17 @@
-//! The command line, as ../shared/cli.md specifies it. Each subcommand's work lives in its own module;
-//! this file only parses and dispatches. A subcommand appears here once it works.
+//! The command line: `Cli`, `Format`, the exit codes of the contract and the dispatch. Each subcommand has
+//! its own file here (its clap arguments, the call into the engine, the printing, the exit code); below this
+//! module nothing knows clap: the engine takes plain values (a `host::Site`, option structs) and returns
+//! typed results.
+
+mod api;
+mod install;
+mod plan;
+mod preflight;
+mod profile;
+mod render;
+mod reset;
+mod template;
+mod tui;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,8 +56,9 @@ pub struct Global {
 }
 
 impl Global {
-    pub fn sysroot(&self) -> crate::host::Sysroot {
-        crate::host::Sysroot::new(self.sysroot.clone().unwrap_or_else(|| self.root.clone()))
+    /// The plain value the engine takes: where files go and where facts are read.
+    pub fn site(&self) -> crate::host::Site {
+        crate::host::Site { root: self.root.clone(), sysroot: self.sysroot.clone() }
     }
 }
 
@@ -61,28 +74,28 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check whether this host can take its roles, and what to do when it cannot.
-    Preflight(crate::preflight::cmd::PreflightArgs),
+    Preflight(preflight::PreflightArgs),
     /// Validate a profile, or print its JSON Schema.
     #[command(subcommand)]
     Profile(ProfileCmd),
     /// Write every file the install would write under a directory, for review.
-    Render(crate::render::RenderArgs),
+    Render(render::RenderArgs),
     /// Show what the install would do: file diffs, then every action, done or pending.
-    Plan(crate::render::PlanArgs),
+    Plan(plan::PlanArgs),
     /// Install this host's roles: from a profile (unattended), or guided without one; --dry-run shows the plan.
-    Install(crate::install::InstallArgs),
+    Install(install::InstallArgs),
     /// Seed the system VM template into secondary storage.
     #[command(subcommand)]
-    Template(crate::template::cli::TemplateCmd),
+    Template(template::TemplateCmd),
     /// Call the CloudStack API: a signed request, the JSON answer printed.
-    Api(crate::cloudstack::command::ApiArgs),
+    Api(api::ApiArgs),
     /// Deploy the profile's zone through the CloudStack API.
     #[command(subcommand)]
-    Zone(crate::cloudstack::command::ZoneCmd),
+    Zone(api::ZoneCmd),
     /// Start over: back up and recreate the CloudStack databases, then set the management server up again.
-    Reset(crate::reset::ResetArgs),
+    Reset(reset::ResetArgs),
     /// Put back the databases and files of a backup made by `reset`.
-    Restore(crate::reset::RestoreArgs),
+    Restore(reset::RestoreArgs),
     /// Print the shell completion script (bash: /usr/share/bash-completion/completions/cloudstrap).
     Completions {
         #[arg(value_enum)]
@@ -114,17 +127,17 @@ pub fn main() -> ExitCode {
     };
     crate::log::set_file(cli.global.log_file.clone());
     let code = match cli.command {
-        Command::Profile(ProfileCmd::Check { file }) => crate::profile::cmd::check(&file),
-        Command::Profile(ProfileCmd::Schema) => crate::profile::cmd::schema(),
-        Command::Reset(args) => crate::reset::run_reset(&args, &cli.global),
-        Command::Restore(args) => crate::reset::run_restore(&args, &cli.global),
-        Command::Render(a) => crate::render::render_main(&cli.global, &a),
-        Command::Plan(a) => crate::render::plan_main(&cli.global, &a),
-        Command::Preflight(args) => crate::preflight::cmd::run(&cli.global, &args),
-        Command::Template(cmd) => crate::template::cli::run(cmd, &cli.global),
-        Command::Install(args) => crate::install::run(&args, &cli.global),
-        Command::Api(args) => crate::cloudstack::command::run_api(&args, &cli.global),
-        Command::Zone(cmd) => crate::cloudstack::command::run_zone(&cmd, &cli.global),
+        Command::Profile(ProfileCmd::Check { file }) => profile::check(&file),
+        Command::Profile(ProfileCmd::Schema) => profile::schema(),
+        Command::Reset(args) => reset::run_reset(&args, &cli.global),
+        Command::Restore(args) => reset::run_restore(&args, &cli.global),
+        Command::Render(a) => render::render_main(&cli.global, &a),
+        Command::Plan(a) => plan::plan_main(&cli.global, &a),
+        Command::Preflight(args) => preflight::run(&cli.global, &args),
+        Command::Template(cmd) => template::run(cmd, &cli.global),
+        Command::Install(args) => install::run(&args, &cli.global),
+        Command::Api(args) => api::run_api(&args, &cli.global),
+        Command::Zone(cmd) => api::run_zone(&cmd, &cli.global),
         Command::Completions { shell } => {
             crate::generated_docs::completions(Cli::command(), shell, &mut std::io::stdout());
             exit::OK
