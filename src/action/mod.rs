@@ -95,6 +95,12 @@ impl Ctx {
         c
     }
 
+    /// An argv from the platform table (program first) as a command of this context.
+    pub fn argv(&self, argv: Vec<String>) -> Cmd {
+        let mut it = argv.into_iter();
+        self.cmd(it.next().expect("an argv names its program")).args(it)
+    }
+
     /// The directory for 0600 secret files, as a root the command can see.
     pub fn secret_root(&self) -> &Path {
         self.chroot.as_deref().unwrap_or(Path::new("/"))

@@ -4,28 +4,18 @@ use std::time::Duration;
 
 use super::{Action, ActionError, Ctx, Record};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PackageManager {
-    Apt,
-    Yum,
-    Dnf,
-}
-
-impl PackageManager {
-    pub fn program(self) -> &'static str {
-        match self {
-            PackageManager::Apt => "apt-get",
-            PackageManager::Yum => "yum",
-            PackageManager::Dnf => "dnf",
-        }
-    }
-}
+pub use crate::platform::PackageManager;
 
 pub struct InstallPackages {
     pub manager: PackageManager,
     pub packages: Vec<String>,
     /// What the packages are for, shown in the description ("database server").
     pub purpose: String,
+}
+
+/// The package manager's environment (never prompt) on a command.
+pub fn with_env(cmd: crate::run::Cmd, manager: PackageManager) -> crate::run::Cmd {
+    manager.env().iter().fold(cmd, |c, (k, v)| c.env(*k, *v))
 }
 
 const INSTALL_TIMEOUT: Duration = Duration::from_secs(3600);
@@ -111,16 +101,7 @@ impl Action for InstallPackages {
             // A run killed while dpkg worked leaves it half-configured; finish that first (a no-op otherwise).
             ctx.run_ok(&ctx.cmd("dpkg").args(["--configure", "-a"]).env("DEBIAN_FRONTEND", "noninteractive").timeout(INSTALL_TIMEOUT))?;
         }
-        let cmd = match self.manager {
-            PackageManager::Apt => ctx
-                .cmd("apt-get")
-                .args(["install", "-y", "-q", "--no-install-recommends", "-o", "Dpkg::Options::=--force-confold"])
-                // Wait for a package manager run by someone else (unattended-upgrades) instead of failing.
-                .args(["-o", "DPkg::Lock::Timeout=600"])
-                .args(miss)
-                .env("DEBIAN_FRONTEND", "noninteractive"),
-            m => ctx.cmd(m.program()).args(["-y", "install"]).args(miss),
-        };
+        let cmd = with_env(ctx.argv(self.manager.install_argv(&miss)), self.manager);
         ctx.run_ok(&cmd.timeout(INSTALL_TIMEOUT))?;
         Ok(())
     }
@@ -133,10 +114,7 @@ impl Action for InstallPackages {
         if record.added.is_empty() {
             return Ok(());
         }
-        let cmd = match self.manager {
-            PackageManager::Apt => ctx.cmd("apt-get").args(["remove", "-y", "-q"]).args(record.added.iter().cloned()).env("DEBIAN_FRONTEND", "noninteractive"),
-            m => ctx.cmd(m.program()).args(["-y", "remove"]).args(record.added.iter().cloned()),
-        };
+        let cmd = with_env(ctx.argv(self.manager.remove_argv(&record.added)), self.manager);
         ctx.run_ok(&cmd.timeout(INSTALL_TIMEOUT))?;
         Ok(())
     }

@@ -88,10 +88,7 @@ impl Action for ConfigureRepo {
                 ctx.run_ok(&ctx.cmd("rpm").arg("--import").arg(k.dest.display().to_string()))?;
             }
         }
-        let refresh = match self.manager {
-            PackageManager::Apt => ctx.cmd("apt-get").args(["update", "-q"]).env("DEBIAN_FRONTEND", "noninteractive"),
-            m => ctx.cmd(m.program()).args(["-y", "makecache"]),
-        };
+        let refresh = super::packages::with_env(ctx.argv(self.manager.refresh_argv()), self.manager);
         ctx.run_ok(&refresh.timeout(Duration::from_secs(1800)))?;
         stamp::write(ctx, &self.stamp_name(), &stamp::files_digest(ctx, &self.watched()))
     }

@@ -6,11 +6,8 @@ use std::path::PathBuf;
 
 use super::{stamp, Action, ActionError, Ctx, Record};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Init {
-    Systemd,
-    SysV,
-}
+pub use crate::platform::InitSystem as Init;
+use crate::platform::ServiceVerb;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServiceOp {
@@ -58,11 +55,14 @@ impl Service {
     }
 
     fn is_active(&self, ctx: &Ctx) -> Result<bool, ActionError> {
-        let cmd = match self.init {
-            Init::Systemd => ctx.cmd("systemctl").arg("is-active").arg("--quiet").arg(&self.name),
-            Init::SysV => ctx.cmd("service").arg(&self.name).arg("status"),
-        };
-        Ok(ctx.run(&cmd)?.status == 0)
+        Ok(ctx.run(&ctx.argv(self.init.status_argv(&self.name)))?.status == 0)
+    }
+
+    /// Run `verb` on this service with its init system (the platform table's argv).
+    fn control(&self, ctx: &Ctx, verb: ServiceVerb) -> Result<(), ActionError> {
+        let argv = self.init.argv(verb, &self.name).ok_or_else(|| ActionError::Failed(format!("{verb:?} {}: not with {:?}", self.name, self.init)))?;
+        ctx.run_ok(&ctx.argv(argv))?;
+        Ok(())
     }
 
     fn systemctl(&self, ctx: &Ctx, verb: &str) -> Result<(), ActionError> {
@@ -112,24 +112,17 @@ impl Action for Service {
     }
 
     fn execute(&self, ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
-        match (&self.op, self.init) {
-            (ServiceOp::Mask, _) => {
-                self.systemctl(ctx, "mask")?;
+        match &self.op {
+            ServiceOp::Mask => {
+                self.control(ctx, ServiceVerb::Mask)?;
                 if ctx.live && self.start_now {
-                    self.systemctl(ctx, "stop")?;
+                    self.control(ctx, ServiceVerb::Stop)?;
                 }
             }
-            (ServiceOp::Run { .. }, Init::Systemd) => {
-                self.systemctl(ctx, "enable")?;
+            ServiceOp::Run { .. } => {
+                self.control(ctx, ServiceVerb::Enable)?;
                 if ctx.live && self.start_now {
-                    self.systemctl(ctx, if self.is_active(ctx)? { "restart" } else { "start" })?;
-                }
-            }
-            (ServiceOp::Run { .. }, Init::SysV) => {
-                ctx.run_ok(&ctx.cmd("chkconfig").arg(&self.name).arg("on"))?;
-                if ctx.live && self.start_now {
-                    let verb = if self.is_active(ctx)? { "restart" } else { "start" };
-                    ctx.run_ok(&ctx.cmd("service").arg(&self.name).arg(verb))?;
+                    self.control(ctx, if self.is_active(ctx)? { ServiceVerb::Restart } else { ServiceVerb::Start })?;
                 }
             }
         }

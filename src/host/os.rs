@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::Sysroot;
-use crate::platform::PlatformId;
+use crate::platform::{PlatformId, PLATFORMS};
 
 /// What the distribution says about itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -24,11 +24,6 @@ impl OsInfo {
     /// Major version number ("9" of "9.3").
     pub fn major(&self) -> Option<u32> {
         self.version_id.split('.').next()?.parse().ok()
-    }
-
-    fn is_el(&self) -> bool {
-        const EL: [&str; 7] = ["rhel", "centos", "rocky", "almalinux", "ol", "fedora", "redhat"];
-        EL.contains(&self.id.as_str()) || self.id_like.iter().any(|l| l == "rhel" || l == "centos")
     }
 }
 
@@ -94,23 +89,13 @@ pub fn parse_redhat_release(text: &str) -> Option<OsInfo> {
     Some(OsInfo { id: id.into(), id_like: vec!["rhel".into()], version_id, pretty_name: line.to_string(), source: "/etc/redhat-release" })
 }
 
-/// Map a distribution to a platform cloudstrap knows.
+/// Map a distribution to a platform cloudstrap knows (the platform rows' `os_release`).
 pub fn platform_of(os: &OsInfo) -> Result<PlatformId, OsError> {
-    let unsupported = || OsError::Unsupported(os.pretty_name.clone());
-    if os.is_el() && os.id != "fedora" {
-        return match os.major() {
-            Some(6) => Ok(PlatformId::El6),
-            Some(8) => Ok(PlatformId::El8),
-            Some(9) => Ok(PlatformId::El9),
-            _ => Err(unsupported()),
-        };
-    }
-    match (os.id.as_str(), os.version_id.as_str()) {
-        ("ubuntu", "22.04") => Ok(PlatformId::Ubuntu2204),
-        ("ubuntu", "24.04") => Ok(PlatformId::Ubuntu2404),
-        ("debian", v) if os.major() == Some(12) || v == "12" => Ok(PlatformId::Debian12),
-        _ => Err(unsupported()),
-    }
+    PLATFORMS
+        .iter()
+        .find(|p| p.os_release.matches(&os.id, &os.id_like, &os.version_id))
+        .map(|p| p.id)
+        .ok_or_else(|| OsError::Unsupported(os.pretty_name.clone()))
 }
 
 /// The platform of the host below `sys`.

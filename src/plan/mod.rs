@@ -32,7 +32,7 @@ use crate::action::service::{Init, Service};
 use crate::action::setup::{Arg, Recreate, SetupCommand};
 use crate::action::wait::{Target, WaitFor};
 use crate::action::{Action, Secret};
-use crate::platform::{AccessControl, Firewall, InitSystem, NfsPorts, Platform, PlatformId, Release, RepoForm};
+use crate::platform::{AccessControl, Firewall, NfsPorts, Platform, PlatformId, Release, RepoForm};
 use crate::profile::{Profile, Role};
 
 pub use crate::profile::Secrets as PlanSecrets;
@@ -105,18 +105,11 @@ impl Builder {
 }
 
 fn manager(p: &Platform) -> PackageManager {
-    match p.package_manager {
-        crate::platform::PackageManager::Apt => PackageManager::Apt,
-        crate::platform::PackageManager::Yum => PackageManager::Yum,
-        crate::platform::PackageManager::Dnf => PackageManager::Dnf,
-    }
+    p.package_manager
 }
 
 fn init(p: &Platform) -> Init {
-    match p.init {
-        InitSystem::Systemd => Init::Systemd,
-        InitSystem::SysV => Init::SysV,
-    }
+    p.init
 }
 
 fn strs(v: &[&str]) -> Vec<String> {

@@ -23,33 +23,60 @@ pub enum PackageManager {
 }
 
 impl PackageManager {
-    /// argv installing `packages` non-interactively. Apt also needs `DEBIAN_FRONTEND=noninteractive`
-    /// in the environment (see `env`).
-    pub fn install_argv(self, packages: &[&str]) -> Vec<String> {
+    /// The command an operator types to install a package ("yum install", "apt install").
+    pub fn install_hint(self) -> &'static str {
+        match self {
+            PackageManager::Yum => "yum install",
+            PackageManager::Dnf => "dnf install",
+            PackageManager::Apt => "apt install",
+        }
+    }
+
+    fn program(self) -> &'static str {
+        match self {
+            PackageManager::Yum => "yum",
+            PackageManager::Dnf => "dnf",
+            PackageManager::Apt => "apt-get",
+        }
+    }
+
+    /// argv installing `packages` without prompts. Apt keeps the user's changed configuration files
+    /// (`--force-confold`) and waits for a package manager run by someone else (unattended-upgrades)
+    /// instead of failing; it also needs `env`.
+    pub fn install_argv(self, packages: &[String]) -> Vec<String> {
         let head: &[&str] = match self {
-            PackageManager::Yum => &["yum", "-y", "install"],
-            PackageManager::Dnf => &["dnf", "-y", "install"],
-            PackageManager::Apt => &["apt-get", "-y", "install", "--no-install-recommends"],
+            PackageManager::Apt => &[
+                "apt-get",
+                "install",
+                "-y",
+                "-q",
+                "--no-install-recommends",
+                "-o",
+                "Dpkg::Options::=--force-confold",
+                "-o",
+                "DPkg::Lock::Timeout=600",
+            ],
+            m => &[m.program(), "-y", "install"],
         };
-        head.iter().chain(packages).map(|s| s.to_string()).collect()
+        argv(head, packages)
+    }
+
+    /// argv removing `packages` without prompts.
+    pub fn remove_argv(self, packages: &[String]) -> Vec<String> {
+        let head: &[&str] = match self {
+            PackageManager::Apt => &["apt-get", "remove", "-y", "-q"],
+            m => &[m.program(), "-y", "remove"],
+        };
+        argv(head, packages)
     }
 
     /// argv refreshing the package index after a repository was added.
     pub fn refresh_argv(self) -> Vec<String> {
-        let v: &[&str] = match self {
-            PackageManager::Yum => &["yum", "-y", "makecache"],
-            PackageManager::Dnf => &["dnf", "-y", "makecache"],
-            PackageManager::Apt => &["apt-get", "update"],
+        let head: &[&str] = match self {
+            PackageManager::Apt => &["apt-get", "update", "-q"],
+            m => &[m.program(), "-y", "makecache"],
         };
-        v.iter().map(|s| s.to_string()).collect()
-    }
-
-    /// argv telling whether one package is installed (exit 0 when it is).
-    pub fn query_argv(self, package: &str) -> Vec<String> {
-        match self {
-            PackageManager::Yum | PackageManager::Dnf => vec!["rpm".into(), "-q".into(), package.into()],
-            PackageManager::Apt => vec!["dpkg-query".into(), "-W".into(), "-f=${Status}".into(), package.into()],
-        }
+        argv(head, &[])
     }
 
     /// Environment the package manager needs to never prompt.
@@ -61,6 +88,24 @@ impl PackageManager {
     }
 }
 
+fn argv(head: &[&str], tail: &[String]) -> Vec<String> {
+    head.iter().map(|s| s.to_string()).chain(tail.iter().cloned()).collect()
+}
+
+/// What to do with a service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceVerb {
+    Enable,
+    Disable,
+    Start,
+    Stop,
+    Restart,
+    Mask,
+    Unmask,
+    /// Exits 0 when the service is running.
+    IsActive,
+}
+
 /// The init system, and the commands that start and enable a service with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InitSystem {
@@ -70,30 +115,48 @@ pub enum InitSystem {
 }
 
 impl InitSystem {
-    /// argv lists that enable `service` at boot and (re)start it now.
-    pub fn enable_and_restart(self, service: &str) -> Vec<Vec<String>> {
-        let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    /// What an operator types to start `service` now and at every boot.
+    pub fn enable_now_hint(self, service: &str) -> String {
         match self {
-            InitSystem::SysV => vec![v(&["chkconfig", service, "on"]), v(&["service", service, "restart"])],
-            InitSystem::Systemd => vec![v(&["systemctl", "enable", service]), v(&["systemctl", "restart", service])],
+            InitSystem::SysV => format!("`service {service} restart; chkconfig {service} on`"),
+            InitSystem::Systemd => format!("`systemctl enable --now {service}`"),
         }
+    }
+
+    /// argv doing `verb` to `service`; `None` where this init system has no such thing (masking on SysV,
+    /// where nothing is socket-activated).
+    pub fn argv(self, verb: ServiceVerb, service: &str) -> Option<Vec<String>> {
+        use ServiceVerb::*;
+        let v: Vec<&str> = match (self, verb) {
+            (InitSystem::Systemd, IsActive) => vec!["systemctl", "is-active", "--quiet", service],
+            (InitSystem::Systemd, verb) => vec!["systemctl", systemctl_verb(verb), service],
+            (InitSystem::SysV, Enable) => vec!["chkconfig", service, "on"],
+            (InitSystem::SysV, Disable) => vec!["chkconfig", service, "off"],
+            (InitSystem::SysV, Start) => vec!["service", service, "start"],
+            (InitSystem::SysV, Stop) => vec!["service", service, "stop"],
+            (InitSystem::SysV, Restart) => vec!["service", service, "restart"],
+            (InitSystem::SysV, IsActive) => vec!["service", service, "status"],
+            (InitSystem::SysV, Mask | Unmask) => return None,
+        };
+        Some(v.into_iter().map(String::from).collect())
     }
 
     /// argv that exits 0 when `service` is running.
     pub fn status_argv(self, service: &str) -> Vec<String> {
-        match self {
-            InitSystem::SysV => vec!["service".into(), service.into(), "status".into()],
-            InitSystem::Systemd => vec!["systemctl".into(), "is-active".into(), "--quiet".into(), service.into()],
-        }
+        self.argv(ServiceVerb::IsActive, service).expect("every init system tells whether a service runs")
     }
+}
 
-    /// argv masking units (systemd only; empty on SysV, where nothing is socket-activated).
-    pub fn mask_argv(self, units: &[&str]) -> Option<Vec<String>> {
-        match self {
-            InitSystem::SysV => None,
-            InitSystem::Systemd if units.is_empty() => None,
-            InitSystem::Systemd => Some(["systemctl", "mask"].iter().chain(units).map(|s| s.to_string()).collect()),
-        }
+fn systemctl_verb(verb: ServiceVerb) -> &'static str {
+    match verb {
+        ServiceVerb::Enable => "enable",
+        ServiceVerb::Disable => "disable",
+        ServiceVerb::Start => "start",
+        ServiceVerb::Stop => "stop",
+        ServiceVerb::Restart => "restart",
+        ServiceVerb::Mask => "mask",
+        ServiceVerb::Unmask => "unmask",
+        ServiceVerb::IsActive => "is-active",
     }
 }
 
@@ -280,6 +343,29 @@ pub enum RepoForm {
     Apt { path: &'static str, keyring: &'static str, distro: &'static str, codename: &'static str },
 }
 
+/// How a distribution names itself in os-release: an `ID` among `ids` (or an `ID_LIKE` among `like`), and a
+/// `VERSION_ID` equal to `version` or whose major number is `version`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OsRelease {
+    pub ids: &'static [&'static str],
+    pub like: &'static [&'static str],
+    pub version: &'static str,
+}
+
+impl OsRelease {
+    pub fn matches(&self, id: &str, id_like: &[String], version_id: &str) -> bool {
+        let named = self.ids.contains(&id) || id_like.iter().any(|l| self.like.contains(&l.as_str()));
+        named && (version_id == self.version || version_id.split('.').next() == Some(self.version))
+    }
+}
+
+/// RHEL and its rebuilds (EL6's redhat-release is read as `rhel`/`centos`/... too).
+const EL_IDS: &[&str] = &["rhel", "centos", "rocky", "almalinux", "ol", "redhat"];
+const EL_LIKE: &[&str] = &["rhel", "centos"];
+const fn el(version: &'static str) -> OsRelease {
+    OsRelease { ids: EL_IDS, like: EL_LIKE, version }
+}
+
 /// A distribution, as data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Platform {
@@ -312,6 +398,11 @@ pub struct Platform {
     /// Shell-style file whose `HOSTNAME=` key holds the persistent host name (EL6's /etc/sysconfig/network);
     /// `None` where systemd keeps it and the installer runs `hostnamectl set-hostname`.
     pub hostname_file: Option<&'static str>,
+    /// How the distribution names itself (host detection).
+    pub os_release: OsRelease,
+    /// How an operator makes an interface's address static here (preflight's remedy): `{dev}`, `{address}`
+    /// (with prefix), `{ip}`, `{gateway}` and `{file}` (the interface's configuration file) are filled in.
+    pub static_address_howto: &'static str,
     /// CloudStack release lines with packages for this platform.
     pub releases: &'static [&'static str],
 }
@@ -499,6 +590,9 @@ const EL8: Platform = Platform {
     sudoers_dir: SUDOERS_DIR,
     hosts: HOSTS,
     hostname_file: None,
+    os_release: el("8"),
+    static_address_howto: "`nmcli con mod {dev} ipv4.method manual ipv4.addresses {address} ipv4.gateway {gateway} ipv4.dns <dns>` \
+        (stored in /etc/NetworkManager/system-connections/{dev}.nmconnection, or ifcfg-{dev} on el8), then `nmcli con up {dev}`",
     releases: &["4.19", "4.20", "4.21", "4.22"],
 };
 
@@ -536,6 +630,9 @@ const UBUNTU_2204: Platform = Platform {
     sudoers_dir: SUDOERS_DIR,
     hosts: HOSTS,
     hostname_file: None,
+    os_release: OsRelease { ids: &["ubuntu"], like: &[], version: "22.04" },
+    static_address_howto: "edit {file}: `dhcp4: false`, `addresses: [{address}]`, `routes: [{to: default, via: {gateway}}]`, \
+        `nameservers: {addresses: [<dns>]}`; then `netplan try` (rolls back unless confirmed)",
     releases: &["4.19", "4.20", "4.21", "4.22"],
 };
 
@@ -594,6 +691,9 @@ pub static PLATFORMS: [Platform; 6] = [
         sudoers_dir: SUDOERS_DIR,
         hosts: HOSTS,
         hostname_file: Some("/etc/sysconfig/network"),
+        os_release: el("6"),
+        static_address_howto: "edit /etc/sysconfig/network-scripts/ifcfg-{dev}: BOOTPROTO=static, IPADDR={ip}, NETMASK=<mask>, \
+            GATEWAY={gateway}, ONBOOT=yes, DNS1=<dns>; then `service network restart`",
         releases: &["3.0.2"],
     },
     EL8,
@@ -602,6 +702,7 @@ pub static PLATFORMS: [Platform; 6] = [
         name: "RHEL 9 and rebuilds (Rocky, Alma, Oracle)",
         libvirt: el_libvirt(true),
         repo: RepoForm::Yum { path: "/etc/yum.repos.d/cloudstack.repo", el_major: 9 },
+        os_release: el("9"),
         ..EL8
     },
     UBUNTU_2204,
@@ -616,6 +717,7 @@ pub static PLATFORMS: [Platform; 6] = [
             distro: "ubuntu",
             codename: "noble",
         },
+        os_release: OsRelease { ids: &["ubuntu"], like: &[], version: "24.04" },
         ..UBUNTU_2204
     },
     Platform {
@@ -666,6 +768,9 @@ pub static PLATFORMS: [Platform; 6] = [
         sudoers_dir: SUDOERS_DIR,
         hosts: HOSTS,
         hostname_file: None,
+        os_release: OsRelease { ids: &["debian"], like: &[], version: "12" },
+        static_address_howto: "edit /etc/network/interfaces: `iface {dev} inet static` with `address {address}` and \
+            `gateway {gateway}` (DNS in /etc/resolv.conf); then `ifdown {dev} && ifup {dev}` from the console",
         releases: &["4.22"],
     },
 ];

@@ -8,7 +8,7 @@ use super::support::{self, DiskNeed};
 use super::{Options, Status};
 use crate::host::resources::human;
 use crate::host::{HostFacts, Kvm, Method, NfsFacts, OsError, Proto, VmFacts};
-use crate::platform::PlatformId;
+use crate::platform::{Platform, PlatformId};
 use crate::profile::Role;
 
 /// What a probe found.
@@ -233,9 +233,9 @@ fn net_fqdn(c: &Ctx) -> Outcome {
         }
     };
     let hosts_line = format!("`{want_addr} {want_fqdn} {want_short}` in /etc/hosts, above any line that maps the name to 127.0.0.1 or ::1");
-    let set_name = match c.platform {
-        Some(PlatformId::El6) => format!("HOSTNAME={want_fqdn} in /etc/sysconfig/network and `hostname {want_fqdn}`"),
-        _ => format!("`hostnamectl set-hostname {want_short}`"),
+    let set_name = match c.platform.and_then(|id| Platform::get(id).hostname_file) {
+        Some(file) => format!("HOSTNAME={want_fqdn} in {file} and `hostname {want_fqdn}`"),
+        None => format!("`hostnamectl set-hostname {want_short}`"),
     };
     let q2 = "then check `hostname --fqdn` prints the full name; it only does with the network up and the name in /etc/hosts (article Q2)";
     let Some(host) = &n.hostname else {

@@ -1,8 +1,7 @@
 //! The data preflight judges by: which platforms each CloudStack release supports, what each role needs
 //! (memory, disk, ports), and per-platform how-tos used in remedies. Change the tables, not the checks.
 
-use crate::platform::PlatformId;
-use crate::platform::PlatformId::*;
+use crate::platform::{Family, Platform, PlatformId};
 use crate::platform::Role;
 
 const GIB: u64 = 1 << 30;
@@ -94,43 +93,40 @@ pub fn port_needs(role: Role) -> &'static [PortNeed] {
     }
 }
 
-/// How to make the primary interface static on each platform: (file to edit, what to put there and run).
-/// `file` is the configuration file found for the interface, when there is one.
+/// How to make the primary interface static: the platform row's recipe filled in. `file` is the
+/// configuration file found for the interface, when there is one.
 pub fn static_ip_howto(platform: Option<PlatformId>, dev: &str, file: Option<&str>, address: &str, gateway: &str) -> String {
-    let netplan = file.filter(|f| f.starts_with("/etc/netplan/")).map(String::from).unwrap_or_else(|| format!("the file in /etc/netplan/ that names {dev}"));
+    let ip = address.split('/').next().unwrap_or(address);
     match platform {
-        Some(El6) => format!(
-            "edit /etc/sysconfig/network-scripts/ifcfg-{dev}: BOOTPROTO=static, IPADDR={ip}, NETMASK=<mask>, GATEWAY={gateway}, \
-             ONBOOT=yes, DNS1=<dns>; then `service network restart`",
-            ip = address.split('/').next().unwrap_or(address)
-        ),
-        Some(El8) | Some(El9) => format!(
-            "`nmcli con mod {dev} ipv4.method manual ipv4.addresses {address} ipv4.gateway {gateway} ipv4.dns <dns>` \
-             (stored in /etc/NetworkManager/system-connections/{dev}.nmconnection, or ifcfg-{dev} on el8), then `nmcli con up {dev}`"
-        ),
-        Some(Ubuntu2204) | Some(Ubuntu2404) => format!(
-            "edit {netplan}: `dhcp4: false`, `addresses: [{address}]`, \
-             `routes: [{{to: default, via: {gateway}}}]`, `nameservers: {{addresses: [<dns>]}}`; then `netplan try` (rolls back unless confirmed)"
-        ),
-        Some(Debian12) => format!(
-            "edit /etc/network/interfaces: `iface {dev} inet static` with `address {address}` and `gateway {gateway}` \
-             (DNS in /etc/resolv.conf); then `ifdown {dev} && ifup {dev}` from the console"
-        ),
+        Some(id) => {
+            let file = file.map(String::from).unwrap_or_else(|| format!("the file that configures {dev}"));
+            Platform::get(id)
+                .static_address_howto
+                .replace("{dev}", dev)
+                .replace("{address}", address)
+                .replace("{ip}", ip)
+                .replace("{gateway}", gateway)
+                .replace("{file}", &file)
+        }
         None => format!("configure {dev} ({}) with the static address {address} and gateway {gateway} in the distribution's network configuration", file.unwrap_or("its configuration file")),
     }
 }
 
-/// How to install and start a time service on each platform.
+/// How to install and start the platform's time service.
 pub fn time_howto(platform: Option<PlatformId>, servers: &[String]) -> String {
     let list = servers.join(", ");
-    match platform {
-        Some(El6) => format!("`yum install ntp`, put `server` lines for {list} in /etc/ntp.conf, `service ntpd restart; chkconfig ntpd on`"),
-        Some(El8) | Some(El9) => format!("`dnf install chrony`, put `server` lines for {list} in /etc/chrony.conf, `systemctl enable --now chronyd`"),
-        Some(_) => format!("`apt install chrony`, put `server` lines for {list} in /etc/chrony/chrony.conf, `systemctl enable --now chrony`"),
+    match platform.map(Platform::get) {
+        Some(p) => format!(
+            "`{} {}`, put `server` lines for {list} in {}, {}",
+            p.package_manager.install_hint(),
+            p.time.package,
+            p.time.path,
+            p.init.enable_now_hint(p.time.service)
+        ),
         None => format!("install chrony (or ntpd) with servers {list} and start it at boot"),
     }
 }
 
 pub fn is_el(platform: Option<PlatformId>) -> bool {
-    matches!(platform, Some(El6) | Some(El8) | Some(El9))
+    platform.is_some_and(|id| Platform::get(id).family == Family::Rhel)
 }

@@ -174,7 +174,7 @@ fn setup(profile: &Profile, id: PlatformId) -> Result<(&'static Platform, &'stat
     let line = profile.cloudstack.release.as_str();
     let release = Release::get(line).ok_or_else(|| RenderError::Profile {
         key: "cloudstack.release".into(),
-        msg: format!("unknown release line {line:?} (expected 3.0.2, 4.19, 4.20 or 4.22)"),
+        msg: format!("unknown release line {line:?} (expected one of {})", Release::lines().join(", ")),
     })?;
     if !platform.supports_release(line) {
         return Err(RenderError::Profile {
