@@ -3,9 +3,24 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 static LOG_FILE: Mutex<Option<PathBuf>> = Mutex::new(None);
+static VERBOSE: AtomicBool = AtomicBool::new(false);
+
+/// With `--verbose`, every command run is also shown on stderr.
+pub fn set_verbose(on: bool) {
+    VERBOSE.store(on, Ordering::Relaxed);
+}
+
+/// A command that ran (already redacted by the runner): in the log, and on stderr with `--verbose`.
+pub fn command(msg: &str) {
+    line(msg);
+    if VERBOSE.load(Ordering::Relaxed) {
+        eprintln!("{msg}");
+    }
+}
 
 /// Send log lines to this file from now on (created 0600 when missing).
 pub fn set_file(path: Option<PathBuf>) {

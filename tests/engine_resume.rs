@@ -1,6 +1,6 @@
 //! The resume property, end to end through the `cloudstrap` binary: an install into a Debian 12 root
 //! (an overlay over the cached debootstrap root), killed with SIGKILL right after action k (the
-//! CLOUDSTRAP_TEST_KILL_AFTER hook, which raises SIGKILL once the receipt of action k is saved), then
+//! debug build's hidden `--test-kill-after K`, which raises SIGKILL once the receipt of action k is saved), then
 //! run again, ends with exactly the files and receipt of an install that was never interrupted.
 //!
 //! Compared: every file the install changed in the root (the overlay's upper layer), byte for byte, and
@@ -21,7 +21,7 @@ fn install(root: &Path, kill_after: Option<usize>) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_cloudstrap"));
     c.args(["install", "--yes", "--profile"]).arg(nfs_profile()).arg("--root").arg(root).stdin(Stdio::null());
     if let Some(k) = kill_after {
-        c.env("CLOUDSTRAP_TEST_KILL_AFTER", k.to_string());
+        c.arg("--test-kill-after").arg(k.to_string());
     }
     c.output().unwrap()
 }

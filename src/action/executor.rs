@@ -27,16 +27,14 @@ pub struct Options {
     /// Actions run at the same time at most.
     pub workers: usize,
     /// Test hook: SIGKILL this process right after the N-th action of this run completed (receipt saved).
-    /// Read from CLOUDSTRAP_TEST_KILL_AFTER in debug builds only.
+    /// Tests only: SIGKILL this process once the receipt of this many actions is saved (the command line
+    /// takes it in debug builds only).
     pub kill_after: Option<usize>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        // The kill hook is for the resume tests (debug builds); a release binary ignores the variable,
-        // so nothing in the environment of a real host can make an install kill itself.
-        let kill_after = if cfg!(debug_assertions) { std::env::var("CLOUDSTRAP_TEST_KILL_AFTER").ok().and_then(|v| v.parse().ok()) } else { None };
-        Options { workers: 4, kill_after }
+        Options { workers: 4, kill_after: None }
     }
 }
 

@@ -29,6 +29,20 @@ pub struct InstallArgs {
     /// Actions run at the same time at most.
     #[arg(long, default_value_t = 4, hide = true)]
     pub jobs: usize,
+    /// Tests only (debug builds): SIGKILL cloudstrap once the receipt of this many actions is saved, so
+    /// the resume tests can interrupt an install at every point. A release binary has no such option.
+    #[cfg(debug_assertions)]
+    #[arg(long, hide = true, value_name = "N")]
+    pub test_kill_after: Option<usize>,
+}
+
+impl InstallArgs {
+    fn kill_after(&self) -> Option<usize> {
+        #[cfg(debug_assertions)]
+        return self.test_kill_after;
+        #[cfg(not(debug_assertions))]
+        return None;
+    }
 }
 
 fn confirm(summary: &str) -> bool {
@@ -40,7 +54,7 @@ pub fn run(args: &InstallArgs, global: &Global) -> u8 {
         return match super::tui::run(global, args.dry_run) {
             super::tui::Outcome::Install(path) => {
                 // The operator confirmed on the review screen: the saved profile installs unattended.
-                let unattended = InstallArgs { profile: Some(path), yes: true, dry_run: false, jobs: args.jobs };
+                let unattended = InstallArgs { profile: Some(path), yes: true, dry_run: false, ..args.clone() };
                 run(&unattended, global)
             }
             super::tui::Outcome::Exit(code) => code,
@@ -88,7 +102,7 @@ pub fn run(args: &InstallArgs, global: &Global) -> u8 {
     let display: Arc<dyn progress::Progress> = Arc::from(progress::for_stdout());
     prepared.ctx.progress = Some(display.clone());
     let base = Receipt::new(prepared.plan.platform.as_str(), prepared.plan.roles.iter().map(|r| r.as_str().to_string()).collect());
-    let opts = Options { workers: args.jobs.max(1), ..Options::default() };
+    let opts = Options { workers: args.jobs.max(1), kill_after: args.kill_after() };
     match executor::execute(&prepared.plan.steps, &prepared.ctx, base, &*display, &opts) {
         Ok(s) if s.executed == 0 => {
             println!("Nothing to do: all {} actions were already done ({:.1}s).", s.total, s.elapsed.as_secs_f64());

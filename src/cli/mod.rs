@@ -44,7 +44,7 @@ pub struct Global {
     /// Where host facts are read from (default: same as --root).
     #[arg(long, global = true)]
     pub sysroot: Option<PathBuf>,
-    /// More output.
+    /// Show every command cloudstrap runs on stderr, with its exit status and duration (secrets masked).
     #[arg(short, long, global = true)]
     pub verbose: bool,
     /// Append the log to this file.
@@ -126,6 +126,7 @@ pub fn main() -> ExitCode {
         Err(e) => return parse_error(e),
     };
     crate::log::set_file(cli.global.log_file.clone());
+    crate::log::set_verbose(cli.global.verbose);
     let code = match cli.command {
         Command::Profile(ProfileCmd::Check { file }) => profile::check(&file),
         Command::Profile(ProfileCmd::Schema) => profile::schema(),

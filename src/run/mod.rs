@@ -222,7 +222,7 @@ impl Cmd {
             stderr: redactor.redact(&String::from_utf8_lossy(&out.stderr)),
             elapsed: start.elapsed(),
         };
-        crate::log::line(&format!(
+        crate::log::command(&format!(
             "ran `{}` -> {} in {:.2}s",
             redactor.redact(&self.display()),
             output.status,

@@ -72,26 +72,6 @@ pub struct FetchOptions {
 }
 
 impl FetchOptions {
-    /// The release's template and checksum list, into `dest`, id from the database.
-    /// `None` for a release without a known template.
-    pub fn for_release(release: &str, dest: impl Into<PathBuf>, db: DbOptions) -> Option<FetchOptions> {
-        let d = release::defaults(release)?;
-        Some(FetchOptions {
-            url: d.url.to_string(),
-            bundled: d.bundled_dir.map(PathBuf::from),
-            dest: dest.into(),
-            checksum: d.checksum_url.map(|u| ChecksumSpec::File(u.to_string())).unwrap_or(ChecksumSpec::Probe),
-            id: None,
-            db: Some(db),
-            force: false,
-            allow_http: false,
-            threads: None,
-            retry: RetryPolicy::default(),
-        })
-    }
-}
-
-impl FetchOptions {
     /// From a profile's `[template]` section and release: URL and checksum default to the release's,
     /// `allow-http` from `[cloudstack]`. `db` is the caller's (the engine resolves the secrets).
     pub fn from_profile(profile: &crate::profile::Profile, dest: impl Into<PathBuf>, db: Option<DbOptions>) -> Result<FetchOptions, String> {
