@@ -78,6 +78,8 @@ struct Lab {
     _dir: tempfile::TempDir,
     root: PathBuf,
     state: PathBuf,
+    /// PATH with the stand-ins first, and where they keep their state, for this lab's commands only.
+    env: Vec<(String, String)>,
 }
 
 impl Lab {
@@ -88,15 +90,13 @@ impl Lab {
         let _ = std::fs::remove_file(self.state.join("calls"));
     }
     fn ctx(&self) -> Ctx {
-        Ctx::live_with_files_in(&self.root, Redactor::default())
+        let mut ctx = Ctx::live_with_files_in(&self.root, Redactor::default());
+        ctx.env = self.env.clone();
+        ctx
     }
 }
 
-/// One process-wide PATH: every test of this file runs under the same lock.
-static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn lab() -> (Lab, std::sync::MutexGuard<'static, ()>) {
-    let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+fn lab() -> Lab {
     let dir = tempfile::tempdir().unwrap();
     let bin = dir.path().join("standin-bin");
     install_standins(&bin);
@@ -106,13 +106,13 @@ fn lab() -> (Lab, std::sync::MutexGuard<'static, ()>) {
     }
     let root = dir.path().join("root");
     std::fs::create_dir_all(&root).unwrap();
-    let path = std::env::var("PATH").unwrap();
-    let rest: Vec<&str> = path.split(':').filter(|p| !p.contains("standin-bin")).collect();
-    std::env::set_var("PATH", format!("{}:{}", bin.display(), rest.join(":")));
-    std::env::set_var("ELSTUB_STATE", &state);
-    // A live context with its files in a scratch root: in-system paths the stand-ins get are below it.
-    std::env::set_var("ELSTUB_ROOT", &root);
-    (Lab { root, state, _dir: dir }, guard)
+    let env = vec![
+        ("PATH".to_string(), format!("{}:{}", bin.display(), std::env::var("PATH").unwrap())),
+        ("ELSTUB_STATE".to_string(), state.display().to_string()),
+        // A live context with its files in a scratch root: in-system paths the stand-ins get are below it.
+        ("ELSTUB_ROOT".to_string(), root.display().to_string()),
+    ];
+    Lab { root, state, env, _dir: dir }
 }
 
 fn run_twice(lab: &Lab, steps: &[Step]) -> (Vec<String>, Vec<String>) {
@@ -140,7 +140,7 @@ fn assert_only_queries(calls: &[String]) {
 
 #[test]
 fn yum_installs_only_what_rpm_lacks_and_a_rerun_only_queries() {
-    let (lab, _g) = lab();
+    let lab = lab();
     std::fs::write(lab.state.join("rpm/java-1.8.0-openjdk"), "").unwrap();
     let steps = vec![Step {
         action: Box::new(InstallPackages {
@@ -172,7 +172,7 @@ fn yum_installs_only_what_rpm_lacks_and_a_rerun_only_queries() {
 
 #[test]
 fn yum_repository_imports_its_key_then_makecache_once_per_file_content() {
-    let (lab, _g) = lab();
+    let lab = lab();
     let ctx = lab.ctx();
     std::fs::create_dir_all(lab.root.join("etc/yum.repos.d")).unwrap();
     std::fs::write(lab.root.join("etc/yum.repos.d/cloudstack.repo"), "[cloudstack]\nbaseurl=http://127.0.0.1/\n").unwrap();
@@ -198,7 +198,7 @@ fn yum_repository_imports_its_key_then_makecache_once_per_file_content() {
 
 #[test]
 fn a_repository_key_already_on_the_host_is_backed_up_and_put_back_by_revert() {
-    let (lab, _g) = lab();
+    let lab = lab();
     let ctx = lab.ctx();
     let dest = lab.root.join("etc/pki/rpm-gpg/RPM-GPG-KEY-cloudstack");
     std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
@@ -223,7 +223,7 @@ fn a_repository_key_already_on_the_host_is_backed_up_and_put_back_by_revert() {
 
 #[test]
 fn sysv_service_is_chkconfig_on_and_started_then_restarted_only_on_config_change() {
-    let (lab, _g) = lab();
+    let lab = lab();
     std::fs::write(lab.state.join("known/mysqld"), "").unwrap();
     std::fs::create_dir_all(lab.root.join("etc")).unwrap();
     std::fs::write(lab.root.join("etc/my.cnf"), "[mysqld]\n").unwrap();
@@ -262,7 +262,7 @@ fn sysv_service_is_chkconfig_on_and_started_then_restarted_only_on_config_change
 
 #[test]
 fn sysv_service_in_an_image_root_is_only_chkconfig_on() {
-    let (lab, _g) = lab();
+    let lab = lab();
     std::fs::write(lab.state.join("known/cloud-management"), "").unwrap();
     let steps = vec![Step { action: Box::new(Service::run(Init::SysV, "cloud-management", vec![], false)), after: vec![] }];
     let (first, second) = run_twice(&lab, &steps);
@@ -277,7 +277,7 @@ fn firewalld_and_ufw_reload_once_per_policy_content() {
         ("/etc/firewalld/policies/cloudstrap.xml", vec!["firewall-cmd", "--reload"], "firewall-cmd --reload"),
         ("/etc/ufw/before.rules", vec!["ufw", "reload"], "ufw reload"),
     ] {
-        let (lab, _g) = lab();
+        let lab = lab();
         let host = lab.root.join(file.trim_start_matches('/'));
         std::fs::create_dir_all(host.parent().unwrap()).unwrap();
         std::fs::write(&host, "policy v1\n").unwrap();

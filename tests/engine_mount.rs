@@ -67,9 +67,10 @@ fn the_export_is_mounted_for_the_work_unmounted_after_and_not_touched_again() {
         std::fs::write(&p, body).unwrap();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    std::env::set_var("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()));
     let root = dir.path().join("root");
-    let ctx = Ctx::live_with_files_in(&root, Redactor::default());
+    let mut ctx = Ctx::live_with_files_in(&root, Redactor::default());
+    // The stand-ins first on PATH for this context's commands only.
+    ctx.env = vec![("PATH".into(), format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()))];
     let read_calls = || -> Vec<String> { std::fs::read_to_string(&calls).unwrap_or_default().lines().map(str::to_string).collect() };
     let opts = Options { workers: 1, kill_after: None };
     let out = Captured::default();

@@ -54,16 +54,13 @@ fn no_secret_in_argv_log_or_receipt_during_database_setup() {
     let log = dir.path().join("install.log");
     cloudstrap::log::set_file(Some(log.clone()));
     // The stand-in writes below this root and prefixes its database names (see tests/standins/README.md).
-    std::env::set_var("CLOUDSTACK_STANDIN_ROOT", dir.path());
-    std::env::set_var("CLOUDSTACK_STANDIN_RELEASE", "4.22");
-    std::env::set_var("CLOUDSTACK_STANDIN_DB_PREFIX", "engsec_");
-    std::env::set_var("CLOUDSTACK_STANDIN_ALLOW_NONROOT", "1");
 
     let mut red = Redactor::default();
     for s in [ROOT_PW, CLOUD_PW, MGMT_KEY, DB_KEY] {
         red.add(s);
     }
-    let ctx = Ctx::live_with_files_in(dir.path(), red);
+    let mut ctx = Ctx::live_with_files_in(dir.path(), red);
+    ctx.env = standin_env(dir.path(), "engsec_");
     let conn = DbConn { host: "localhost".into(), port: 3306, socket: None };
     let standin = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/standins/cloudstack-setup-databases");
     let conf = Path::new("/etc/cloudstack/management");

@@ -16,7 +16,7 @@ use cloudstrap::run::Redactor;
 #[test]
 fn permissive_now_and_at_boot_on_el6_and_later_and_back_on_revert() {
     let bin = tempfile::tempdir().unwrap();
-    std::env::set_var("PATH", format!("{}:{}", bin.path().display(), std::env::var("PATH").unwrap()));
+    let path = format!("{}:{}", bin.path().display(), std::env::var("PATH").unwrap());
     for fs_dir in ["selinux", "sys/fs/selinux"] {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
@@ -35,7 +35,8 @@ fn permissive_now_and_at_boot_on_el6_and_later_and_back_on_revert() {
         let original = "# SELINUX= can take one of these three values\nSELINUX=enforcing\nSELINUXTYPE=targeted\n";
         std::fs::write(root.join("etc/selinux/config"), original).unwrap();
 
-        let ctx = Ctx::live_with_files_in(root, Redactor::default());
+        let mut ctx = Ctx::live_with_files_in(root, Redactor::default());
+        ctx.env = vec![("PATH".into(), path.clone())];
         let act = SetSelinux { mode: "permissive".into() };
         assert!(!act.is_done(&ctx).unwrap(), "{fs_dir}");
         let mut rec = Record::default();

@@ -15,13 +15,16 @@ use engine_support::*;
 fn a_service_restarts_when_its_configuration_changed_and_only_then() {
     require("python3", "python3");
     let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/standins/bin");
-    std::env::set_var("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()));
     let dir = tempfile::tempdir().unwrap();
-    std::env::set_var("CLOUDSTACK_STANDIN_ROOT", dir.path());
-    std::env::set_var("CLOUDSTACK_STANDIN_UNITS", "engsvc");
     let log = dir.path().join("install.log");
     cloudstrap::log::set_file(Some(log.clone()));
-    let ctx = Ctx::live_with_files_in(dir.path(), Redactor::default());
+    let mut ctx = Ctx::live_with_files_in(dir.path(), Redactor::default());
+    // The stand-ins (systemctl) for this context's commands only.
+    ctx.env = vec![
+        ("PATH".into(), format!("{}:{}", bin.display(), std::env::var("PATH").unwrap())),
+        ("CLOUDSTACK_STANDIN_ROOT".into(), dir.path().display().to_string()),
+        ("CLOUDSTACK_STANDIN_UNITS".into(), "engsvc".into()),
+    ];
     std::fs::create_dir_all(dir.path().join("etc")).unwrap();
     std::fs::write(dir.path().join("etc/engsvc.conf"), "a=1\n").unwrap();
 

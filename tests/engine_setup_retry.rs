@@ -57,11 +57,8 @@ fn interrupted_setup_databases_is_retried_with_force_recreate_and_only_then() {
     reset_db();
     mysql_root(&format!("CREATE USER 'engrc_root'@'localhost' IDENTIFIED BY '{ROOT_PW}'; GRANT ALL ON *.* TO 'engrc_root'@'localhost' WITH GRANT OPTION;"));
     let dir = tempfile::tempdir().unwrap();
-    std::env::set_var("CLOUDSTACK_STANDIN_ROOT", dir.path());
-    std::env::set_var("CLOUDSTACK_STANDIN_RELEASE", "4.22");
-    std::env::set_var("CLOUDSTACK_STANDIN_DB_PREFIX", "engrc_");
-    std::env::set_var("CLOUDSTACK_STANDIN_ALLOW_NONROOT", "1");
-    let ctx = Ctx::live_with_files_in(dir.path(), Redactor::default());
+    let mut ctx = Ctx::live_with_files_in(dir.path(), Redactor::default());
+    ctx.env = standin_env(dir.path(), "engrc_");
 
     // First attempt: no database yet; then it is "killed" after creating the database.
     let cmd = setup(true);

@@ -50,6 +50,9 @@ pub struct Ctx {
     pub redactor: Redactor,
     /// Where long actions (downloads) show their own bars.
     pub progress: Option<std::sync::Arc<dyn progress::Progress>>,
+    /// Environment given to every command of this context, over the process's own (tests put stand-ins
+    /// first on PATH this way rather than changing the environment of a multi-threaded process).
+    pub env: Vec<(String, String)>,
 }
 
 impl fmt::Debug for Ctx {
@@ -64,13 +67,13 @@ impl Ctx {
         let root = root.into();
         let live = root == Path::new("/");
         let chroot = if live { None } else { Some(root.clone()) };
-        Ctx { root, live, chroot, redactor, progress: None }
+        Ctx { root, live, chroot, redactor, progress: None, env: vec![] }
     }
 
     /// A live context whose files go below `root` while commands run on this machine unchanged
     /// (tests: real MariaDB or iptables in a network namespace, files in a scratch directory).
     pub fn live_with_files_in(root: impl Into<PathBuf>, redactor: Redactor) -> Ctx {
-        Ctx { root: root.into(), live: true, chroot: None, redactor, progress: None }
+        Ctx { root: root.into(), live: true, chroot: None, redactor, progress: None, env: vec![] }
     }
 
     /// The host path of an in-system absolute path.
@@ -92,6 +95,7 @@ impl Ctx {
     pub fn cmd(&self, program: impl Into<String>) -> Cmd {
         let mut c = Cmd::new(program);
         c.chroot = self.chroot.clone();
+        c.env = self.env.clone();
         c
     }
 

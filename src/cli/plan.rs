@@ -2,7 +2,7 @@
 //! (with their diffs, combined with the current files under `--root` as the install would) and the engine's
 //! actions, each done or pending.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
 use serde::Serialize;
@@ -10,8 +10,7 @@ use serde::Serialize;
 use super::render::{input_error, load, located, print_out};
 use super::{exit, Format, Global};
 use crate::host::Sysroot;
-use crate::platform::PlatformId;
-use crate::profile::Profile;
+use crate::profile::Resolved;
 use crate::render::{file_changes, render_all, ChangeStatus, FileChange};
 
 #[derive(Debug, Clone, Args)]
@@ -33,7 +32,8 @@ struct PlanReport<'a> {
 /// What `cloudstrap plan` reports for a loaded profile: the files that would change (with their diffs) and
 /// the engine's actions, done or pending. The guided install's review shows the same. `Err` carries the
 /// exit code (2 rejected input, 1 an unreadable current file) and one located sentence.
-pub fn plan_text(global: &Global, profile: &Profile, profile_path: &Path, platform: PlatformId) -> Result<String, (u8, String)> {
+pub fn plan_text(global: &Global, resolved: &Resolved) -> Result<String, (u8, String)> {
+    let (profile, platform) = (&resolved.profile, resolved.platform.id);
     let files = render_all(profile, platform).map_err(|e| (exit::INPUT, located(profile, e)))?;
     let changes = file_changes(&files, &Sysroot::new(global.root.clone()))
         .map_err(|e| (exit::FAILED, format!("error: cannot read the current file {e}")))?;
@@ -45,7 +45,13 @@ pub fn plan_text(global: &Global, profile: &Profile, profile_path: &Path, platfo
         changes: n,
         files: &changes,
     };
-    let prepared = crate::install::prepare_profile(profile.clone(), profile_path, &global.site());
+    // The actions need the secrets; files are shown even when they cannot be read here.
+    let site = global.site();
+    let prepared = resolved
+        .clone()
+        .with_secrets()
+        .map_err(|e| crate::install::InputError(e.to_string()))
+        .and_then(|r| crate::install::prepare_resolved(&r, &site));
     let mut text = String::new();
     match global.format {
         Format::Json => {
@@ -96,11 +102,11 @@ pub fn plan_text(global: &Global, profile: &Profile, profile_path: &Path, platfo
 }
 
 pub fn plan_main(global: &Global, args: &PlanArgs) -> u8 {
-    let (profile, platform) = match load(global, &args.profile) {
+    let resolved = match load(global, &args.profile) {
         Ok(x) => x,
         Err(e) => return input_error(e),
     };
-    match plan_text(global, &profile, &args.profile, platform) {
+    match plan_text(global, &resolved) {
         Ok(text) => {
             print_out(&text);
             exit::OK

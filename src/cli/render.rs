@@ -8,8 +8,7 @@ use clap::Args;
 use super::{exit, Global};
 use crate::host::Sysroot;
 use crate::render::{file_changes, render_all, render_network, RenderError};
-use crate::platform::PlatformId;
-use crate::profile::Profile;
+use crate::profile::{Profile, Resolved};
 
 #[derive(Debug, Clone, Args)]
 pub struct RenderArgs {
@@ -25,11 +24,17 @@ pub struct RenderArgs {
     pub network: bool,
 }
 
-/// The profile and the platform it is for (its `host.platform`, else detected from the sysroot).
-pub(super) fn load(global: &Global, path: &Path) -> Result<(Profile, PlatformId), String> {
+/// The profile, loaded and resolved once (its platform: `host.platform`, else detected from the sysroot),
+/// its secrets not yet read: the files under review hold none.
+pub(super) fn load(global: &Global, path: &Path) -> Result<Resolved, String> {
     let profile = crate::profile::load(path).map_err(|e| e.to_string())?;
-    let platform = platform_of(global, &profile)?;
-    Ok((profile, platform))
+    review(global, profile, path)
+}
+
+/// A loaded profile resolved for review (secrets not read), as if read from `path`.
+pub(super) fn review(global: &Global, profile: Profile, path: &Path) -> Result<Resolved, String> {
+    let site = global.site();
+    Resolved::without_secrets(profile, path, || crate::install::detect(&site)).map_err(|e| e.to_string())
 }
 
 /// Standard output that tolerates a closed pipe (`cloudstrap plan | head`).
@@ -89,19 +94,20 @@ pub fn render_main(global: &Global, args: &RenderArgs) -> u8 {
             "error: --out / would change this system: render into a review directory, or run `cloudstrap install`",
         );
     }
-    let (profile, platform) = match load(global, &args.profile) {
+    let resolved = match load(global, &args.profile) {
         Ok(x) => x,
         Err(e) => return input_error(e),
     };
-    let mut files = match render_all(&profile, platform) {
+    let (profile, platform) = (&resolved.profile, resolved.platform.id);
+    let mut files = match render_all(profile, platform) {
         Ok(f) => f,
-        Err(e) => return input_error(located(&profile, e)),
+        Err(e) => return input_error(located(profile, e)),
     };
     let bridges_included = profile.agent.as_ref().is_some_and(|a| a.configure_bridges);
     if args.network && !bridges_included {
-        match render_network(&profile, platform) {
+        match render_network(profile, platform) {
             Ok(f) => files.extend(f),
-            Err(e) => return input_error(located(&profile, e)),
+            Err(e) => return input_error(located(profile, e)),
         }
     }
     let root = Sysroot::new(global.root.clone());
@@ -125,14 +131,3 @@ pub fn render_main(global: &Global, args: &RenderArgs) -> u8 {
     print_out(&report);
     exit::OK
 }
-
-/// The platform a loaded profile is for: its `host.platform`, else detected from the sysroot.
-pub fn platform_of(global: &Global, profile: &Profile) -> Result<PlatformId, String> {
-    match &profile.host.platform {
-        Some(s) => s.parse::<PlatformId>().map_err(|e| profile.locate("host.platform", e.to_string())),
-        None => crate::host::detect_platform(&global.site().sysroot()).map_err(|e| {
-            profile.locate("host.platform", format!("is not given and {e} (expected host.platform, or a --sysroot to detect it from)"))
-        }),
-    }
-}
-

@@ -39,7 +39,7 @@ impl RegisterOptions {
 
 /// This host's address without its prefix length.
 pub fn own_address(profile: &Profile) -> String {
-    profile.host.address.split('/').next().unwrap_or(&profile.host.address).to_string()
+    profile.host.ip().to_string()
 }
 
 /// The client a KVM host registers with: API keys from the profile, else the keys stored on this host (an

@@ -87,7 +87,7 @@ pub fn profile_endpoint(profile: &Profile) -> String {
     if let Some(e) = m.and_then(|m| m.endpoint.clone()) {
         return e;
     }
-    let host = m.and_then(|m| m.host.as_deref()).unwrap_or_else(|| profile.host.address.split('/').next().unwrap_or(&profile.host.address));
+    let host = m.and_then(|m| m.host.as_deref()).unwrap_or_else(|| profile.host.ip());
     format!("http://{host}:8080/client/api")
 }
 

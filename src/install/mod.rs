@@ -8,9 +8,9 @@ use crate::action::executor::Status;
 use crate::action::file::{FileSpec, MergeFn};
 use crate::action::Ctx;
 use crate::host::Site;
-use crate::plan::{self, GeneratedKeys, Plan, PlanInput, PlanSecrets};
-use crate::platform::{Platform, PlatformId, Release};
-use crate::profile::Profile;
+use crate::plan::{self, GeneratedKeys, Plan, PlanInput};
+use crate::platform::PlatformId;
+use crate::profile::{Profile, Resolved};
 
 /// Where the install log goes unless --log-file says otherwise.
 pub const LOG_PATH: &str = "/var/log/cloudstrap/install.log";
@@ -33,34 +33,32 @@ fn rendered_files(profile: &Profile, id: PlatformId, path: &Path) -> Result<(Vec
     Ok((files, crate::render::merge))
 }
 
-/// Load, check and plan, without changing anything.
+/// Load, check, resolve and plan, without changing anything.
 pub fn prepare(profile_path: &Path, site: &Site) -> Result<Prepared, InputError> {
-    // Validated: every problem comes back located (FILE:LINE:COL: key: ...), nothing has changed yet.
-    let profile = crate::profile::load(profile_path).map_err(|e| InputError(e.to_string()))?;
-    prepare_profile(profile, profile_path, site)
+    // Every problem comes back located (FILE:LINE:COL: key: ...), nothing has changed yet.
+    let resolved = Resolved::load(profile_path, || detect(site)).map_err(|e| InputError(e.to_string()))?;
+    prepare_resolved(&resolved, site)
 }
 
-/// Plan an already loaded profile, as if read from `profile_path` (the guided install's review).
-pub fn prepare_profile(profile: Profile, profile_path: &Path, site: &Site) -> Result<Prepared, InputError> {
-    let id = match &profile.host.platform {
-        Some(p) => p.parse::<PlatformId>().map_err(|e| InputError(format!("{}: host.platform: {e}", profile_path.display())))?,
-        None => crate::host::detect_platform(&site.sysroot()).map_err(|e| InputError(format!("cannot tell this host's platform: {e}")))?,
-    };
-    let platform = Platform::get(id);
-    let release = Release::get(&profile.cloudstack.release)
-        .ok_or_else(|| InputError(format!("{}: cloudstack.release: unknown release line {:?}", profile_path.display(), profile.cloudstack.release)))?;
-    let dir = profile_path.parent().unwrap_or(Path::new("."));
-    let secrets = PlanSecrets::resolve(&profile, dir).map_err(|e| InputError(e.to_string()))?;
-    let (files, merge) = rendered_files(&profile, id, profile_path)?;
+/// The host's platform, for a profile that names none.
+pub fn detect(site: &Site) -> Result<PlatformId, String> {
+    crate::host::detect_platform(&site.sysroot()).map_err(|e| e.to_string())
+}
+
+/// Plan a resolved profile into `site` (the guided install's review plans its answers this way too).
+pub fn prepare_resolved(r: &Resolved, site: &Site) -> Result<Prepared, InputError> {
+    let (profile, profile_path, platform, release, secrets) = (&r.profile, r.path.as_path(), r.platform, r.release, &r.secrets);
+    let id = platform.id;
+    let (files, merge) = rendered_files(profile, id, profile_path)?;
     let mut ctx = Ctx::for_root(&site.root, secrets.redactor());
     let generated_keys = GeneratedKeys::load_or_new(&site.root);
     ctx.redactor.add(generated_keys.management.expose());
     ctx.redactor.add(generated_keys.database.expose());
-    let input = PlanInput { profile: &profile, platform, release, files, merge, secrets: &secrets, live: ctx.live, generated_keys };
+    let input = PlanInput { profile, platform, release, files, merge, secrets, live: ctx.live, generated_keys };
     let mut plan = plan::build(&input).map_err(|e| InputError(format!("{}: {e}", profile_path.display())))?;
     if ctx.live {
         // The hand-off to the management server's API (keys, zone, agent registration) comes last.
-        let extra = crate::cloudstack::actions::install_steps(&profile, profile_path, plan.steps.len()).map_err(|e| InputError(format!("{}: {e}", profile_path.display())))?;
+        let extra = crate::cloudstack::actions::install_steps(profile, profile_path, plan.steps.len()).map_err(|e| InputError(format!("{}: {e}", profile_path.display())))?;
         plan.steps.extend(extra);
     }
     Ok(Prepared { plan, ctx, profile_path: profile_path.to_path_buf() })

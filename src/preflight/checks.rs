@@ -224,7 +224,7 @@ fn is_loopback(a: &IpAddr) -> bool {
 fn net_fqdn(c: &Ctx) -> Outcome {
     let n = &c.facts.names;
     let (want_fqdn, want_addr, want_short) = match &c.opts.profile {
-        Some(p) => (p.host.fqdn.clone(), p.host.address.split('/').next().unwrap_or("").to_string(), p.host.hostname.clone()),
+        Some(p) => (p.host.fqdn.clone(), p.host.ip().to_string(), p.host.hostname.clone()),
         // Without a profile, fill in what the host already has.
         None => {
             let short = n.hostname.as_deref().map(|h| h.split('.').next().unwrap_or(h).to_string()).unwrap_or_else(|| "<name>".into());

@@ -4,6 +4,7 @@
 //! is expected`, and never echoes a secret: toml's own error text (which quotes the source line) is never shown.
 mod model;
 pub mod regular_file;
+mod resolved;
 pub mod rules;
 mod secrets;
 mod shape;
@@ -12,6 +13,7 @@ mod validate;
 
 
 pub use model::*;
+pub use resolved::{ResolveError, Resolved};
 pub use secrets::{Secret, SecretError, Secrets};
 pub use validate::{is_secret_key, secret_refs, validate, SecretRef};
 

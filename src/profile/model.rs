@@ -86,6 +86,13 @@ pub struct Host {
     pub interface: Option<String>,
 }
 
+impl Host {
+    /// The host's address without its prefix ("192.168.1.4" of "192.168.1.4/24"); `Resolved` holds it typed.
+    pub fn ip(&self) -> &str {
+        self.address.split('/').next().unwrap_or(&self.address)
+    }
+}
+
 /// The CloudStack database (MySQL 8 or MariaDB).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]

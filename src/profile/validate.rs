@@ -301,7 +301,7 @@ fn roles(p: &Profile, v: &mut V) {
 
 /// Names this host answers to, for "must be this host" rules.
 fn is_this_host(p: &Profile, s: &str) -> bool {
-    let own = p.host.address.split('/').next().unwrap_or("");
+    let own = p.host.ip();
     ["localhost", "127.0.0.1", "::1", own, &p.host.fqdn, &p.host.hostname].iter().any(|n| n.eq_ignore_ascii_case(s))
 }
 

@@ -157,7 +157,7 @@ impl Context {
             return ip.to_string();
         }
         match &self.profile {
-            Some(p) => p.host.address.split('/').next().unwrap_or("127.0.0.1").to_string(),
+            Some(p) => p.host.ip().to_string(),
             None => "127.0.0.1".into(),
         }
     }

@@ -204,3 +204,15 @@ pub fn prepared_root() -> PathBuf {
     }
     prepare_debian_root(&["systemd"], &download)
 }
+
+/// The environment the CloudStack setup stand-ins (tests/standins/) read: they write below `root`, act as
+/// 4.22 and prefix their database names with `prefix`. Given to a context's commands (`Ctx::env`), never
+/// set on this multi-threaded test process.
+pub fn standin_env(root: &std::path::Path, prefix: &str) -> Vec<(String, String)> {
+    vec![
+        ("CLOUDSTACK_STANDIN_ROOT".into(), root.display().to_string()),
+        ("CLOUDSTACK_STANDIN_RELEASE".into(), "4.22".into()),
+        ("CLOUDSTACK_STANDIN_DB_PREFIX".into(), prefix.into()),
+        ("CLOUDSTACK_STANDIN_ALLOW_NONROOT".into(), "1".into()),
+    ]
+}

@@ -51,11 +51,12 @@ pub fn run(global: &Global, dry_run: bool) -> Outcome {
 
 /// The plan for the answers, as `cloudstrap plan` shows it; read-only.
 fn review_plan(p: &Profile, path: &Path, global: &Global) -> Result<String, String> {
-    let platform = super::render::platform_of(global, p)?;
+    let resolved = super::render::review(global, p.clone(), path)?;
     // The engine must be able to plan these answers, or there is nothing to confirm.
-    crate::install::prepare_profile(p.clone(), path, &global.site()).map_err(|e| e.to_string())?;
+    let full = resolved.clone().with_secrets().map_err(|e| e.to_string())?;
+    crate::install::prepare_resolved(&full, &global.site()).map_err(|e| e.to_string())?;
     let human = Global { format: super::Format::Human, ..global.clone() };
-    super::plan::plan_text(&human, p, path, platform).map_err(|(_, e)| e)
+    super::plan::plan_text(&human, &resolved).map_err(|(_, e)| e)
 }
 
 fn say(s: impl AsRef<str>) {
@@ -231,7 +232,7 @@ fn split_list(s: &str) -> Vec<String> {
 }
 
 fn own_ip(p: &Profile) -> String {
-    p.host.address.split('/').next().unwrap_or("").to_string()
+    p.host.ip().to_string()
 }
 
 fn questions(p: &mut Profile, d: &Defaults) -> Asked<()> {
