@@ -147,6 +147,12 @@ pub fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
+/// Print a report to stdout; a reader that went away (`cloudstrap plan | head`) is not an error worth a panic.
+fn print_out(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
 fn parse_error(e: clap::Error) -> ExitCode {
     let code = if e.use_stderr() { exit::INPUT } else { exit::OK };
     let _ = e.print();

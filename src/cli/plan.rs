@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::Serialize;
 
-use super::render::{input_error, load, located, print_out};
-use super::{exit, Format, Global};
+use super::render::{input_error, load, located};
+use super::{exit, print_out, Format, Global};
 use crate::host::Sysroot;
 use crate::profile::Resolved;
 use crate::render::{file_changes, render_all, ChangeStatus, FileChange};

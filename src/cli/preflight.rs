@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{exit, Format, Global};
+use super::{exit, print_out as emit, Format, Global};
 use crate::preflight::{render_human, run_with_facts, Options};
 use crate::profile::Role;
 
@@ -32,12 +32,6 @@ fn parse_role(s: &str) -> Result<Role, String> {
         let names: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
         format!("unknown role {s:?} (expected one of {})", names.join(", "))
     })
-}
-
-/// Print to stdout; a reader that went away (`| head`) is not an error worth a panic.
-fn emit(text: &str) {
-    use std::io::Write;
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
 /// Run preflight and print the report; returns the exit code (1 when a check failed).

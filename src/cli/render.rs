@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::{exit, Global};
+use super::{exit, print_out, Global};
 use crate::host::Sysroot;
 use crate::render::{file_changes, render_all, render_network, RenderError};
 use crate::profile::{Profile, Resolved};
@@ -35,11 +35,6 @@ pub(super) fn load(global: &Global, path: &Path) -> Result<Resolved, String> {
 pub(super) fn review(global: &Global, profile: Profile, path: &Path) -> Result<Resolved, String> {
     let site = global.site();
     Resolved::without_secrets(profile, path, || crate::install::detect(&site)).map_err(|e| e.to_string())
-}
-
-/// Standard output that tolerates a closed pipe (`cloudstrap plan | head`).
-pub(super) fn print_out(text: &str) {
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
 /// A render error placed in the profile file (`FILE:LINE:COL: key: message`).
