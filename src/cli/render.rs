@@ -1,6 +1,6 @@
-//! `cloudstrap render`: write every file under a directory, for review. Like `plan`, it combines the rendered files with the current files under `--root`, exactly as the install would.
+//! `cloudstrap render`: write every file under a directory, for review. Like `plan`, it combines the
+//! rendered files with the current files under `--root`, exactly as the install would.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
@@ -49,19 +49,6 @@ pub(super) fn located(profile: &Profile, e: RenderError) -> String {
 pub(super) fn input_error(msg: impl std::fmt::Display) -> u8 {
     eprintln!("{msg}");
     exit::INPUT
-}
-
-/// Write `content` to `path` atomically (temp file in the same directory, fsync, rename).
-fn write_file(path: &Path, content: &str, mode: u32) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(content.as_bytes())?;
-    tmp.as_file().set_permissions(std::fs::Permissions::from_mode(mode))?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }
 
 /// Keep the first version of a file `render` replaces with different content as `<file>.cloudstrap.orig`.
@@ -116,7 +103,7 @@ pub fn render_main(global: &Global, args: &RenderArgs) -> u8 {
     let mut report = String::new();
     for (f, c) in files.iter().zip(&changes) {
         let dest = Sysroot::new(&args.out).path(&f.path);
-        if let Err(e) = backup_if_replaced(&dest, &c.new).and_then(|_| write_file(&dest, &c.new, f.mode)) {
+        if let Err(e) = backup_if_replaced(&dest, &c.new).and_then(|_| crate::atomic_file::replace(&dest, c.new.as_bytes(), f.mode)) {
             eprintln!("error: cannot write {}: {e}", dest.display());
             return exit::FAILED;
         }

@@ -1,5 +1,5 @@
-//! The data preflight judges by: which platforms each CloudStack release supports, what each role needs
-//! (memory, disk, ports), and per-platform how-tos used in remedies. Change the tables, not the checks.
+//! The data preflight judges by: what each role needs (memory, disk, ports), and the remedies filled in from
+//! the platform rows (which releases run where is the platform table's). Change the tables, not the checks.
 
 use crate::platform::{Family, Platform, PlatformId};
 use crate::platform::Role;
