@@ -167,3 +167,106 @@ fn a_management_server_with_remote_storage_seeds_the_template_through_a_mount() 
     let aio = prepare(&profile("all-in-one.toml"), &global("/")).unwrap();
     assert!(!aio.plan.steps.iter().any(|s| s.action.describe().contains("mounted at")));
 }
+
+/// The golden plans: every platform x role (tests/fixtures/plans/<platform>-<role>.toml) planned for a
+/// running host, compared exactly with `<name>.json` beside it: the files, and every action with its lane,
+/// description and what it waits for. Regenerate with `UPDATE_GOLDEN=1 cargo test --test engine_plan`,
+/// then review the diff. The fixtures give their (fake) passwords inline: no environment is read.
+#[test]
+fn golden_plan_per_platform_and_role() {
+    use cloudstrap::platform::PlatformId;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plans");
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let mut expected = BTreeSet::new();
+    for pid in PlatformId::ALL {
+        for role in ["management", "database", "nfs", "kvm-agent", "all-in-one"] {
+            let name = format!("{pid}-{role}");
+            let got = golden_plan(&dir.join(format!("{name}.toml")));
+            let json = dir.join(format!("{name}.json"));
+            if update {
+                std::fs::write(&json, &got).unwrap();
+            } else {
+                let want = std::fs::read_to_string(&json).unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_GOLDEN=1 and review)", json.display()));
+                pretty_assertions::assert_eq!(got, want, "{name}: the plan differs from {}", json.display());
+            }
+            expected.insert(format!("{name}.toml"));
+            expected.insert(format!("{name}.json"));
+        }
+    }
+    let present: BTreeSet<String> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(present, expected, "every fixture is a platform x role pair with its golden plan");
+}
+
+/// The plan of one fixture for a running host, with stable generated keys, after `edit`; and the
+/// redactor `install` would use with it.
+fn fixture_plan(path: &Path, edit: impl FnOnce(&mut cloudstrap::profile::Profile)) -> (cloudstrap::plan::Plan, cloudstrap::run::Redactor) {
+    use cloudstrap::action::Secret;
+    use cloudstrap::plan::{self, GeneratedKeys, PlanInput, PlanSecrets};
+    use cloudstrap::platform::{Platform, PlatformId, Release};
+
+    let mut profile = cloudstrap::profile::load(path).unwrap_or_else(|e| panic!("{e}"));
+    edit(&mut profile);
+    let pid: PlatformId = profile.host.platform.as_deref().expect("fixtures name their platform").parse().unwrap();
+    let secrets = PlanSecrets::resolve(&profile, path.parent().unwrap()).unwrap();
+    let keys = GeneratedKeys { management: Secret::new("golden-generated-management-key"), database: Secret::new("golden-generated-database-key") };
+    let mut redactor = secrets.redactor();
+    redactor.add(keys.management.expose());
+    redactor.add(keys.database.expose());
+    let input = PlanInput {
+        profile: &profile,
+        profile_path: path,
+        platform: Platform::get(pid),
+        release: Release::get(&profile.cloudstack.release).unwrap(),
+        files: cloudstrap::render::render_all(&profile, pid).unwrap(),
+        merge: cloudstrap::render::merge,
+        secrets: &secrets,
+        live: true,
+        generated_keys: keys,
+    };
+    (plan::build(&input).unwrap_or_else(|e| panic!("{}: {e}", path.display())), redactor)
+}
+
+/// The plan of one fixture as pretty JSON.
+fn golden_plan(path: &Path) -> String {
+    let (plan, redactor) = fixture_plan(path, |_| ());
+    let files: Vec<serde_json::Value> = plan
+        .files
+        .iter()
+        .map(|f| serde_json::json!({"path": f.path, "mode": format!("{:04o}", f.mode), "role": f.role.map_or("host", |r| r.as_str()), "what": f.what}))
+        .collect();
+    let v = serde_json::json!({
+        "platform": plan.platform.as_str(),
+        "release": plan.release,
+        "roles": plan.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+        "files": files,
+        "actions": cloudstrap::plan::view::actions(&plan, &redactor, None),
+    });
+    let text = serde_json::to_string_pretty(&v).unwrap() + "\n";
+    for leak in ["golden-t-", "golden-generated-", env!("CARGO_MANIFEST_DIR"), "/tmp/"] {
+        assert!(!text.contains(leak), "{}: {leak:?} in the plan:\n{text}", path.display());
+    }
+    text
+}
+
+/// The hand-off is part of the plan, after everything else: the API hand-off and the zone on a management
+/// host whose profile gives the admin password, the registration on a KVM host that asks for it.
+#[test]
+fn the_plan_ends_with_the_hand_off() {
+    use cloudstrap::plan::Lane;
+    let fixture = |name: &str| Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plans").join(name);
+    let tail = |plan: &cloudstrap::plan::Plan| -> Vec<String> {
+        plan.steps.iter().zip(&plan.info).filter(|(_, i)| i.lane == Lane::Handoff).map(|(s, _)| s.action.id()).collect()
+    };
+    let (plan, _) = fixture_plan(&fixture("el9-management.toml"), |_| ());
+    assert_eq!(tail(&plan), ["cloudstack:handoff", "cloudstack:zone:zone1"]);
+    let n = plan.steps.len();
+    assert_eq!(plan.steps[n - 2].after, (0..n - 2).collect::<Vec<_>>(), "the hand-off waits for every step before it");
+    assert_eq!(plan.steps[n - 1].after, (0..n - 1).collect::<Vec<_>>(), "the zone waits for the hand-off too");
+    // No admin password: nothing to hand off.
+    let (plan, _) = fixture_plan(&fixture("el9-management.toml"), |p| p.management.as_mut().unwrap().admin_password = None);
+    assert!(tail(&plan).is_empty());
+    // A KVM host that asks to register itself.
+    let (plan, _) = fixture_plan(&fixture("ubuntu-24.04-kvm-agent.toml"), |p| p.agent.as_mut().unwrap().register = true);
+    assert_eq!(tail(&plan), ["cloudstack:agent:10.20.0.21"]);
+    assert_eq!(plan.steps.last().unwrap().after.len(), plan.steps.len() - 1);
+}

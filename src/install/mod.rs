@@ -48,12 +48,6 @@ pub struct Prepared {
 #[error("{0}")]
 pub struct InputError(pub String);
 
-/// Rendered files for the plan (`render::render_all`), combined with the host's by `render::merge`.
-fn rendered_files(profile: &Profile, id: PlatformId, path: &Path) -> Result<(Vec<FileSpec>, MergeFn), InputError> {
-    let files = crate::render::render_all(profile, id).map_err(|e| InputError(format!("{}: {e}", path.display())))?;
-    Ok((files, crate::render::merge))
-}
-
 /// Load, check and plan, without changing anything.
 pub fn prepare(profile_path: &Path, global: &Global) -> Result<Prepared, InputError> {
     // Validated: every problem comes back located (FILE:LINE:COL: key: ...), nothing has changed yet.
@@ -67,23 +61,26 @@ pub fn prepare_profile(profile: Profile, profile_path: &Path, global: &Global) -
         Some(p) => p.parse::<PlatformId>().map_err(|e| InputError(format!("{}: host.platform: {e}", profile_path.display())))?,
         None => crate::host::detect_platform(&global.sysroot()).map_err(|e| InputError(format!("cannot tell this host's platform: {e}")))?,
     };
+    let files = crate::render::render_all(&profile, id).map_err(|e| InputError(format!("{}: {e}", profile_path.display())))?;
+    prepare_rendered(profile, profile_path, global, id, files)
+}
+
+/// Plan a loaded profile with its files already rendered for platform `id` (`cloudstrap plan` renders
+/// them first to place its errors in the profile).
+pub fn prepare_rendered(profile: Profile, profile_path: &Path, global: &Global, id: PlatformId, files: Vec<FileSpec>) -> Result<Prepared, InputError> {
     let platform = Platform::get(id);
     let release = Release::get(&profile.cloudstack.release)
         .ok_or_else(|| InputError(format!("{}: cloudstack.release: unknown release line {:?}", profile_path.display(), profile.cloudstack.release)))?;
     let dir = profile_path.parent().unwrap_or(Path::new("."));
     let secrets = PlanSecrets::resolve(&profile, dir).map_err(|e| InputError(e.to_string()))?;
-    let (files, merge) = rendered_files(&profile, id, profile_path)?;
+    // Combined with the host's current files by `render::merge`, as `cloudstrap plan` shows them.
+    let merge: MergeFn = crate::render::merge;
     let mut ctx = Ctx::for_root(&global.root, secrets.redactor());
     let generated_keys = GeneratedKeys::load_or_new(&global.root);
     ctx.redactor.add(generated_keys.management.expose());
     ctx.redactor.add(generated_keys.database.expose());
-    let input = PlanInput { profile: &profile, platform, release, files, merge, secrets: &secrets, live: ctx.live, generated_keys };
-    let mut plan = plan::build(&input).map_err(|e| InputError(format!("{}: {e}", profile_path.display())))?;
-    if ctx.live {
-        // The hand-off to the management server's API (keys, zone, agent registration) comes last.
-        let extra = crate::cloudstack::actions::install_steps(&profile, profile_path, plan.steps.len()).map_err(|e| InputError(format!("{}: {e}", profile_path.display())))?;
-        plan.steps.extend(extra);
-    }
+    let input = PlanInput { profile: &profile, profile_path, platform, release, files, merge, secrets: &secrets, live: ctx.live, generated_keys };
+    let plan = plan::build(&input).map_err(|e| InputError(format!("{}: {e}", profile_path.display())))?;
     Ok(Prepared { plan, ctx, profile_path: profile_path.to_path_buf() })
 }
 
@@ -116,28 +113,13 @@ pub fn render_plan(p: &Prepared, statuses: &[Status]) -> String {
     out
 }
 
-/// The plan as JSON: `{"platform", "roles", "actions": [{"number", "id", "description", "status", "after"}]}`.
+/// The plan as JSON: `{"platform", "release", "roles", "actions": [ActionView]}` (see [`plan::view`]).
 pub fn plan_json(p: &Prepared, statuses: &[Status]) -> serde_json::Value {
-    let actions: Vec<serde_json::Value> = p
-        .plan
-        .steps
-        .iter()
-        .zip(statuses)
-        .enumerate()
-        .map(|(i, (s, st))| {
-            serde_json::json!({
-                "number": i + 1,
-                "id": s.action.id(),
-                "description": p.ctx.redactor.redact(&s.action.describe()),
-                "status": if *st == Status::Done { "done" } else { "pending" },
-                "after": s.after.iter().map(|a| a + 1).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
     serde_json::json!({
         "platform": p.plan.platform.as_str(),
+        "release": p.plan.release,
         "roles": p.plan.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
-        "actions": actions,
+        "actions": plan::view::actions(&p.plan, &p.ctx.redactor, Some(statuses)),
     })
 }
 

@@ -7,7 +7,6 @@
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use crate::action::executor::Step;
 use crate::action::mount::OnNfsMount;
 use crate::action::progress::Download;
 use crate::action::{Action, ActionError, Ctx, Record, Secret};
@@ -16,29 +15,32 @@ use crate::profile::Profile;
 use crate::template::layout::Layout;
 use crate::template::{ChecksumSpec, DbOptions, FetchOptions};
 
-use super::PlanSecrets;
+use super::builder::{Builder, Lane, StepId};
+use super::Lanes;
 
 /// The SYSTEM KVM template's id in a freshly created 4.x database (upstream's lookup gives it too).
 pub const FRESH_DATABASE_ID: u32 = 3;
 
-/// Adds the template steps; `secondary_dir` is the step that creates secondary storage, `mgmt_packages`
-/// the one that installs the management package (which may bundle the template).
-#[allow(clippy::too_many_arguments)]
-pub fn plan(
-    steps: &mut Vec<Step>,
-    profile: &Profile,
-    release: &Release,
-    secondary_dir: usize,
-    mgmt_packages: Option<usize>,
-    setup_db: Option<usize>,
-    secrets: &PlanSecrets,
-) {
+/// The template lane: on a running management server, seeded into the local export once its directory
+/// exists (and, when the management package bundles the template, once that package is in), else, with
+/// secondary storage on another host, through a mount of that export once the NFS client (which comes
+/// with the management packages) is in.
+pub(super) fn lane(b: &mut Builder, l: &Lanes) {
+    let (profile, release) = (l.input.profile, l.input.release);
     let Some(nfs) = &profile.nfs else { return };
-    let mut after = vec![secondary_dir];
-    if let (Some(pk), true) = (mgmt_packages, bundled_dir(profile, release).is_some()) {
-        after.push(pk);
+    if !b.has(StepId::ManagementPackages) {
+        return;
     }
-    plan_into(steps, profile, release, PathBuf::from(&nfs.secondary), None, after, setup_db, secrets);
+    if b.has(StepId::StorageDirs) {
+        let mut after = vec![StepId::StorageDirs];
+        if bundled_dir(profile, release).is_some() {
+            after.push(StepId::ManagementPackages);
+        }
+        steps(b, l, PathBuf::from(&nfs.secondary), None, &after);
+    } else {
+        let source = format!("{}:{}", nfs.server, nfs.secondary);
+        steps(b, l, PathBuf::from(&nfs.secondary_mount), Some(source), &[StepId::ManagementPackages]);
+    }
 }
 
 /// The package's template directory to seed from: the release's (4.20+), unless the profile names a URL.
@@ -47,25 +49,10 @@ fn bundled_dir(profile: &Profile, release: &Release) -> Option<PathBuf> {
     release.template.bundled_dir.filter(|_| !explicit).map(PathBuf::from)
 }
 
-/// The same steps for secondary storage on another host: each runs with its NFS export mounted at
-/// `nfs.secondary-mount` and unmounted after; `nfs_client` is the step that installs the NFS client.
-pub fn plan_remote(steps: &mut Vec<Step>, profile: &Profile, release: &Release, nfs_client: usize, setup_db: Option<usize>, secrets: &PlanSecrets) {
-    let Some(nfs) = &profile.nfs else { return };
-    let source = format!("{}:{}", nfs.server, nfs.secondary);
-    plan_into(steps, profile, release, PathBuf::from(&nfs.secondary_mount), Some(source), vec![nfs_client], setup_db, secrets);
-}
-
-#[allow(clippy::too_many_arguments)]
-fn plan_into(
-    steps: &mut Vec<Step>,
-    profile: &Profile,
-    release: &Release,
-    dest: PathBuf,
-    mount: Option<String>,
-    first_after: Vec<usize>,
-    setup_db: Option<usize>,
-    secrets: &PlanSecrets,
-) {
+/// The seed and, once setup-databases ran (with root's password), the row; each inside a mount of
+/// `mount` at `dest` when given.
+fn steps(b: &mut Builder, l: &Lanes, dest: PathBuf, mount: Option<String>, seed_after: &[StepId]) {
+    let (profile, release) = (l.input.profile, l.input.release);
     let wrap = |a: Box<dyn Action>| -> Box<dyn Action> {
         match &mount {
             Some(source) => Box::new(OnNfsMount { source: source.clone(), target: dest.clone(), inner: a }),
@@ -82,12 +69,10 @@ fn plan_into(
     let id = t.id.unwrap_or(FRESH_DATABASE_ID);
     let bundled = bundled_dir(profile, release);
     let seed = SeedTemplate { url: url.clone(), bundled, dest: dest.clone(), id, checksum, allow_http: profile.cloudstack.allow_http };
-    steps.push(Step { action: wrap(Box::new(seed)), after: first_after });
-    let seeded = steps.len() - 1;
-    if let (Some(sdb), Some(root)) = (setup_db, &secrets.db_root) {
-        let (host, port) = profile.database.as_ref().map(|d| (d.host.clone(), d.port)).unwrap_or_else(|| ("localhost".into(), 3306));
-        let record = RecordTemplate { dest: dest.clone(), id, url, root_password: root.clone(), host, port };
-        steps.push(Step { action: wrap(Box::new(record)), after: vec![seeded, sdb] });
+    b.add_boxed(Lane::Template, Some(StepId::TemplateSeed), wrap(Box::new(seed)), seed_after);
+    if let (true, Some(root)) = (b.has(StepId::SetupDatabases), &l.input.secrets.db_root) {
+        let record = RecordTemplate { dest: dest.clone(), id, url, root_password: root.clone(), host: l.conn.host.clone(), port: l.conn.port };
+        b.add_boxed(Lane::Template, Some(StepId::TemplateRow), wrap(Box::new(record)), &[StepId::TemplateSeed, StepId::SetupDatabases]);
     }
 }
 

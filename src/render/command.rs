@@ -200,11 +200,14 @@ struct PlanReport<'a> {
 }
 
 /// What `cloudstrap plan` reports for a loaded profile: the files that would change (with their diffs) and
-/// the engine's actions, done or pending. The guided install's review shows the same. `Err` carries the
+/// the plan's actions, done or pending. The guided install's review shows the same. `Err` carries the
 /// exit code (2 rejected input, 1 an unreadable current file) and one located sentence.
 pub fn plan_text(global: &Global, profile: &Profile, profile_path: &Path, platform: PlatformId) -> Result<String, (u8, String)> {
     let files = render_all(profile, platform).map_err(|e| (exit::INPUT, located(profile, e)))?;
-    let changes = file_changes(&files, &Sysroot::new(global.root.clone()))
+    // The one plan `install` would run, built from these files; they stay shown when it cannot be built.
+    let prepared = crate::install::prepare_rendered(profile.clone(), profile_path, global, platform, files.clone());
+    let files = prepared.as_ref().map_or(&files, |p| &p.plan.files);
+    let changes = file_changes(files, &Sysroot::new(global.root.clone()))
         .map_err(|e| (exit::FAILED, format!("error: cannot read the current file {e}")))?;
     let n = changes.iter().filter(|c| c.status != ChangeStatus::Unchanged).count();
     let report = PlanReport {
@@ -214,7 +217,6 @@ pub fn plan_text(global: &Global, profile: &Profile, profile_path: &Path, platfo
         changes: n,
         files: &changes,
     };
-    let prepared = crate::install::prepare_profile(profile.clone(), profile_path, global);
     let mut text = String::new();
     match global.format {
         Format::Json => {
