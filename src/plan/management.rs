@@ -9,11 +9,12 @@ use std::time::Duration;
 
 use super::builder::{Builder, Lane, StepId};
 use super::{strs, Lanes, PlanError, DATABASE_KEY_FILE, MANAGEMENT_KEY_FILE};
+use crate::action::database::CloudUserAgain;
 use crate::action::file::{FileKind, FileSpec, WriteFile};
 use crate::action::packages::InstallPackages;
 use crate::action::setup::{Arg, Recreate, SetupCommand};
 use crate::action::wait::{Target, WaitFor};
-use crate::action::{Action, ActionError, Ctx, Record, Secret};
+use crate::action::Secret;
 use crate::profile::Role;
 
 pub(super) fn lane(b: &mut Builder, l: &Lanes) -> Result<(), PlanError> {
@@ -80,7 +81,7 @@ pub(super) fn lane(b: &mut Builder, l: &Lanes) -> Result<(), PlanError> {
     b.add(Lane::Management, Some(StepId::SetupDatabases), setup_databases, &waits);
     if let (true, Some(root)) = (l.has(Role::Database), &input.secrets.db_root) {
         // setup-databases recreates the cloud user with its own grants, without PROCESS.
-        let again = RegrantAfterSetup(super::database::cloud_user(l, root, &cloud_pw));
+        let again = CloudUserAgain(super::database::cloud_user(l, root, &cloud_pw));
         b.add(Lane::Management, Some(StepId::CloudUserRegranted), again, &[StepId::SetupDatabases]);
     }
     b.alias(StepId::DatabaseSetUp, &[StepId::CloudUserRegranted, StepId::SetupDatabases]);
@@ -115,28 +116,4 @@ fn secret_file(path: &str, value: &Secret) -> WriteFile {
         what: "generated key".into(),
     };
     WriteFile::new(spec, whole)
-}
-
-/// The cloud user's grants checked again after setup-databases (a distinct step id from the first).
-struct RegrantAfterSetup(crate::action::database::CloudUser);
-
-impl Action for RegrantAfterSetup {
-    fn id(&self) -> String {
-        format!("{}:after-setup", self.0.id())
-    }
-    fn describe(&self) -> String {
-        format!("{} (again after setup-databases)", self.0.describe())
-    }
-    fn is_done(&self, ctx: &Ctx) -> Result<bool, ActionError> {
-        self.0.is_done(ctx)
-    }
-    fn prepare(&self, ctx: &Ctx, r: &mut Record) -> Result<(), ActionError> {
-        self.0.prepare(ctx, r)
-    }
-    fn execute(&self, ctx: &Ctx, r: &mut Record) -> Result<(), ActionError> {
-        self.0.execute(ctx, r)
-    }
-    fn revert(&self, ctx: &Ctx, r: &Record) -> Result<(), ActionError> {
-        self.0.revert(ctx, r)
-    }
 }
