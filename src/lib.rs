@@ -18,7 +18,8 @@
 //! - [`run`]: the one way to run a command.
 //! - [`action`]: every change to a host as a detect/execute/verify/revert action; the executor (a
 //!   dependency graph run on a few workers), the receipt that makes installs resumable, progress display.
-//! - [`plan`]: the actions for a profile's roles on a platform; [`install`]: the `install` command.
+//! - [`plan`]: the whole install for a profile's roles on a platform (one lane per role, hand-off included);
+//!   [`install`]: the `install` command.
 //! - [`cloudstack`]: the hand-off to the management server API (signed client, keys, zone deployment).
 //! - [`generated_docs`]: shell completions and man pages, generated from the command-line definition.
 
