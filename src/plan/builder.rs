@@ -154,3 +154,50 @@ impl Builder {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::action::dirs::CreateDirs;
+
+    fn dirs(p: &str) -> CreateDirs {
+        CreateDirs { dirs: vec![p.into()], mode: 0o755 }
+    }
+
+    #[test]
+    fn names_resolve_to_positions_and_names_no_lane_added_are_not_waited_for() {
+        let mut b = Builder::default();
+        b.add(Lane::Host, Some(StepId::BasePackages), dirs("/a"), &[StepId::Selinux]);
+        assert!(b.steps[0].after.is_empty());
+        b.add(Lane::Nfs, Some(StepId::StorageDirs), dirs("/b"), &[]);
+        b.add(Lane::Nfs, None, dirs("/c"), &[StepId::StorageDirs, StepId::Firewall, StepId::BasePackages, StepId::StorageDirs]);
+        assert_eq!(b.steps[2].after, [0, 1], "sorted, once each, absent names left out");
+        assert_eq!(b.info[2].lane, Lane::Nfs);
+        assert_eq!(b.info[1].name, Some(StepId::StorageDirs));
+    }
+
+    #[test]
+    fn an_alias_stands_for_the_newest_target_and_never_replaces_a_step_of_that_name() {
+        let mut b = Builder::default();
+        b.add(Lane::Database, Some(StepId::DatabaseService), dirs("/a"), &[]);
+        b.add(Lane::Database, Some(StepId::DatabaseAdminLogin), dirs("/b"), &[]);
+        b.alias(StepId::DatabaseReady, &[StepId::DatabaseService, StepId::DatabaseAdminLogin]);
+        assert_eq!(b.get(StepId::DatabaseReady), Some(1));
+        b.alias(StepId::DatabaseReady, &[StepId::DatabaseService]);
+        assert_eq!(b.get(StepId::DatabaseReady), Some(1));
+        b.alias(StepId::Firewall, &[StepId::FirewallService]);
+        assert!(!b.has(StepId::Firewall), "no target, no alias");
+        // No files: the name stands for what they would have waited for.
+        b.files(Lane::Host, &[], crate::render::merge, &[StepId::DatabaseService], StepId::HostFiles);
+        assert_eq!(b.get(StepId::HostFiles), Some(0));
+    }
+
+    #[test]
+    fn the_hand_off_waits_for_everything_before_it() {
+        let mut b = Builder::default();
+        b.add(Lane::Host, None, dirs("/a"), &[]);
+        b.add(Lane::Nfs, None, dirs("/b"), &[]);
+        b.add_after_all(Lane::Handoff, Box::new(dirs("/c")));
+        assert_eq!(b.steps[2].after, [0, 1]);
+    }
+}
