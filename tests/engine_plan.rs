@@ -1,6 +1,7 @@
 //! Plans for the shipped profiles: the steps each role needs, in an order that works, with the template
 //! download independent of every package install, platform names from the platform table (EL6's SysV and
-//! 3.0.2's `cloud-*` commands), no runtime steps in an image root, and no secret in any description.
+//! 3.0.2's `cloud-*` commands), no runtime steps in an image root, and no secret in any description; the
+//! hand-off last; and the golden plans of every platform x role. No test here reads the environment.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -16,19 +17,36 @@ fn profile(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles").join(name)
 }
 
-fn set_env() {
-    for (k, v) in [
-        ("CLOUDSTRAP_DB_ROOT_PASSWORD", "PlanRoot-1x"),
-        ("CLOUDSTRAP_DB_CLOUD_PASSWORD", "PlanCloud-2y"),
-        ("CLOUDSTRAP_ADMIN_PASSWORD", "PlanAdmin-3z"),
-        ("CLOUDSTRAP_HOST_ROOT_PASSWORD", "PlanHost-4w"),
-        ("SQUIRREL_DB_ROOT_PASSWORD", "SqRoot-5v"),
-        ("SQUIRREL_DB_CLOUD_PASSWORD", "SqCloud-6u"),
-        ("SQUIRREL_ADMIN_PASSWORD", "SqAdmin-7t"),
-        ("SQUIRREL_AGENT_ROOT_PASSWORD", "SqAgent-8s"),
-    ] {
-        std::env::set_var(k, v);
+/// The secrets the shipped profiles name by environment variable, given inline instead (no test touches
+/// the process environment).
+const SECRETS: [(&str, &str); 9] = [
+    ("CLOUDSTRAP_DB_ROOT_PASSWORD", "PlanRoot-1x"),
+    ("CLOUDSTRAP_DB_CLOUD_PASSWORD", "PlanCloud-2y"),
+    ("CLOUDSTRAP_ADMIN_PASSWORD", "PlanAdmin-3z"),
+    ("CLOUDSTRAP_HOST_ROOT_PASSWORD", "PlanHost-4w"),
+    ("CLOUDSTRAP_KVM_ROOT_PASSWORD", "PlanKvm-9r"),
+    ("SQUIRREL_DB_ROOT_PASSWORD", "SqRoot-5v"),
+    ("SQUIRREL_DB_CLOUD_PASSWORD", "SqCloud-6u"),
+    ("SQUIRREL_ADMIN_PASSWORD", "SqAdmin-7t"),
+    ("SQUIRREL_AGENT_ROOT_PASSWORD", "SqAgent-8s"),
+];
+
+/// A 0600 copy of a shipped profile with `edits` applied and its secrets inline.
+fn shipped(name: &str, edits: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
+    let mut text = std::fs::read_to_string(profile(name)).unwrap();
+    for (from, to) in edits {
+        assert!(text.contains(from), "{name}: no {from:?}");
+        text = text.replacen(from, to, 1);
     }
+    for (var, value) in SECRETS {
+        text = text.replace(&format!("-env = \"{var}\""), &format!(" = \"{value}\""));
+    }
+    assert!(!text.contains("password-env"), "{name}: a secret left to the environment");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    (dir, path)
 }
 
 fn ids(p: &Prepared) -> Vec<String> {
@@ -56,12 +74,7 @@ fn ancestors(p: &Prepared, i: usize) -> BTreeSet<usize> {
 
 #[test]
 fn all_in_one_on_a_live_el9_host() {
-    set_env();
-    let text = std::fs::read_to_string(profile("all-in-one.toml")).unwrap().replace("[host]\n", "[host]\nplatform = \"el9\"\n");
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("aio.toml");
-    std::fs::write(&path, text).unwrap();
-    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let (dir, path) = shipped("all-in-one.toml", &[("[host]\n", "[host]\nplatform = \"el9\"\n")]);
     let p = prepare(&path, &global("/")).unwrap();
     assert!(p.ctx.live);
     for want in [
@@ -120,8 +133,8 @@ fn all_in_one_on_a_live_el9_host() {
 
 #[test]
 fn the_seed_article_server_on_el6_uses_sysv_and_cloud_commands() {
-    set_env();
-    let p = prepare(&profile("squirrel-server.toml"), &global("/")).unwrap();
+    let (_dir, path) = shipped("squirrel-server.toml", &[]);
+    let p = prepare(&path, &global("/")).unwrap();
     index(&p, "setup:cloud-setup-databases");
     index(&p, "setup:cloud-setup-management");
     let descr: Vec<String> = p.plan.steps.iter().map(|s| s.action.describe()).collect();
@@ -131,8 +144,8 @@ fn the_seed_article_server_on_el6_uses_sysv_and_cloud_commands() {
 
 #[test]
 fn an_image_root_gets_no_runtime_steps() {
-    set_env();
-    let p = prepare(&profile("squirrel-server.toml"), &global("/nonexistent-image-root")).unwrap();
+    let (_dir, path) = shipped("squirrel-server.toml", &[]);
+    let p = prepare(&path, &global("/nonexistent-image-root")).unwrap();
     assert!(!p.ctx.live);
     for runtime in ["wait:", "db-admin-login", "db-user", "setup:", "exportfs", "firewall:", "cloudstack:", "template"] {
         assert!(!ids(&p).iter().any(|i| i.starts_with(runtime)), "{runtime} planned for an image root: {:#?}", ids(&p));
@@ -141,13 +154,7 @@ fn an_image_root_gets_no_runtime_steps() {
 
 #[test]
 fn a_management_server_with_remote_storage_seeds_the_template_through_a_mount() {
-    set_env();
-    std::env::set_var("CLOUDSTRAP_KVM_ROOT_PASSWORD", "PlanKvm-9r");
-    let text = std::fs::read_to_string(profile("management.toml")).unwrap().replace("[host]\n", "[host]\nplatform = \"debian-12\"\n");
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("mgmt.toml");
-    std::fs::write(&path, text).unwrap();
-    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let (_dir, path) = shipped("management.toml", &[("[host]\n", "[host]\nplatform = \"debian-12\"\n")]);
     let p = prepare(&path, &global("/")).unwrap();
     assert!(!ids(&p).iter().any(|i| i.starts_with("exportfs")), "no NFS role here");
     let seed = index(&p, "template:3");
@@ -164,7 +171,8 @@ fn a_management_server_with_remote_storage_seeds_the_template_through_a_mount() 
     // An image root plans no mount; a host with the NFS role writes the export directly.
     let img = prepare(&path, &global("/nonexistent-image-root")).unwrap();
     assert!(!ids(&img).iter().any(|i| i.starts_with("template")));
-    let aio = prepare(&profile("all-in-one.toml"), &global("/")).unwrap();
+    let (_aio_dir, aio_path) = shipped("all-in-one.toml", &[]);
+    let aio = prepare(&aio_path, &global("/")).unwrap();
     assert!(!aio.plan.steps.iter().any(|s| s.action.describe().contains("mounted at")));
 }
 
