@@ -34,6 +34,8 @@
 //! - [`template`]: seeding the system VM template into secondary storage.
 //! - [`action`]: every change to a host as a detect/execute/verify/revert action; the executor (a
 //!   dependency graph run on a few workers), the receipt that makes installs resumable, progress display.
+//! - [`plan`]: the whole install for a profile's roles on a platform (one lane per role, hand-off included);
+//!   [`install`]: the `install` command.
 //! - [`cloudstack`]: the hand-off to the management server API (signed client, keys, zone deployment).
 //! - [`plan`]: the actions for a profile's roles on a platform; [`install`]: a profile loaded and planned.
 //! - [`reset`]: start over (backup, recreate the databases) and restore.

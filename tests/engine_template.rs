@@ -16,7 +16,7 @@ use cloudstrap::action::executor::{execute, Options, Step};
 use cloudstrap::action::progress::Progress;
 use cloudstrap::action::receipt::Receipt;
 use cloudstrap::action::Ctx;
-use cloudstrap::plan::template::SeedTemplate;
+use cloudstrap::template::actions::SeedTemplate;
 use cloudstrap::run::Redactor;
 use cloudstrap::template::{Algo, Checksum, ChecksumSpec};
 use engine_support::*;

@@ -317,31 +317,6 @@ fn handoff_zone_and_agent_as_install_actions() {
     assert!(walk(root.path()).is_empty(), "{:?}", walk(root.path()));
 }
 
-/// What `install` appends to a live host's plan, after everything else.
-#[test]
-fn install_appends_the_hand_off_steps_last() {
-    use cloudstrap::cloudstack::actions::install_steps;
-    use cloudstrap::profile::Role;
-
-    // Management with an admin password and a zone: hand-off, then the zone.
-    let basic = profile("basic-zone.toml");
-    let steps = install_steps(&basic, &fixture("basic-zone.toml"), 5).unwrap();
-    let ids: Vec<String> = steps.iter().map(|s| s.action.id()).collect();
-    assert_eq!(ids, ["cloudstack:handoff", "cloudstack:zone:Zone1"]);
-    assert_eq!(steps[0].after, [0, 1, 2, 3, 4]);
-    assert_eq!(steps[1].after, [0, 1, 2, 3, 4, 5]);
-    // Management without an admin password: nothing to hand off.
-    let adv = profile("advanced-zone.toml");
-    assert!(install_steps(&adv, &fixture("advanced-zone.toml"), 3).unwrap().is_empty());
-    // A KVM host that asks to register itself.
-    let mut agent = adv.clone();
-    agent.host.roles = vec![Role::KvmAgent];
-    agent.agent.as_mut().unwrap().register = true;
-    let steps = install_steps(&agent, &fixture("advanced-zone.toml"), 2).unwrap();
-    assert_eq!(steps.iter().map(|s| s.action.id()).collect::<Vec<_>>(), ["cloudstack:agent:10.0.0.4"]);
-    assert_eq!(steps[0].after, [0, 1]);
-}
-
 /// After `reset` recreates the databases, the server refuses the stored keys: the hand-off is no longer
 /// done and runs again (here the stored secret is made one the server never issued).
 #[test]

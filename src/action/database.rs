@@ -215,3 +215,28 @@ impl Action for CloudUser {
         Ok(())
     }
 }
+
+/// The cloud user's grants checked again after setup-databases, which recreates the user with its own
+/// grants, without PROCESS (a distinct step id from the first).
+pub struct CloudUserAgain(pub CloudUser);
+
+impl Action for CloudUserAgain {
+    fn id(&self) -> String {
+        format!("{}:after-setup", self.0.id())
+    }
+    fn describe(&self) -> String {
+        format!("{} (again after setup-databases)", self.0.describe())
+    }
+    fn is_done(&self, ctx: &Ctx) -> Result<bool, ActionError> {
+        self.0.is_done(ctx)
+    }
+    fn prepare(&self, ctx: &Ctx, r: &mut Record) -> Result<(), ActionError> {
+        self.0.prepare(ctx, r)
+    }
+    fn execute(&self, ctx: &Ctx, r: &mut Record) -> Result<(), ActionError> {
+        self.0.execute(ctx, r)
+    }
+    fn revert(&self, ctx: &Ctx, r: &Record) -> Result<(), ActionError> {
+        self.0.revert(ctx, r)
+    }
+}

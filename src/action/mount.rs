@@ -84,7 +84,7 @@ impl Action for OnNfsMount {
 
     fn revert(&self, ctx: &Ctx, record: &Record) -> Result<(), ActionError> {
         stamp::remove(ctx, &self.stamp_name());
-        // The template actions revert without touching the storage (see plan::template).
+        // The template actions revert without touching the storage (see template::actions).
         self.inner.revert(ctx, record)
     }
 }

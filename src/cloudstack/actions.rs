@@ -198,30 +198,3 @@ impl Action for AgentRegister {
         Ok(())
     }
 }
-
-/// The hand-off steps `install` appends to a plan of `planned` steps on a live host, each after
-/// everything planned before it: the API hand-off on a management host whose profile gives the admin
-/// password, then the zone when the profile has one; the agent's registration on a kvm-agent host
-/// whose profile sets `agent.register`.
-pub fn install_steps(profile: &Profile, profile_path: &Path, planned: usize) -> Result<Vec<crate::action::executor::Step>, ActionError> {
-    use crate::action::executor::Step;
-    use crate::profile::Role;
-    let mut steps: Vec<Step> = vec![];
-    let all_before = |n: usize| (0..n).collect::<Vec<usize>>();
-    let dir = profile_path.parent().unwrap_or(Path::new("."));
-    let has_admin_password = profile.management.as_ref().is_some_and(|m| m.admin_password.is_some() || m.admin_password_file.is_some() || m.admin_password_env.is_some());
-    if profile.has_role(Role::Management) && has_admin_password {
-        steps.push(Step { action: Box::new(ApiHandoff::from_profile(profile, profile_path)?), after: all_before(planned) });
-        if profile.zone.is_some() {
-            // The hand-off ends when the system VMs run: a template copy that failed on the server (only logged
-            // there) would otherwise leave a zone that never starts a VM, with the install reported as done.
-            let options = DeployOptions { profile_dir: dir.to_path_buf(), system_vm_wait: Some(SYSTEM_VM_WAIT), ..DeployOptions::default() };
-            steps.push(Step { action: Box::new(ZoneDeploy { profile: profile.clone(), profile_path: profile_path.into(), options }), after: all_before(planned + steps.len()) });
-        }
-    }
-    if profile.has_role(Role::KvmAgent) && profile.agent.as_ref().is_some_and(|a| a.register) {
-        let n = planned + steps.len();
-        steps.push(Step { action: Box::new(AgentRegister { profile: profile.clone(), profile_path: profile_path.into(), options: RegisterOptions::for_profile(profile) }), after: all_before(n) });
-    }
-    Ok(steps)
-}

@@ -54,13 +54,8 @@ pub fn prepare_resolved(r: &Resolved, site: &Site) -> Result<Prepared, InputErro
     let generated_keys = GeneratedKeys::load_or_new(&site.root);
     ctx.redactor.add(generated_keys.management.expose());
     ctx.redactor.add(generated_keys.database.expose());
-    let input = PlanInput { profile, platform, release, files, merge, secrets, live: ctx.live, generated_keys };
-    let mut plan = plan::build(&input).map_err(|e| InputError(format!("{}: {e}", profile_path.display())))?;
-    if ctx.live {
-        // The hand-off to the management server's API (keys, zone, agent registration) comes last.
-        let extra = crate::cloudstack::actions::install_steps(profile, profile_path, plan.steps.len()).map_err(|e| InputError(format!("{}: {e}", profile_path.display())))?;
-        plan.steps.extend(extra);
-    }
+    let input = PlanInput { profile, profile_path, platform, release, files, merge, secrets, live: ctx.live, generated_keys };
+    let plan = plan::build(&input).map_err(|e| InputError(format!("{}: {e}", profile_path.display())))?;
     Ok(Prepared { plan, ctx, profile_path: profile_path.to_path_buf() })
 }
 
@@ -93,27 +88,12 @@ pub fn render_plan(p: &Prepared, statuses: &[Status]) -> String {
     out
 }
 
-/// The plan as JSON: `{"platform", "roles", "actions": [{"number", "id", "description", "status", "after"}]}`.
+/// The plan as JSON: `{"platform", "release", "roles", "actions": [ActionView]}` (see [`plan::view`]).
 pub fn plan_json(p: &Prepared, statuses: &[Status]) -> serde_json::Value {
-    let actions: Vec<serde_json::Value> = p
-        .plan
-        .steps
-        .iter()
-        .zip(statuses)
-        .enumerate()
-        .map(|(i, (s, st))| {
-            serde_json::json!({
-                "number": i + 1,
-                "id": s.action.id(),
-                "description": p.ctx.redactor.redact(&s.action.describe()),
-                "status": if *st == Status::Done { "done" } else { "pending" },
-                "after": s.after.iter().map(|a| a + 1).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
     serde_json::json!({
         "platform": p.plan.platform.as_str(),
+        "release": p.plan.release,
         "roles": p.plan.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
-        "actions": actions,
+        "actions": plan::view::actions(&p.plan, &p.ctx.redactor, Some(statuses)),
     })
 }

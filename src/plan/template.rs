@@ -5,40 +5,40 @@
 //! `template.url`, it downloads, overlapping with the package installs.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
 
-use crate::action::executor::Step;
 use crate::action::mount::OnNfsMount;
-use crate::action::progress::Download;
-use crate::action::{Action, ActionError, Ctx, Record, Secret};
+use crate::action::Action;
 use crate::platform::Release;
 use crate::profile::Profile;
-use crate::template::layout::Layout;
-use crate::template::{ChecksumSpec, DbOptions, FetchOptions};
+use crate::template::actions::{RecordTemplate, SeedTemplate};
+use crate::template::ChecksumSpec;
 
-use super::PlanSecrets;
+use super::builder::{Builder, Lane, StepId};
+use super::Lanes;
 
 /// The SYSTEM KVM template's id in a freshly created 4.x database (upstream's lookup gives it too).
 pub const FRESH_DATABASE_ID: u32 = 3;
 
-/// Adds the template steps; `secondary_dir` is the step that creates secondary storage, `mgmt_packages`
-/// the one that installs the management package (which may bundle the template).
-#[allow(clippy::too_many_arguments)]
-pub fn plan(
-    steps: &mut Vec<Step>,
-    profile: &Profile,
-    release: &Release,
-    secondary_dir: usize,
-    mgmt_packages: Option<usize>,
-    setup_db: Option<usize>,
-    secrets: &PlanSecrets,
-) {
+/// The template lane: on a running management server, seeded into the local export once its directory
+/// exists (and, when the management package bundles the template, once that package is in), else, with
+/// secondary storage on another host, through a mount of that export once the NFS client (which comes
+/// with the management packages) is in.
+pub(super) fn lane(b: &mut Builder, l: &Lanes) {
+    let (profile, release) = (l.input.profile, l.input.release);
     let Some(nfs) = &profile.nfs else { return };
-    let mut after = vec![secondary_dir];
-    if let (Some(pk), true) = (mgmt_packages, bundled_dir(profile, release).is_some()) {
-        after.push(pk);
+    if !b.has(StepId::ManagementPackages) {
+        return;
     }
-    plan_into(steps, profile, release, PathBuf::from(&nfs.secondary), None, after, setup_db, secrets);
+    if b.has(StepId::StorageDirs) {
+        let mut after = vec![StepId::StorageDirs];
+        if bundled_dir(profile, release).is_some() {
+            after.push(StepId::ManagementPackages);
+        }
+        steps(b, l, PathBuf::from(&nfs.secondary), None, &after);
+    } else {
+        let source = format!("{}:{}", nfs.server, nfs.secondary);
+        steps(b, l, PathBuf::from(&nfs.secondary_mount), Some(source), &[StepId::ManagementPackages]);
+    }
 }
 
 /// The package's template directory to seed from: the release's (4.20+), unless the profile names a URL.
@@ -47,25 +47,10 @@ fn bundled_dir(profile: &Profile, release: &Release) -> Option<PathBuf> {
     release.template.bundled_dir.filter(|_| !explicit).map(PathBuf::from)
 }
 
-/// The same steps for secondary storage on another host: each runs with its NFS export mounted at
-/// `nfs.secondary-mount` and unmounted after; `nfs_client` is the step that installs the NFS client.
-pub fn plan_remote(steps: &mut Vec<Step>, profile: &Profile, release: &Release, nfs_client: usize, setup_db: Option<usize>, secrets: &PlanSecrets) {
-    let Some(nfs) = &profile.nfs else { return };
-    let source = format!("{}:{}", nfs.server, nfs.secondary);
-    plan_into(steps, profile, release, PathBuf::from(&nfs.secondary_mount), Some(source), vec![nfs_client], setup_db, secrets);
-}
-
-#[allow(clippy::too_many_arguments)]
-fn plan_into(
-    steps: &mut Vec<Step>,
-    profile: &Profile,
-    release: &Release,
-    dest: PathBuf,
-    mount: Option<String>,
-    first_after: Vec<usize>,
-    setup_db: Option<usize>,
-    secrets: &PlanSecrets,
-) {
+/// The seed and, once setup-databases ran (with root's password), the row; each inside a mount of
+/// `mount` at `dest` when given.
+fn steps(b: &mut Builder, l: &Lanes, dest: PathBuf, mount: Option<String>, seed_after: &[StepId]) {
+    let (profile, release) = (l.input.profile, l.input.release);
     let wrap = |a: Box<dyn Action>| -> Box<dyn Action> {
         match &mount {
             Some(source) => Box::new(OnNfsMount { source: source.clone(), target: dest.clone(), inner: a }),
@@ -82,158 +67,9 @@ fn plan_into(
     let id = t.id.unwrap_or(FRESH_DATABASE_ID);
     let bundled = bundled_dir(profile, release);
     let seed = SeedTemplate { url: url.clone(), bundled, dest: dest.clone(), id, checksum, allow_http: profile.cloudstack.allow_http };
-    steps.push(Step { action: wrap(Box::new(seed)), after: first_after });
-    let seeded = steps.len() - 1;
-    if let (Some(sdb), Some(root)) = (setup_db, &secrets.db_root) {
-        let (host, port) = profile.database.as_ref().map(|d| (d.host.clone(), d.port)).unwrap_or_else(|| ("localhost".into(), 3306));
-        let record = RecordTemplate { dest: dest.clone(), id, url, root_password: root.clone(), host, port };
-        steps.push(Step { action: wrap(Box::new(record)), after: vec![seeded, sdb] });
-    }
-}
-
-pub struct SeedTemplate {
-    pub url: String,
-    /// The management package's template directory (in-system path): its file is used when there.
-    pub bundled: Option<PathBuf>,
-    /// In-system path of secondary storage.
-    pub dest: PathBuf,
-    pub id: u32,
-    pub checksum: ChecksumSpec,
-    pub allow_http: bool,
-}
-
-/// The engine's download bar behind the template pipeline's progress interface.
-struct Bar(Mutex<Option<Box<dyn Download>>>, Option<std::sync::Arc<dyn crate::action::progress::Progress>>);
-
-impl crate::template::Progress for Bar {
-    fn start(&self, what: &str, total: Option<u64>) {
-        if let Some(p) = &self.1 {
-            *self.0.lock().unwrap() = Some(p.download(what, total));
-        }
-    }
-    fn set(&self, done: u64) {
-        if let Some(d) = self.0.lock().unwrap().as_ref() {
-            d.set_position(done);
-        }
-    }
-    fn note(&self, msg: &str) {
-        crate::log::line(&format!("template: {msg}"));
-    }
-    fn finish(&self, summary: &str) {
-        if let Some(d) = self.0.lock().unwrap().take() {
-            d.finish();
-        }
-        crate::log::line(&format!("template: {summary}"));
-    }
-}
-
-impl Action for SeedTemplate {
-    fn id(&self) -> String {
-        format!("template:{}", self.id)
-    }
-
-    fn describe(&self) -> String {
-        let from = match &self.bundled {
-            Some(dir) => format!("the file bundled in {} (else {})", dir.display(), self.url),
-            None => self.url.clone(),
-        };
-        format!("Seed the system VM template from {from} into {}/template/tmpl/1/{}", self.dest.display(), self.id)
-    }
-
-    fn is_done(&self, ctx: &Ctx) -> Result<bool, ActionError> {
-        Ok(ctx.path(Layout { dest: self.dest.clone(), id: self.id }.dir().join("template.properties")).exists())
-    }
-
-    fn execute(&self, ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
-        let opts = FetchOptions {
-            url: self.url.clone(),
-            bundled: self.bundled.as_ref().map(|d| ctx.path(d)),
-            dest: ctx.path(&self.dest),
-            checksum: self.checksum.clone(),
-            id: Some(self.id),
-            db: None,
-            force: false,
-            allow_http: self.allow_http,
-            threads: None,
-            retry: Default::default(),
-        };
-        let bar = Bar(Mutex::new(None), ctx.progress.clone());
-        let installed = crate::template::fetch(&opts, &bar).map_err(|e| ActionError::Failed(format!("template: {e}")))?;
-        let from = match &installed.origin {
-            // The in-system path, not the one below --root.
-            crate::template::Origin::Bundled(f) => format!("bundled {}", self.bundled.as_ref().and_then(|d| f.file_name().map(|n| d.join(n))).unwrap_or_else(|| f.clone()).display()),
-            crate::template::Origin::Mirror(u) => format!("downloaded {u}"),
-        };
-        crate::log::line(&format!("template: seeded from {from}"));
-        record.note = Some(format!("uuid {}, {from}", installed.uuid));
-        Ok(())
-    }
-
-    fn revert(&self, _ctx: &Ctx, _record: &Record) -> Result<(), ActionError> {
-        // Templates are data on shared storage: `cloudstrap reset` decides about them.
-        Ok(())
-    }
-}
-
-/// Point the database row at the seeded template (uuid, url).
-pub struct RecordTemplate {
-    pub dest: PathBuf,
-    pub id: u32,
-    pub url: String,
-    pub root_password: Secret,
-    /// The database server (the profile's `database.host` and `.port`; it may be another host).
-    pub host: String,
-    pub port: u16,
-}
-
-impl RecordTemplate {
-    fn uuid(&self, ctx: &Ctx) -> Result<String, ActionError> {
-        let dir = ctx.path(Layout { dest: self.dest.clone(), id: self.id }.dir());
-        let rd = std::fs::read_dir(&dir).map_err(|e| ActionError::io(&dir, e))?;
-        rd.filter_map(Result::ok)
-            .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".qcow2")).map(str::to_string))
-            .next()
-            .ok_or_else(|| ActionError::Failed(format!("no template file in {}", dir.display())))
-    }
-    fn db(&self) -> DbOptions {
-        let mut d = DbOptions::local_root();
-        d.password = Some(self.root_password.expose().to_string());
-        d.host = self.host.clone();
-        d.port = self.port;
-        d
-    }
-}
-
-impl Action for RecordTemplate {
-    fn id(&self) -> String {
-        format!("template-row:{}", self.id)
-    }
-
-    fn describe(&self) -> String {
-        format!("Record the seeded template in cloud.vm_template (id {})", self.id)
-    }
-
-    fn is_done(&self, ctx: &Ctx) -> Result<bool, ActionError> {
-        let uuid = self.uuid(ctx)?;
-        Ok(crate::action::stamp::read(ctx, "template-row").as_deref() == Some(uuid.as_str()))
-    }
-
-    fn execute(&self, ctx: &Ctx, _record: &mut Record) -> Result<(), ActionError> {
-        let db = self.db();
-        let found = db.system_template_id().map_err(|e| ActionError::Failed(format!("template id lookup: {e}")))?;
-        if found != self.id {
-            return Err(ActionError::Failed(format!(
-                "the database's SYSTEM KVM template is id {found}, the template was seeded as id {}: set template.id = {found} in the profile and run install again",
-                self.id
-            )));
-        }
-        let uuid = self.uuid(ctx)?;
-        db.record_template(self.id, &uuid, &self.url).map_err(|e| ActionError::Failed(format!("template row: {e}")))?;
-        crate::action::stamp::write(ctx, "template-row", &uuid)
-    }
-
-    fn revert(&self, ctx: &Ctx, _record: &Record) -> Result<(), ActionError> {
-        crate::action::stamp::remove(ctx, "template-row");
-        Ok(())
+    b.add_boxed(Lane::Template, Some(StepId::TemplateSeed), wrap(Box::new(seed)), seed_after);
+    if let (true, Some(root)) = (b.has(StepId::SetupDatabases), &l.input.secrets.db_root) {
+        let record = RecordTemplate { dest: dest.clone(), id, url, root_password: root.clone(), host: l.conn.host.clone(), port: l.conn.port };
+        b.add_boxed(Lane::Template, Some(StepId::TemplateRow), wrap(Box::new(record)), &[StepId::TemplateSeed, StepId::SetupDatabases]);
     }
 }

@@ -10,6 +10,7 @@
 //! checksum is verified before anything is renamed into place, nothing is written twice, and a failure
 //! leaves neither a partial file nor a template directory behind.
 
+pub mod actions;
 pub mod bundled;
 pub mod checksum;
 pub mod db;
