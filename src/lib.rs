@@ -18,11 +18,12 @@
 //! - layer 0: `log`, `atomic_file`, `mysql_text`, `generated_docs`, `platform`
 //! - layer 1: `run`
 //! - layer 2: `host`, `profile`
-//! - layer 3: `render`, `preflight`, `template`
+//! - layer 3: `render`, `preflight`
 //! - layer 4: `action`
-//! - layer 5: `cloudstack`, `plan`
-//! - layer 6: `install`, `reset`
-//! - layer 7: `cli`
+//! - layer 5: `template`, `cloudstack`
+//! - layer 6: `plan`
+//! - layer 7: `install`, `reset`
+//! - layer 8: `cli`
 //!
 //! - [`platform`]: distributions and CloudStack release lines as data (one table each), and the host roles.
 //! - [`run`]: the one way to run a command. [`log`], [`atomic_file`], [`mysql_text`]: small shared pieces.
@@ -37,7 +38,7 @@
 //! - [`plan`]: the whole install for a profile's roles on a platform (one lane per role, hand-off included);
 //!   [`install`]: the `install` command.
 //! - [`cloudstack`]: the hand-off to the management server API (signed client, keys, zone deployment).
-//! - [`plan`]: the actions for a profile's roles on a platform; [`install`]: a profile loaded and planned.
+//! - [`install`]: a profile loaded and planned.
 //! - [`reset`]: start over (backup, recreate the databases) and restore.
 //! - [`cli`]: the command line on top: one file per subcommand (arguments, the call into the engine,
 //!   printing, exit code), and the guided install, a front-end that produces a profile. Nothing below it
