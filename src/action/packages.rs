@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::undo::Undo;
 use super::{Action, ActionError, Ctx, Record};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +56,15 @@ pub fn missing(ctx: &Ctx, manager: PackageManager, names: &[String]) -> Result<V
     }
 }
 
+/// Every package installed in the context's root, by name.
+fn installed(ctx: &Ctx, manager: PackageManager) -> Result<std::collections::BTreeSet<String>, ActionError> {
+    let out = match manager {
+        PackageManager::Apt => ctx.run_ok(&ctx.cmd("dpkg-query").arg("-W").arg("-f=${Package} ${db:Status-Status}\n"))?,
+        _ => ctx.run_ok(&ctx.cmd("rpm").args(["-qa", "--qf", "%{NAME} installed\n"]))?,
+    };
+    Ok(out.stdout.lines().filter_map(|l| l.split_once(' ')).filter(|(_, st)| st.trim() == "installed").map(|(p, _)| p.split(':').next().unwrap_or(p).to_string()).collect())
+}
+
 /// Wait until no process holds dpkg's lock in the context's root (dpkg and apt take fcntl write locks
 /// on these files; a test lock that succeeds is released at once).
 fn wait_for_dpkg_lock(ctx: &Ctx, limit: Duration) -> Result<(), ActionError> {
@@ -97,11 +107,13 @@ impl Action for InstallPackages {
 
     fn prepare(&self, ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
         record.added = missing(ctx, self.manager, &self.packages)?;
+        record.undo = vec![Undo::RemovePackages { manager: self.manager.program().into(), packages: record.added.clone() }];
         Ok(())
     }
 
-    fn execute(&self, ctx: &Ctx, _record: &mut Record) -> Result<(), ActionError> {
+    fn execute(&self, ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
         let miss = missing(ctx, self.manager, &self.packages)?;
+        let before = installed(ctx, self.manager)?;
         if miss.is_empty() {
             return Ok(());
         }
@@ -122,6 +134,13 @@ impl Action for InstallPackages {
             m => ctx.cmd(m.program()).args(["-y", "install"]).args(miss),
         };
         ctx.run_ok(&cmd.timeout(INSTALL_TIMEOUT))?;
+        // The dependencies that came along are removed with the packages asked for.
+        let new: Vec<String> = installed(ctx, self.manager)?.into_iter().filter(|p| !before.contains(p)).collect();
+        for u in &mut record.undo {
+            if let Undo::RemovePackages { packages, .. } = u {
+                packages.extend(new.iter().filter(|n| !packages.contains(n)).cloned().collect::<Vec<_>>());
+            }
+        }
         Ok(())
     }
 
@@ -129,15 +148,4 @@ impl Action for InstallPackages {
         Some("package-manager")
     }
 
-    fn revert(&self, ctx: &Ctx, record: &Record) -> Result<(), ActionError> {
-        if record.added.is_empty() {
-            return Ok(());
-        }
-        let cmd = match self.manager {
-            PackageManager::Apt => ctx.cmd("apt-get").args(["remove", "-y", "-q"]).args(record.added.iter().cloned()).env("DEBIAN_FRONTEND", "noninteractive"),
-            m => ctx.cmd(m.program()).args(["-y", "remove"]).args(record.added.iter().cloned()),
-        };
-        ctx.run_ok(&cmd.timeout(INSTALL_TIMEOUT))?;
-        Ok(())
-    }
 }

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use super::undo::Undo;
 use super::{stamp, Action, ActionError, Ctx, Record};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,7 +108,22 @@ impl Action for Service {
 
     fn prepare(&self, ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
         let active = (ctx.live && self.start_now) && self.is_active(ctx)?;
-        record.previous = Some(format!("{} {}", self.enabled_state(ctx)?, if active { "active" } else { "inactive" }));
+        let enabled = self.enabled_state(ctx)?;
+        let sysv = self.init == Init::SysV;
+        record.undo = match self.op {
+            ServiceOp::Mask => vec![Undo::Service { name: self.name.clone(), sysv, stop: false, disable: false, unmask: enabled != "masked" }],
+            ServiceOp::Run { .. } => vec![
+                Undo::Stamp { name: self.stamp_name() },
+                Undo::Service {
+                    name: self.name.clone(),
+                    sysv,
+                    stop: ctx.live && self.start_now && !active,
+                    disable: !enabled.starts_with("enabled"),
+                    unmask: false,
+                },
+            ],
+        };
+        record.previous = Some(format!("{enabled} {}", if active { "active" } else { "inactive" }));
         Ok(())
     }
 
@@ -143,30 +159,4 @@ impl Action for Service {
         Ok(())
     }
 
-    fn revert(&self, ctx: &Ctx, record: &Record) -> Result<(), ActionError> {
-        let prev = record.previous.clone().unwrap_or_default();
-        match (&self.op, self.init) {
-            (ServiceOp::Mask, _) => {
-                if !prev.starts_with("masked") {
-                    self.systemctl(ctx, "unmask")?;
-                }
-            }
-            (ServiceOp::Run { .. }, init) => {
-                stamp::remove(ctx, &self.stamp_name());
-                if (ctx.live && self.start_now) && prev.ends_with("inactive") {
-                    match init {
-                        Init::Systemd => self.systemctl(ctx, "stop")?,
-                        Init::SysV => drop(ctx.run(&ctx.cmd("service").arg(&self.name).arg("stop"))?),
-                    }
-                }
-                if !prev.starts_with("enabled") {
-                    match init {
-                        Init::Systemd => self.systemctl(ctx, "disable")?,
-                        Init::SysV => drop(ctx.run(&ctx.cmd("chkconfig").arg(&self.name).arg("off"))?),
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
 }

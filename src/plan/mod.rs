@@ -419,7 +419,4 @@ impl Action for RegrantAfterSetup {
     fn execute(&self, ctx: &crate::action::Ctx, r: &mut crate::action::Record) -> Result<(), crate::action::ActionError> {
         self.0.execute(ctx, r)
     }
-    fn revert(&self, ctx: &crate::action::Ctx, r: &crate::action::Record) -> Result<(), crate::action::ActionError> {
-        self.0.revert(ctx, r)
-    }
 }

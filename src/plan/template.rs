@@ -10,6 +10,7 @@ use std::sync::Mutex;
 use crate::action::executor::Step;
 use crate::action::mount::OnNfsMount;
 use crate::action::progress::Download;
+use crate::action::undo::Undo;
 use crate::action::{Action, ActionError, Ctx, Record, Secret};
 use crate::platform::Release;
 use crate::profile::Profile;
@@ -144,6 +145,12 @@ impl Action for SeedTemplate {
         Ok(ctx.path(Layout { dest: self.dest.clone(), id: self.id }.dir().join("template.properties")).exists())
     }
 
+    fn prepare(&self, _ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
+        // Templates are data on shared storage: kept, like the databases.
+        record.undo = vec![Undo::Kept { what: format!("the system VM template under {} (data)", self.dest.display()) }];
+        Ok(())
+    }
+
     fn execute(&self, ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
         let opts = FetchOptions {
             url: self.url.clone(),
@@ -169,10 +176,6 @@ impl Action for SeedTemplate {
         Ok(())
     }
 
-    fn revert(&self, _ctx: &Ctx, _record: &Record) -> Result<(), ActionError> {
-        // Templates are data on shared storage: `cloudstrap reset` decides about them.
-        Ok(())
-    }
 }
 
 /// Point the database row at the seeded template (uuid, url).
@@ -218,6 +221,11 @@ impl Action for RecordTemplate {
         Ok(crate::action::stamp::read(ctx, "template-row").as_deref() == Some(uuid.as_str()))
     }
 
+    fn prepare(&self, _ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
+        record.undo = vec![Undo::Stamp { name: "template-row".into() }];
+        Ok(())
+    }
+
     fn execute(&self, ctx: &Ctx, _record: &mut Record) -> Result<(), ActionError> {
         let db = self.db();
         let found = db.system_template_id().map_err(|e| ActionError::Failed(format!("template id lookup: {e}")))?;
@@ -232,8 +240,4 @@ impl Action for RecordTemplate {
         crate::action::stamp::write(ctx, "template-row", &uuid)
     }
 
-    fn revert(&self, ctx: &Ctx, _record: &Record) -> Result<(), ActionError> {
-        crate::action::stamp::remove(ctx, "template-row");
-        Ok(())
-    }
 }
