@@ -83,11 +83,23 @@ pub enum Command {
     Reset(crate::reset::ResetArgs),
     /// Put back the databases and files of a backup made by `reset`.
     Restore(crate::reset::RestoreArgs),
+    /// Undo the install from its receipt, newest first; databases and storage contents are kept.
+    Uninstall(UninstallArgs),
     /// Print the shell completion script (bash: /usr/share/bash-completion/completions/cloudstrap).
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UninstallArgs {
+    /// Do not ask for the host's name to be typed.
+    #[arg(long)]
+    pub yes: bool,
+    /// Also drop the CloudStack databases (after a verified dump) and remove storage directories with their contents.
+    #[arg(long)]
+    pub purge_data: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -118,6 +130,7 @@ pub fn main() -> ExitCode {
         Command::Profile(ProfileCmd::Schema) => crate::profile::cmd::schema(),
         Command::Reset(args) => crate::reset::run_reset(&args, &cli.global),
         Command::Restore(args) => crate::reset::run_restore(&args, &cli.global),
+        Command::Uninstall(a) => uninstall(&cli.global.root, a.yes, a.purge_data),
         Command::Render(a) => crate::render::render_main(&cli.global, &a),
         Command::Plan(a) => crate::render::plan_main(&cli.global, &a),
         Command::Preflight(args) => crate::preflight::cmd::run(&cli.global, &args),
@@ -131,6 +144,52 @@ pub fn main() -> ExitCode {
         }
     };
     ExitCode::from(code)
+}
+
+/// `uninstall`: show the undo plan, confirm as reset does, carry it out, say what could not be undone.
+fn uninstall(root: &std::path::Path, yes: bool, purge_data: bool) -> u8 {
+    use crate::uninstall::UninstallError;
+    let ctx = crate::action::Ctx::for_root(root, crate::run::Redactor::default());
+    let fail = |e: UninstallError| {
+        eprintln!("cloudstrap uninstall: {e}");
+        match e {
+            UninstallError::Receipt(_) => exit::INPUT,
+            UninstallError::Refused(_) => exit::REFUSED,
+            UninstallError::Failed(_) => exit::FAILED,
+        }
+    };
+    let plan = match crate::uninstall::plan(&ctx, purge_data) {
+        Ok(p) if p.is_empty() => {
+            println!("Nothing to undo: no action of cloudstrap is recorded as done on this host.");
+            return exit::OK;
+        }
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    println!("cloudstrap uninstall will, newest first:");
+    plan.lines().iter().for_each(|l| println!("  {l}"));
+    let host = crate::reset::live_hostname(&crate::host::Sysroot::new(root));
+    if let Err(e) = crate::reset::confirm::confirm(&host, yes, "uninstall") {
+        return fail(UninstallError::Refused(e.to_string()));
+    }
+    let r = match crate::uninstall::execute(&ctx, &plan, &mut |l| {
+        crate::log::line(l);
+        println!("==> {l}")
+    }) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    r.kept.iter().for_each(|k| println!("Left as it is: {k}"));
+    if let Some(b) = &r.backup {
+        println!("The databases' verified backup: {}", b.display());
+    }
+    println!("Undid {} actions.", r.undone);
+    if r.failed.is_empty() {
+        return exit::OK;
+    }
+    eprintln!("cloudstrap uninstall could not undo {} thing(s) (they stay in the receipt; run uninstall again after fixing):", r.failed.len());
+    r.failed.iter().for_each(|f| eprintln!("  {f}"));
+    exit::FAILED
 }
 
 fn parse_error(e: clap::Error) -> ExitCode {

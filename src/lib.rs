@@ -19,6 +19,7 @@
 //! - [`action`]: every change to a host as a detect/execute/verify/revert action; the executor (a
 //!   dependency graph run on a few workers), the receipt that makes installs resumable, progress display.
 //! - [`plan`]: the actions for a profile's roles on a platform; [`install`]: the `install` command.
+//! - [`uninstall`]: undo an install from the undo records in its receipt, newest first.
 //! - [`cloudstack`]: the hand-off to the management server API (signed client, keys, zone deployment).
 //! - [`generated_docs`]: shell completions and man pages, generated from the command-line definition.
 
@@ -40,3 +41,4 @@ pub mod action;
 pub mod tui;
 pub mod plan;
 pub mod install;
+pub mod uninstall;

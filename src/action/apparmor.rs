@@ -35,7 +35,7 @@ impl Action for DisableProfiles {
         let added: Vec<&String> = self.profiles.iter().filter(|p| ctx.path(self.link(p)).symlink_metadata().is_err()).collect();
         let dirs = super::undo::missing_dirs(ctx, &self.disable_dir);
         if !dirs.is_empty() {
-            record.undo.push(Undo::RemoveEmptyDirs { paths: dirs });
+            record.undo.push(Undo::RemoveEmptyDirs { paths: dirs, data: false });
         }
         for p in added {
             // Newest first: the link goes, then the profile is loaded again.

@@ -35,7 +35,7 @@ impl Action for CreateDirs {
             }
         }
         if !created.is_empty() {
-            record.undo = vec![super::undo::Undo::RemoveEmptyDirs { paths: created }];
+            record.undo = vec![super::undo::Undo::RemoveEmptyDirs { paths: created, data: true }];
         }
         Ok(())
     }

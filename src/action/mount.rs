@@ -62,7 +62,7 @@ impl Action for OnNfsMount {
         let mut mine = vec![super::undo::Undo::Stamp { name: self.stamp_name() }];
         let dirs = super::undo::missing_dirs(ctx, &self.target);
         if !dirs.is_empty() {
-            mine.insert(0, super::undo::Undo::RemoveEmptyDirs { paths: dirs });
+            mine.insert(0, super::undo::Undo::RemoveEmptyDirs { paths: dirs, data: false });
         }
         std::fs::create_dir_all(&host).map_err(|e| ActionError::io(&host, e))?;
         // A run killed while mounted leaves the export mounted: use it, and unmount at the end as usual.

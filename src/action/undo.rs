@@ -18,8 +18,13 @@ pub enum Undo {
     RestoreFile { path: String, backup: String },
     /// Remove `path`, which the action created.
     RemoveFile { path: String },
-    /// Remove these directories the action created, deepest first, each only while empty (data stays).
-    RemoveEmptyDirs { paths: Vec<String> },
+    /// Remove these directories the action created, deepest first, each only while empty. `data` marks
+    /// storage directories: `uninstall --purge-data` removes them with their contents.
+    RemoveEmptyDirs {
+        paths: Vec<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        data: bool,
+    },
     /// Remove (purge) packages that were not installed before, with the package manager named
     /// ("apt-get", "yum", "dnf").
     RemovePackages { manager: String, packages: Vec<String> },
@@ -49,7 +54,8 @@ impl Undo {
         match self {
             Undo::RestoreFile { path, backup } => format!("put {path} back from {backup}"),
             Undo::RemoveFile { path } => format!("remove {path}"),
-            Undo::RemoveEmptyDirs { paths } => format!("remove the directories {} (only if empty)", paths.join(" ")),
+            Undo::RemoveEmptyDirs { paths, data: false } => format!("remove the directories {} (only if empty)", paths.join(" ")),
+            Undo::RemoveEmptyDirs { paths, data: true } => format!("remove the storage directories {} (only if empty, unless --purge-data)", paths.join(" ")),
             Undo::RemovePackages { manager, packages } => format!("remove packages ({manager}): {}", packages.join(" ")),
             Undo::Enforce => "set SELinux enforcing again (setenforce 1)".into(),
             Undo::Stamp { name } => format!("forget stamp {name}"),
@@ -86,7 +92,8 @@ impl Undo {
     }
 
     /// Undo it. Each kind is idempotent: undoing twice, or something already gone, is not an error.
-    pub fn apply(&self, ctx: &Ctx) -> Result<(), ActionError> {
+    /// `purge`: storage directories go with their contents.
+    pub fn apply(&self, ctx: &Ctx, purge: bool) -> Result<(), ActionError> {
         if self.live_only() && !ctx.live {
             return Ok(());
         }
@@ -104,10 +111,17 @@ impl Undo {
                     _ => Ok(()),
                 }
             }
-            Undo::RemoveEmptyDirs { paths } => {
+            Undo::RemoveEmptyDirs { paths, data } => {
                 let mut sorted = paths.clone();
                 sorted.sort_by_key(|p| std::cmp::Reverse(p.matches('/').count()));
                 for d in sorted {
+                    if *data && purge {
+                        let host = ctx.path(&d);
+                        match std::fs::remove_dir_all(&host) {
+                            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(ActionError::io(host, e)),
+                            _ => continue,
+                        }
+                    }
                     // Only while empty: never delete data (templates, VM disks) or someone else's files.
                     let _ = std::fs::remove_dir(ctx.path(&d));
                 }
@@ -205,7 +219,7 @@ pub fn for_file(ctx: &Ctx, abs: &Path) -> Result<Vec<Undo>, ActionError> {
     let mut v = vec![];
     let dirs = missing_dirs(ctx, abs.parent().unwrap_or(Path::new("/")));
     if !dirs.is_empty() {
-        v.push(Undo::RemoveEmptyDirs { paths: dirs });
+        v.push(Undo::RemoveEmptyDirs { paths: dirs, data: false });
     }
     v.push(Undo::RemoveFile { path: abs.display().to_string() });
     Ok(v)
@@ -220,7 +234,7 @@ pub fn missing_dirs(ctx: &Ctx, abs: &Path) -> Vec<String> {
 pub fn apply_all(ctx: &Ctx, undos: &[Undo]) -> Vec<(Undo, String)> {
     let mut failed = vec![];
     for u in undos.iter().rev() {
-        if let Err(e) = u.apply(ctx) {
+        if let Err(e) = u.apply(ctx, false) {
             failed.push((u.clone(), ctx.redactor.redact(&e.to_string())));
         }
     }

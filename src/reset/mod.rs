@@ -9,7 +9,7 @@
 //! restore: verify a backup's checksums, then put its databases and files back.
 
 mod backup;
-mod confirm;
+pub mod confirm;
 mod context;
 pub mod dbprops;
 mod dump;
@@ -27,6 +27,7 @@ use clap::Args;
 use crate::cli::{exit, Global};
 
 pub use backup::Manifest;
+pub use context::live_hostname;
 pub use state::{Phase, ResetState, STATE_PATH};
 
 #[derive(Debug, Clone, Args)]
@@ -97,6 +98,30 @@ fn report(what: &str, r: Result<(), ResetError>) -> u8 {
             e.code()
         }
     }
+}
+
+/// Reset's verified backup of databases on its own, for `uninstall --purge-data`: root logs in over the
+/// local socket, `dbs` are dumped into `dir` with a manifest (plus a copy of `db_properties` when there is
+/// one), and the whole backup is verified. Nothing is dropped here.
+pub fn dump_verified(root: &std::path::Path, host: &str, db_properties: &std::path::Path, dbs: &[&str], dir: &std::path::Path) -> Result<(), String> {
+    let conn = mysql::Conn { user: "root".into(), password: None, host: "localhost".into(), port: 3306, socket: None, root: root.to_path_buf() };
+    let redactor = crate::run::Redactor::default();
+    let mut manifest = Manifest {
+        format: 1,
+        created: chrono::Utc::now().to_rfc3339(),
+        host: host.to_string(),
+        release: String::new(),
+        db_properties: db_properties.to_path_buf(),
+        services: vec![],
+        databases: flow::dump_databases(&conn, dbs, dir, &redactor)?,
+        files: vec![],
+    };
+    let actual = crate::host::Sysroot::new(root).path(db_properties);
+    if actual.exists() {
+        manifest.files.push(backup::add_file(dir, db_properties, &actual).map_err(|e| e.to_string())?);
+    }
+    manifest.save(dir).map_err(|e| e.to_string())?;
+    Manifest::load(dir).and_then(|m| m.verify(dir)).map_err(|e| e.to_string())
 }
 
 /// Progress lines on stdout (and in the log).

@@ -1,0 +1,220 @@
+//! `cloudstrap uninstall`: undo an install from its receipt alone (no profile, no plan). Every action
+//! recorded typed undos ([`Undo`]) as it changed the host; they are applied newest first (the receipt's
+//! plan order reversed, which keeps every step before what it waited for), reloads that must see the
+//! files put back (exportfs, firewall-cmd) last. Every failure is collected, none stops the rest.
+//!
+//! The CloudStack databases and storage contents are data: kept, unless `purge_data`, and then only after
+//! reset's verified dump. Each undone entry becomes pending again in the receipt (saved after each one),
+//! so an interrupted uninstall resumes and a second one has nothing to do.
+
+use std::path::{Path, PathBuf};
+
+use crate::action::receipt::{self, now, Receipt, ReceiptError, State};
+use crate::action::undo::Undo;
+use crate::action::{Ctx, Record};
+
+/// Where the management server's database settings are (they name the databases to purge).
+const DB_PROPERTIES: &str = "/etc/cloudstack/management/db.properties";
+/// The receipt step that creates the CloudStack databases.
+const SETUP_DATABASES: &str = "setup:cloudstack-setup-databases";
+
+/// One receipt entry to undo.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// Its position in the receipt.
+    pub index: usize,
+    pub description: String,
+    pub undo: Vec<Undo>,
+}
+
+/// What an uninstall will do.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// Newest first.
+    pub steps: Vec<Step>,
+    /// Entries recorded by a cloudstrap that kept no undo records: they cannot be undone from the receipt.
+    pub unrecorded: Vec<String>,
+    /// Databases dumped, verified and dropped first (only with `purge_data`).
+    pub purge_databases: Vec<String>,
+    pub purge_data: bool,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty() && self.unrecorded.is_empty()
+    }
+
+    /// The lines shown before asking.
+    pub fn lines(&self) -> Vec<String> {
+        let mut out = vec![];
+        for db in &self.purge_databases {
+            out.push(format!("dump database {db} (verified backup), then drop it"));
+        }
+        for s in &self.steps {
+            out.push(format!("undo: {}", s.description));
+            for u in s.undo.iter().rev() {
+                out.push(format!("    {}", u.describe()));
+            }
+        }
+        for u in &self.unrecorded {
+            out.push(format!("cannot undo (recorded without undo records): {u}"));
+        }
+        if !self.purge_data {
+            out.push("the CloudStack databases and storage contents are kept (--purge-data removes them after a verified dump)".into());
+        }
+        out
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UninstallError {
+    #[error(transparent)]
+    Receipt(#[from] ReceiptError),
+    /// The operator did not confirm.
+    #[error("{0}")]
+    Refused(String),
+    /// Something stopped the uninstall before it changed anything (the purge's dump failed).
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// What the uninstall did.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub undone: usize,
+    /// "what: why" of every undo that failed; those stay in the receipt for the next uninstall.
+    pub failed: Vec<String>,
+    /// What cloudstrap leaves as it is (server-side state, data).
+    pub kept: Vec<String>,
+    /// Where the purge's verified dump is (under --root).
+    pub backup: Option<PathBuf>,
+}
+
+/// Whether an entry is cloudstrap's to undo: it made (or started making) the change.
+fn owned(state: State) -> bool {
+    matches!(state, State::Done | State::Running | State::Failed)
+}
+
+/// What uninstalling the host under `ctx.root` would do, from its receipt.
+pub fn plan(ctx: &Ctx, purge_data: bool) -> Result<Plan, UninstallError> {
+    let Some(rec) = Receipt::load(&receipt::path(ctx))? else { return Ok(Plan { purge_data, ..Plan::default() }) };
+    let mut p = Plan { purge_data, ..Plan::default() };
+    for (index, e) in rec.actions.iter().enumerate().rev() {
+        if !owned(e.state) {
+            continue;
+        }
+        if e.record.undo.is_empty() && !(e.record.backup.is_none() && !e.record.created && e.record.added.is_empty()) {
+            p.unrecorded.push(e.description.clone());
+            continue;
+        }
+        p.steps.push(Step { index, description: e.description.clone(), undo: e.record.undo.clone() });
+    }
+    if purge_data && rec.actions.iter().any(|e| e.id == SETUP_DATABASES && owned(e.state)) {
+        let props = crate::reset::dbprops::DbProperties::load(&ctx.path(DB_PROPERTIES)).ok();
+        let (cloud, usage) = props.as_ref().map(|d| (d.cloud_db().to_string(), d.usage_db().to_string())).unwrap_or(("cloud".into(), "cloud_usage".into()));
+        p.purge_databases = vec![cloud, usage];
+    }
+    Ok(p)
+}
+
+/// Carry out `plan` on the host under `ctx.root`. `say` gets a line per step.
+pub fn execute(ctx: &Ctx, plan: &Plan, say: &mut dyn FnMut(&str)) -> Result<Report, UninstallError> {
+    let rpath = receipt::path(ctx);
+    let Some(mut rec) = Receipt::load(&rpath)? else { return Ok(Report::default()) };
+    let mut report = Report::default();
+    if !plan.purge_databases.is_empty() {
+        report.backup = Some(purge_databases(ctx, &plan.purge_databases, say)?);
+    }
+    let save = |rec: &Receipt, report: &mut Report| {
+        if let Err(e) = rec.save(&rpath) {
+            report.failed.push(format!("writing the receipt: {e}"));
+        }
+    };
+    // Reloads wait until every file is back; (entry, undo) so a failed one stays in its entry.
+    let mut refresh: Vec<(usize, Undo)> = vec![];
+    for s in &plan.steps {
+        say(&format!("Undoing: {}", s.description));
+        let mut left = vec![];
+        for u in s.undo.iter().rev() {
+            if let Undo::Kept { what } = u {
+                report.kept.push(what.clone());
+            } else if u.is_refresh() {
+                refresh.push((s.index, u.clone()));
+            } else if let Err(e) = u.apply(ctx, plan.purge_data) {
+                let why = ctx.redactor.redact(&e.to_string());
+                report.failed.push(format!("{}: could not {}: {why}", s.description, u.describe()));
+                left.insert(0, u.clone());
+            }
+        }
+        settle(&mut rec.actions[s.index], left);
+        rec.complete = false;
+        save(&rec, &mut report);
+        report.undone += 1;
+    }
+    for (index, u) in refresh {
+        if let Err(e) = u.apply(ctx, plan.purge_data) {
+            let e = ctx.redactor.redact(&e.to_string());
+            let entry = &mut rec.actions[index];
+            report.failed.push(format!("{}: could not {}: {e}", entry.description, u.describe()));
+            entry.record.undo.push(u);
+            entry.state = State::Done;
+        }
+    }
+    // Entries without anything to undo (waits) are no longer done either.
+    for e in &mut rec.actions {
+        if owned(e.state) && e.record.undo.is_empty() && e.record.is_empty() {
+            e.state = State::Pending;
+        }
+    }
+    rec.uninstalled = Some(now());
+    save(&rec, &mut report);
+    Ok(report)
+}
+
+/// An entry after its undos ran: pending with nothing recorded when all succeeded, else still done with
+/// the undos left to do.
+fn settle(entry: &mut crate::action::receipt::Entry, left: Vec<Undo>) {
+    entry.at = Some(now());
+    if left.is_empty() {
+        entry.state = State::Pending;
+        entry.record = Record::default();
+        entry.error = None;
+    } else {
+        entry.state = State::Done;
+        entry.record = Record { undo: left, ..Record::default() };
+        entry.error = Some("uninstall could not undo all of it".into());
+    }
+}
+
+/// Stop the management and usage servers, dump and verify the databases (reset's backup), then drop them.
+/// Returns the backup directory (in-system path).
+fn purge_databases(ctx: &Ctx, dbs: &[String], say: &mut dyn FnMut(&str)) -> Result<PathBuf, UninstallError> {
+    if ctx.live {
+        for svc in ["cloudstack-management", "cloudstack-usage"] {
+            // Nothing may write while the rows are counted and dumped; a unit that is not there is fine.
+            let _ = ctx.run(&ctx.cmd("systemctl").arg("stop").arg(svc));
+        }
+    }
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+    let dir = Path::new(crate::action::STATE_DIR).join("backups").join(format!("uninstall-{stamp}"));
+    let host_dir = ctx.path(&dir);
+    std::fs::create_dir_all(&host_dir).map_err(|e| UninstallError::Failed(format!("{}: {e}", host_dir.display())))?;
+    let conn = crate::action::database::DbConn::local();
+    let mut present = vec![];
+    for db in dbs {
+        let q = format!("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = {};", crate::mysql_text::sql_string(db));
+        if conn.root_socket_query(ctx, &q).map_err(|e| UninstallError::Failed(format!("the database server cannot be asked about {db}: {e}")))?.trim() == "1" {
+            present.push(db.as_str());
+        }
+    }
+    say(&format!("Backing up {} into {} (verified before anything is dropped)", present.join(" and "), dir.display()));
+    let host = crate::reset::live_hostname(&crate::host::Sysroot::new(&ctx.root));
+    crate::reset::dump_verified(&ctx.root, &host, Path::new(DB_PROPERTIES), &present, &host_dir)
+        .map_err(|e| UninstallError::Failed(format!("the backup of the databases failed, nothing was dropped or undone: {e}")))?;
+    for db in present {
+        say(&format!("Dropping database {db}"));
+        conn.root_socket_sql(ctx, &format!("DROP DATABASE IF EXISTS {};", crate::mysql_text::sql_ident(db)))
+            .map_err(|e| UninstallError::Failed(format!("dropping {db}: {e} (its backup is in {})", dir.display())))?;
+    }
+    Ok(dir)
+}
