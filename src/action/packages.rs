@@ -114,6 +114,9 @@ impl Action for InstallPackages {
     fn execute(&self, ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
         let miss = missing(ctx, self.manager, &self.packages)?;
         let before = installed(ctx, self.manager)?;
+        // Package scripts also change /etc outside the packages' own files (users in /etc/passwd, /etc/hosts,
+        // service links): what they did there is recorded too, to be put back after the packages are gone.
+        let etc_before = super::undo::snapshot(ctx, std::path::Path::new("/etc"));
         if miss.is_empty() {
             return Ok(());
         }
@@ -136,6 +139,8 @@ impl Action for InstallPackages {
         ctx.run_ok(&cmd.timeout(INSTALL_TIMEOUT))?;
         // The dependencies that came along are removed with the packages asked for.
         let new: Vec<String> = installed(ctx, self.manager)?.into_iter().filter(|p| !before.contains(p)).collect();
+        let etc = super::undo::between(ctx, &etc_before, &super::undo::snapshot(ctx, std::path::Path::new("/etc")))?;
+        record.undo.splice(0..0, etc);
         for u in &mut record.undo {
             if let Undo::RemovePackages { packages, .. } = u {
                 packages.extend(new.iter().filter(|n| !packages.contains(n)).cloned().collect::<Vec<_>>());

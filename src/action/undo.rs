@@ -131,12 +131,26 @@ impl Undo {
                 if packages.is_empty() {
                     return Ok(());
                 }
-                let cmd = if manager == "apt-get" {
+                let apt = manager == "apt-get";
+                // Package scripts may delete files that are not the packages' own on purge (nfs-kernel-server
+                // takes /etc/exports): those are put back as they were just before.
+                let etc = snapshot(ctx, Path::new("/etc"));
+                let list = if apt { ctx.cmd("dpkg").arg("-L") } else { ctx.cmd("rpm").arg("-ql") };
+                let owned = ctx.run(&list.args(packages.iter().cloned()))?.stdout;
+                let owned: std::collections::HashSet<&str> = owned.lines().map(str::trim).collect();
+                let cmd = if apt {
                     ctx.cmd("apt-get").args(["purge", "-y", "-q"]).args(packages.iter().cloned()).env("DEBIAN_FRONTEND", "noninteractive")
                 } else {
                     ctx.cmd(manager.clone()).args(["-y", "remove"]).args(packages.iter().cloned())
                 };
                 ctx.run_ok(&cmd.timeout(std::time::Duration::from_secs(3600)))?;
+                for (p, content) in &etc {
+                    if let Some((bytes, mode)) = content {
+                        if *mode != 0o120000 && !owned.contains(p.as_str()) && ctx.path(p).symlink_metadata().is_err() {
+                            write_atomic(&ctx.path(p), bytes, *mode)?;
+                        }
+                    }
+                }
                 Ok(())
             }
             Undo::Enforce => {
@@ -228,6 +242,58 @@ pub fn for_file(ctx: &Ctx, abs: &Path) -> Result<Vec<Undo>, ActionError> {
 /// The in-system directories from `abs` upwards that do not exist yet (what create_dir_all will make).
 pub fn missing_dirs(ctx: &Ctx, abs: &Path) -> Vec<String> {
     abs.ancestors().filter(|a| *a != Path::new("/") && !a.as_os_str().is_empty() && !ctx.path(a).exists()).map(|a| a.display().to_string()).collect()
+}
+
+/// What is under in-system directory `abs`: regular files with content and mode, symlinks (content: the
+/// target), directories (None), keyed by in-system path.
+pub type Tree = std::collections::BTreeMap<String, Option<(Vec<u8>, u32)>>;
+
+pub fn snapshot(ctx: &Ctx, abs: &Path) -> Tree {
+    let mut out = Tree::new();
+    let mut stack = vec![abs.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(ctx.path(&dir)) else { continue };
+        for e in rd.flatten() {
+            let inner = dir.join(e.file_name());
+            let Ok(md) = e.path().symlink_metadata() else { continue };
+            let key = inner.display().to_string();
+            if md.is_dir() {
+                stack.push(inner);
+                out.insert(key, None);
+            } else if md.file_type().is_symlink() {
+                let target = std::fs::read_link(e.path()).map(|t| t.display().to_string().into_bytes()).unwrap_or_default();
+                out.insert(key, Some((target, 0o120000)));
+            } else if md.is_file() {
+                if let Ok(b) = std::fs::read(e.path()) {
+                    out.insert(key, Some((b, md.permissions().mode() & 0o7777)));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The undos that take `after` back to `before` (two snapshots of the same directory around something that
+/// is not cloudstrap's own writing, such as package scripts): changed files restored from a backup taken
+/// now of their earlier content, new files and links removed, new directories removed while empty.
+pub fn between(ctx: &Ctx, before: &Tree, after: &Tree) -> Result<Vec<Undo>, ActionError> {
+    let mut v = vec![];
+    let mut dirs = vec![];
+    for (p, now) in after {
+        match (before.get(p), now) {
+            (None, None) => dirs.push(p.clone()),
+            (None, Some(_)) => v.push(Undo::RemoveFile { path: p.clone() }),
+            // A changed regular file (links and type changes are left alone).
+            (Some(Some((old, mode))), Some((new, _))) if old != new && *mode != 0o120000 => {
+                v.push(Undo::RestoreFile { path: p.clone(), backup: super::atomic::backup_bytes(ctx, Path::new(p), old, *mode)? });
+            }
+            _ => {}
+        }
+    }
+    if !dirs.is_empty() {
+        v.insert(0, Undo::RemoveEmptyDirs { paths: dirs, data: false });
+    }
+    Ok(v)
 }
 
 /// Apply `undos` newest first; every failure is collected, none stops the others.

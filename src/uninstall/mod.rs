@@ -151,6 +151,16 @@ pub fn execute(ctx: &Ctx, plan: &Plan, say: &mut dyn FnMut(&str)) -> Result<Repo
         save(&rec, &mut report);
         report.undone += 1;
     }
+    // Removing packages can take files back out that were restored before it (a purge deletes conffiles
+    // it adopted): each path ends as its oldest record says it was before cloudstrap came.
+    for u in first_state_of_each_file(plan) {
+        if let Err(e) = u.apply(ctx, plan.purge_data) {
+            let e = ctx.redactor.redact(&e.to_string());
+            if !report.failed.iter().any(|f| f.contains(&u.describe())) {
+                report.failed.push(format!("could not {}: {e}", u.describe()));
+            }
+        }
+    }
     for (index, u) in refresh {
         if let Err(e) = u.apply(ctx, plan.purge_data) {
             let e = ctx.redactor.redact(&e.to_string());
@@ -169,6 +179,19 @@ pub fn execute(ctx: &Ctx, plan: &Plan, say: &mut dyn FnMut(&str)) -> Result<Repo
     rec.uninstalled = Some(now());
     save(&rec, &mut report);
     Ok(report)
+}
+
+/// Per file, the oldest restore or removal among the plan's undos: what the file was before the install.
+fn first_state_of_each_file(plan: &Plan) -> Vec<Undo> {
+    let mut seen = std::collections::BTreeMap::new();
+    for s in plan.steps.iter().rev() {
+        for u in &s.undo {
+            if let Undo::RestoreFile { path, .. } | Undo::RemoveFile { path } = u {
+                seen.entry(path.clone()).or_insert_with(|| u.clone());
+            }
+        }
+    }
+    seen.into_values().collect()
 }
 
 /// An entry after its undos ran: pending with nothing recorded when all succeeded, else still done with
