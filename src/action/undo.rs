@@ -199,6 +199,8 @@ impl Undo {
                     Err(ActionError::Failed(format!("could not delete from {chain}: {}", failed.join("; "))))
                 }
             }
+            // With the NFS server removed there is nothing left to publish.
+            Undo::Exportfs if !has_program(ctx, "exportfs") => Ok(()),
             Undo::Exportfs => {
                 ctx.run_ok(&ctx.cmd("exportfs").arg("-ra"))?;
                 Ok(())
@@ -209,6 +211,7 @@ impl Undo {
                 }
                 Ok(())
             }
+            Undo::Reload { argv } if argv.first().is_some_and(|p| !has_program(ctx, p)) => Ok(()),
             Undo::Reload { argv } => {
                 let (prog, args) = argv.split_first().ok_or_else(|| ActionError::Failed("empty reload command".into()))?;
                 ctx.run_ok(&ctx.cmd(prog.clone()).args(args.iter().cloned()))?;
@@ -221,6 +224,11 @@ impl Undo {
             }
         }
     }
+}
+
+/// Whether `program` is installed where the context's commands run (a reload after its package went is moot).
+fn has_program(ctx: &Ctx, program: &str) -> bool {
+    ["/usr/sbin", "/usr/bin", "/sbin", "/bin"].iter().any(|d| ctx.command_view(Path::new(d).join(program)).exists())
 }
 
 /// The undo for a file about to be written at in-system `abs`: restore its backup when there is one,
