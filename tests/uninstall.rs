@@ -206,3 +206,81 @@ fn the_firewall_block_is_deleted_from_the_running_firewall() {
     assert!(live.contains("--dport 22") && !live.contains("2049") && !live.contains("dport 111"), "{live}");
     assert!(cloudstrap::uninstall::plan(&ctx, false).unwrap().is_empty());
 }
+
+/// A receipt in `root` whose setup step made the CloudStack databases named in its db.properties.
+fn installed_databases(root: &Path, cloud: &str, usage: &str) {
+    require_mariadb();
+    mysql_root(&format!(
+        "DROP DATABASE IF EXISTS {cloud}; DROP DATABASE IF EXISTS {usage}; CREATE DATABASE {cloud}; CREATE DATABASE {usage};\n\
+         CREATE TABLE {cloud}.vm_template (id INT PRIMARY KEY, name VARCHAR(40)); INSERT INTO {cloud}.vm_template VALUES (3, 'SystemVM'), (4, 'it''s');\n\
+         CREATE TABLE {usage}.usage_job (id INT PRIMARY KEY); INSERT INTO {usage}.usage_job VALUES (1);"
+    ));
+    let props = root.join("etc/cloudstack/management/db.properties");
+    std::fs::create_dir_all(props.parent().unwrap()).unwrap();
+    std::fs::write(&props, format!("db.cloud.name={cloud}\ndb.usage.name={usage}\ndb.cloud.host=localhost\n")).unwrap();
+    let ctx = Ctx::for_root(root, Redactor::default());
+    let mut rec = Receipt::new("debian-12", vec!["management".into()]);
+    rec.actions = vec![cloudstrap::action::receipt::Entry {
+        id: "setup:cloudstack-setup-databases".into(),
+        description: "Run cloudstack-setup-databases".into(),
+        state: State::Done,
+        record: cloudstrap::action::Record {
+            undo: vec![Undo::Stamp { name: "setup-cloudstack-setup-databases".into() }, Undo::RemoveFile { path: "/etc/cloudstack/management/db.properties".into() }],
+            ..Default::default()
+        },
+        ..Default::default()
+    }];
+    rec.save(&cloudstrap::action::receipt::path(&ctx)).unwrap();
+}
+
+fn databases() -> String {
+    mysql_root("SHOW DATABASES")
+}
+
+#[test]
+fn the_databases_are_kept_unless_purged_and_then_only_after_a_verified_dump() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let (cloud, usage) = ("uninst_cloud", "uninst_usage");
+    installed_databases(root, cloud, usage);
+
+    // Without --purge-data the databases are data: kept.
+    let out = cloudstrap(root, &["uninstall", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("databases and storage contents are kept"), "{}", text(&out));
+    assert!(databases().lines().any(|l| l == cloud) && databases().lines().any(|l| l == usage));
+    assert!(!root.join("etc/cloudstack/management/db.properties").exists());
+
+    // With it: dumped, verified, then dropped; the backup holds every row.
+    installed_databases(root, cloud, usage);
+    let out = cloudstrap(root, &["uninstall", "--yes", "--purge-data"]);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(said.contains(&format!("dump database {cloud} (verified backup), then drop it")), "{said}");
+    assert!(!databases().lines().any(|l| l == cloud || l == usage), "{}", databases());
+    let backups: Vec<_> = std::fs::read_dir(root.join("var/lib/cloudstrap/backups")).unwrap().flatten().map(|e| e.path()).filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("uninstall-")).collect();
+    assert_eq!(backups.len(), 1, "{backups:?}");
+    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(backups[0].join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["databases"][0]["rows"]["vm_template"], 2, "{manifest}");
+    assert_eq!(manifest["databases"][1]["rows"]["usage_job"], 1, "{manifest}");
+    assert!(manifest["files"][0]["path"].as_str().unwrap().ends_with("db.properties"), "{manifest}");
+    // restore's own verification accepts the backup.
+    let dumped = Command::new("sh").arg("-c").arg(format!("cd {} && sha256sum -c SHA256SUMS", backups[0].display())).output().unwrap();
+    assert!(dumped.status.success(), "{}", text(&dumped));
+}
+
+#[test]
+fn a_dump_that_cannot_be_made_drops_nothing_and_undoes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let (cloud, usage) = ("uninst2_cloud", "uninst2_usage");
+    installed_databases(root, cloud, usage);
+    // The backup directory cannot be written: the state directory is a file.
+    std::fs::write(root.join("var/lib/cloudstrap/backups"), "not a directory").unwrap();
+    let out = cloudstrap(root, &["uninstall", "--yes", "--purge-data"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("nothing was dropped"), "{}", text(&out));
+    assert!(databases().lines().any(|l| l == cloud) && databases().lines().any(|l| l == usage));
+    assert!(root.join("etc/cloudstack/management/db.properties").exists(), "undone although the purge failed");
+    mysql_root(&format!("DROP DATABASE {cloud}; DROP DATABASE {usage};"));
+}

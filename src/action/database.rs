@@ -65,12 +65,7 @@ impl DbConn {
 
     /// Run `sql` as root over the local socket (how a host's own root logs in without a password).
     pub fn root_socket_sql(&self, ctx: &Ctx, sql: &str) -> Result<(), ActionError> {
-        self.root_socket_query(ctx, sql).map(|_| ())
-    }
-
-    /// The output of `sql` run as root over the local socket.
-    pub fn root_socket_query(&self, ctx: &Ctx, sql: &str) -> Result<String, ActionError> {
-        Ok(self.sql_ok(ctx, &Via::Socket("root"), sql)?.stdout)
+        self.sql_ok(ctx, &Via::Socket("root"), sql).map(|_| ())
     }
 
     pub fn database_exists(&self, ctx: &Ctx, user: &str, password: &Secret, name: &str) -> Result<bool, ActionError> {

@@ -139,10 +139,11 @@ impl ActionError {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct Record {
-    /// Where the replaced content of a file was saved (in-system path).
+    /// Where the replaced content of a file was saved (in-system path). Written by older releases; `undo`
+    /// holds it now (kept so their receipts still say what they did).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<String>,
-    /// The action created its object (a file, a directory) where there was none.
+    /// The action created its object (a file, a directory) where there was none (older releases).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub created: bool,
     /// Packages (or directories, services...) this action added, for revert.

@@ -206,7 +206,8 @@ impl Undo {
                 Ok(())
             }
             Undo::AppArmorReload { profile } => {
-                if ctx.path(profile).exists() && ["/sbin/apparmor_parser", "/usr/sbin/apparmor_parser"].iter().any(|p| ctx.path(p).exists()) {
+                // As the install unloaded it: only where the kernel has AppArmor and the parser is installed.
+                if ctx.path(profile).exists() && Path::new("/sys/kernel/security/apparmor").exists() && has_program(ctx, "apparmor_parser") {
                     ctx.run_ok(&ctx.cmd("apparmor_parser").arg("-r").arg(profile))?;
                 }
                 Ok(())

@@ -34,6 +34,8 @@ pub struct Plan {
     pub steps: Vec<Step>,
     /// Entries recorded by a cloudstrap that kept no undo records: they cannot be undone from the receipt.
     pub unrecorded: Vec<String>,
+    /// Entries that changed nothing to undo (waits): only marked pending.
+    pub settled: Vec<usize>,
     /// Databases dumped, verified and dropped first (only with `purge_data`).
     pub purge_databases: Vec<String>,
     pub purge_data: bool,
@@ -103,8 +105,13 @@ pub fn plan(ctx: &Ctx, purge_data: bool) -> Result<Plan, UninstallError> {
         if !owned(e.state) {
             continue;
         }
-        if e.record.undo.is_empty() && !(e.record.backup.is_none() && !e.record.created && e.record.added.is_empty()) {
-            p.unrecorded.push(e.description.clone());
+        if e.record.undo.is_empty() {
+            let legacy = e.record.backup.is_some() || e.record.created || !e.record.added.is_empty() || e.record.previous.is_some();
+            if legacy {
+                p.unrecorded.push(e.description.clone());
+            } else {
+                p.settled.push(index);
+            }
             continue;
         }
         p.steps.push(Step { index, description: e.description.clone(), undo: e.record.undo.clone() });
@@ -123,7 +130,7 @@ pub fn execute(ctx: &Ctx, plan: &Plan, say: &mut dyn FnMut(&str)) -> Result<Repo
     let Some(mut rec) = Receipt::load(&rpath)? else { return Ok(Report::default()) };
     let mut report = Report::default();
     if !plan.purge_databases.is_empty() {
-        report.backup = Some(purge_databases(ctx, &plan.purge_databases, say)?);
+        report.backup = purge_databases(ctx, &plan.purge_databases, say)?;
     }
     let save = |rec: &Receipt, report: &mut Report| {
         if let Err(e) = rec.save(&rpath) {
@@ -171,10 +178,8 @@ pub fn execute(ctx: &Ctx, plan: &Plan, say: &mut dyn FnMut(&str)) -> Result<Repo
         }
     }
     // Entries without anything to undo (waits) are no longer done either.
-    for e in &mut rec.actions {
-        if owned(e.state) && e.record.undo.is_empty() && e.record.is_empty() {
-            e.state = State::Pending;
-        }
+    for &i in &plan.settled {
+        settle(&mut rec.actions[i], vec![]);
     }
     rec.uninstalled = Some(now());
     save(&rec, &mut report);
@@ -209,35 +214,22 @@ fn settle(entry: &mut crate::action::receipt::Entry, left: Vec<Undo>) {
     }
 }
 
-/// Stop the management and usage servers, dump and verify the databases (reset's backup), then drop them.
-/// Returns the backup directory (in-system path).
-fn purge_databases(ctx: &Ctx, dbs: &[String], say: &mut dyn FnMut(&str)) -> Result<PathBuf, UninstallError> {
+/// Stop the management and usage servers, then reset's verified dump and the drop of the databases.
+/// Returns the backup directory (in-system path), if there was a database to back up.
+fn purge_databases(ctx: &Ctx, dbs: &[String], say: &mut dyn FnMut(&str)) -> Result<Option<PathBuf>, UninstallError> {
     if ctx.live {
         for svc in ["cloudstack-management", "cloudstack-usage"] {
             // Nothing may write while the rows are counted and dumped; a unit that is not there is fine.
             let _ = ctx.run(&ctx.cmd("systemctl").arg("stop").arg(svc));
         }
     }
-    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
-    let dir = Path::new(crate::action::STATE_DIR).join("backups").join(format!("uninstall-{stamp}"));
-    let host_dir = ctx.path(&dir);
-    std::fs::create_dir_all(&host_dir).map_err(|e| UninstallError::Failed(format!("{}: {e}", host_dir.display())))?;
-    let conn = crate::action::database::DbConn::local();
-    let mut present = vec![];
-    for db in dbs {
-        let q = format!("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = {};", crate::mysql_text::sql_string(db));
-        if conn.root_socket_query(ctx, &q).map_err(|e| UninstallError::Failed(format!("the database server cannot be asked about {db}: {e}")))?.trim() == "1" {
-            present.push(db.as_str());
-        }
-    }
-    say(&format!("Backing up {} into {} (verified before anything is dropped)", present.join(" and "), dir.display()));
-    let host = crate::reset::live_hostname(&crate::host::Sysroot::new(&ctx.root));
-    crate::reset::dump_verified(&ctx.root, &host, Path::new(DB_PROPERTIES), &present, &host_dir)
-        .map_err(|e| UninstallError::Failed(format!("the backup of the databases failed, nothing was dropped or undone: {e}")))?;
-    for db in present {
-        say(&format!("Dropping database {db}"));
-        conn.root_socket_sql(ctx, &format!("DROP DATABASE IF EXISTS {};", crate::mysql_text::sql_ident(db)))
-            .map_err(|e| UninstallError::Failed(format!("dropping {db}: {e} (its backup is in {})", dir.display())))?;
-    }
-    Ok(dir)
+    let backups = ctx.path(Path::new(crate::action::STATE_DIR).join("backups"));
+    let (dropped, dir) = crate::reset::purge_databases(&ctx.root, Path::new(DB_PROPERTIES), dbs, &backups).map_err(|e| UninstallError::Failed(format!("{e}; nothing was undone")))?;
+    let Some(dir) = dir else {
+        say("No CloudStack database to purge (none is there)");
+        return Ok(None);
+    };
+    let shown = Path::new("/").join(dir.strip_prefix(&ctx.root).unwrap_or(&dir));
+    say(&format!("Dropped {} after the verified backup in {}", dropped.join(" and "), shown.display()));
+    Ok(Some(shown))
 }

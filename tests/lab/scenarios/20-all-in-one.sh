@@ -13,7 +13,7 @@ scenario() {
   VM_HOSTNAME=cloud VM_DOMAIN=lab.example vm_start "$m" "static:$ip/24" "$(overlay "$m")"
   phase_end "boot (all-in-one)"
   vm_prepare_install "$m" "$LAB_RUN/all-in-one.toml"
-  vm_quiet "$m" "labcheck tree-digest /etc >/root/pre.files && $LAB_PKGS >/root/pre.pkgs && $LAB_UNITS >/root/pre.units"
+  vm_quiet "$m" "labcheck tree-digest /etc /root/.cmk >/root/pre.files && $LAB_PKGS >/root/pre.pkgs && $LAB_UNITS >/root/pre.units"
   phase_start "install (all-in-one)"
   require "$m" "cloudstrap install succeeds" "$LAB_INSTALL"
   phase_end "install (all-in-one)"
@@ -27,12 +27,12 @@ scenario() {
   # For the resume scenario: the end state of this uninterrupted install.
   vm_ssh_raw "$m" labcheck state-digest --portable >"$LAB_RUN/all-in-one.portable" || true
 
-  check "$m" "every path the receipt's undo records name is under /etc or /export" \
-    'labcheck receipt-paths /var/lib/cloudstrap/receipt.json /etc /export'
+  check "$m" "every path the receipt's undo records name is under /etc, /root/.cmk or /export" \
+    'labcheck receipt-paths /var/lib/cloudstrap/receipt.json /etc /root/.cmk /export'
   phase_start "uninstall (all-in-one)"
   require "$m" "cloudstrap uninstall --yes succeeds" 'cloudstrap uninstall --yes'
   phase_end "uninstall (all-in-one)"
-  check "$m" "every file under /etc is as before the install" 'labcheck tree-digest /etc >/root/post.files && diff /root/pre.files /root/post.files'
+  check "$m" "every file under /etc and cmk's config is as before the install" 'labcheck tree-digest /etc /root/.cmk >/root/post.files && diff /root/pre.files /root/post.files'
   check "$m" "the package set is the one before the install" "$LAB_PKGS >/root/post.pkgs && diff /root/pre.pkgs /root/post.pkgs"
   check "$m" "no service runs that did not run before the install" "$LAB_UNITS >/root/post.units && diff /root/pre.units /root/post.units"
   check "$m" "the storage contents are kept (the seeded template)" 'ls /export/secondary/template/tmpl/1/3/*.qcow2'
