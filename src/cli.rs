@@ -149,7 +149,7 @@ pub fn main() -> ExitCode {
 /// `uninstall`: show the undo plan, confirm as reset does, carry it out, say what could not be undone.
 fn uninstall(root: &std::path::Path, yes: bool, purge_data: bool) -> u8 {
     use crate::uninstall::UninstallError;
-    let ctx = crate::action::Ctx::for_root(root, crate::run::Redactor::default());
+    let ctx = crate::uninstall::context(root);
     let fail = |e: UninstallError| {
         eprintln!("cloudstrap uninstall: {e}");
         match e {

@@ -176,8 +176,24 @@ impl Action for AgentRegister {
         Ok(up && storage)
     }
 
-    fn prepare(&self, _ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
+    /// The management server runs the release's setup-agent here, which enables and starts the agent's
+    /// service: that is undone like a service cloudstrap started itself.
+    fn prepare(&self, ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
         record.undo = vec![Undo::Kept { what: "this host's registration with the management server".into() }];
+        let Some(release) = crate::platform::Release::get(&self.profile.cloudstack.release) else { return Ok(()) };
+        // The 2012 line runs on SysV init (chkconfig, service); the others on systemd.
+        let sysv = release.is_legacy();
+        for unit in release.kvm_agent.services {
+            let (enabled, active) = if sysv {
+                (ctx.run(&ctx.cmd("chkconfig").arg("--list").arg(*unit))?.stdout.contains("3:on"), ctx.run(&ctx.cmd("service").arg(*unit).arg("status"))?.status == 0)
+            } else {
+                (
+                    ctx.run(&ctx.cmd("systemctl").arg("is-enabled").arg(*unit))?.stdout.trim().starts_with("enabled"),
+                    ctx.run(&ctx.cmd("systemctl").arg("is-active").arg("--quiet").arg(*unit))?.status == 0,
+                )
+            };
+            record.undo.push(Undo::Service { name: unit.to_string(), sysv, stop: !active, disable: !enabled, unmask: false });
+        }
         Ok(())
     }
 

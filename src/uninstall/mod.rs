@@ -97,6 +97,11 @@ fn owned(state: State) -> bool {
     matches!(state, State::Done | State::Running | State::Failed)
 }
 
+/// The context an uninstall of the host under `root` works in (live for "/", else an image root in chroot).
+pub fn context(root: &Path) -> Ctx {
+    Ctx::for_root(root, crate::run::Redactor::default())
+}
+
 /// What uninstalling the host under `ctx.root` would do, from its receipt.
 pub fn plan(ctx: &Ctx, purge_data: bool) -> Result<Plan, UninstallError> {
     let Some(rec) = Receipt::load(&receipt::path(ctx))? else { return Ok(Plan { purge_data, ..Plan::default() }) };

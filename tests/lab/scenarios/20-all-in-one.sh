@@ -27,8 +27,8 @@ scenario() {
   # For the resume scenario: the end state of this uninterrupted install.
   vm_ssh_raw "$m" labcheck state-digest --portable >"$LAB_RUN/all-in-one.portable" || true
 
-  check "$m" "every path the receipt's undo records name is under /etc, /root/.cmk or /export" \
-    'labcheck receipt-paths /var/lib/cloudstrap/receipt.json /etc /root/.cmk /export'
+  check "$m" "every path the receipt's undo records name is under /etc, /root/.cmk, /export or cloudstrap's own state" \
+    'labcheck receipt-paths /var/lib/cloudstrap/receipt.json /etc /root/.cmk /export /var/lib/cloudstrap'
   phase_start "uninstall (all-in-one)"
   require "$m" "cloudstrap uninstall --yes succeeds" 'cloudstrap uninstall --yes'
   phase_end "uninstall (all-in-one)"
@@ -41,5 +41,5 @@ scenario() {
 
 # The installed packages, and which of the units an install starts are running, one a line.
 LAB_PKGS="dpkg-query -W -f='\${Package} \${db:Status-Status}\n' | grep ' installed\$' | sort"
-LAB_UNITS='for u in mariadb rpcbind nfs-server chrony netfilter-persistent libvirtd cloudstack-management cloudstack-agent cloudstack-usage; do systemctl is-active --quiet $u && echo $u; done; true'
+LAB_UNITS='{ for u in mariadb rpcbind nfs-server chrony netfilter-persistent libvirtd cloudstack-management cloudstack-agent cloudstack-usage; do systemctl is-active --quiet $u && echo $u; done; true; }'
 
