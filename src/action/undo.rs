@@ -138,6 +138,17 @@ impl Undo {
                 let list = if apt { ctx.cmd("dpkg").arg("-L") } else { ctx.cmd("rpm").arg("-ql") };
                 let owned = ctx.run(&list.args(packages.iter().cloned()))?.stdout;
                 let owned: std::collections::HashSet<&str> = owned.lines().map(str::trim).collect();
+                // Their services are stopped and disabled first, as a package's own removal scripts do (some
+                // packages, like the lab's stand-ins, do not, and would leave them running without their files).
+                if has_program(ctx, "systemctl") {
+                    let units = owned.iter().filter_map(|p| p.strip_prefix("/lib/systemd/system/").or_else(|| p.strip_prefix("/usr/lib/systemd/system/"))).filter(|u| u.ends_with(".service") && !u.contains('@'));
+                    for unit in units {
+                        if ctx.live {
+                            ctx.run(&ctx.cmd("systemctl").arg("stop").arg(unit))?;
+                        }
+                        ctx.run(&ctx.cmd("systemctl").arg("disable").arg(unit))?;
+                    }
+                }
                 let cmd = if apt {
                     ctx.cmd("apt-get").args(["purge", "-y", "-q"]).args(packages.iter().cloned()).env("DEBIAN_FRONTEND", "noninteractive")
                 } else {
