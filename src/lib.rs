@@ -37,6 +37,8 @@
 //!   dependency graph run on a few workers), the receipt that makes installs resumable, progress display.
 //! - [`plan`]: the whole install for a profile's roles on a platform (one lane per role, hand-off included);
 //!   [`install`]: the `install` command.
+//! - [`plan`]: the actions for a profile's roles on a platform; [`install`]: the `install` command.
+//! - [`uninstall`]: undo an install from the undo records in its receipt, newest first.
 //! - [`cloudstack`]: the hand-off to the management server API (signed client, keys, zone deployment).
 //! - [`install`]: a profile loaded and planned.
 //! - [`reset`]: start over (backup, recreate the databases) and restore.
@@ -70,3 +72,4 @@ pub mod install;
 pub mod reset;
 // layer 7
 pub mod cli;
+pub mod uninstall;

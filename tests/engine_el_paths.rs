@@ -30,6 +30,8 @@ const PROLOGUE: &str = "#!/bin/sh\n# STAND-IN for tests only (tests/engine_el_pa
 const RPM: &str = r#"case "$1" in
   -q) [ "$2" = --whatprovides ] || exit 9; [ -e "$S/rpm/$3" ] && { echo "$3-1.el"; exit 0; }; echo "no package provides $3"; exit 1 ;;
   --import) [ -s "$ELSTUB_ROOT$2" ] || exit 1; touch "$S/rpm-key-imported" ;;
+  -qa) [ "$2" = --qf ] || exit 9; ls "$S/rpm" | sed 's/$/ installed/' ;;
+  -ql) exit 0 ;;
   *) exit 9 ;;
 esac
 "#;
@@ -213,7 +215,14 @@ fn a_repository_key_already_on_the_host_is_backed_up_and_put_back_by_revert() {
     };
     let mut rec = Record::default();
     repo.prepare(&ctx, &mut rec).unwrap();
-    let b = rec.backup.clone().expect("the replaced key is backed up");
+    let b = rec
+        .undo
+        .iter()
+        .find_map(|u| match u {
+            cloudstrap::action::undo::Undo::RestoreFile { backup, .. } => Some(backup.clone()),
+            _ => None,
+        })
+        .expect("the replaced key is backed up");
     assert_eq!(std::fs::read_to_string(lab.root.join(b.trim_start_matches('/'))).unwrap(), "operator's old key\n");
     repo.execute(&ctx, &mut rec).unwrap();
     assert_eq!(std::fs::read_to_string(&dest).unwrap(), "new key\n");

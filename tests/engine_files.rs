@@ -57,8 +57,13 @@ fn files_are_written_under_the_root_with_backups_and_revert() {
     assert!(name.starts_with("etc") && content == b"/srv/old *(ro)\n");
     assert!(!tree(root).keys().any(|p| p.to_string_lossy().contains("cloudstrap-tmp")));
     let receipt: serde_json::Value = serde_json::from_slice(&std::fs::read(root.join("var/lib/cloudstrap/receipt.json")).unwrap()).unwrap();
-    assert_eq!(receipt["actions"][0]["record"]["backup"].as_str().unwrap(), format!("/var/lib/cloudstrap/backups/{}", name.display()));
-    assert_eq!(receipt["actions"][1]["record"]["created"], true);
+    // The undo records: restore the backup; remove the new file, then its new directory.
+    let undo = |i: usize| receipt["actions"][i]["record"]["undo"].clone();
+    assert_eq!(undo(0), serde_json::json!([{"undo": "restore-file", "path": "/etc/exports", "backup": format!("/var/lib/cloudstrap/backups/{}", name.display())}]));
+    assert_eq!(
+        undo(1),
+        serde_json::json!([{"undo": "remove-empty-dirs", "paths": ["/etc/cloudstrap-test"]}, {"undo": "remove-file", "path": "/etc/cloudstrap-test/new.conf"}])
+    );
 
     // A second run writes nothing (the files keep their inode) and a third after revert restores.
     let ino = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(root.join("etc/exports")).unwrap());
@@ -68,7 +73,7 @@ fn files_are_written_under_the_root_with_backups_and_revert() {
 
     assert_eq!(revert(&plan, &ctx).unwrap(), 2);
     assert_eq!(std::fs::read_to_string(root.join("etc/exports")).unwrap(), "/srv/old *(ro)\n");
-    assert!(!root.join("etc/cloudstrap-test/new.conf").exists());
+    assert!(!root.join("etc/cloudstrap-test").exists(), "the new file and the directory made for it are gone");
 }
 
 #[test]

@@ -103,9 +103,11 @@ fn the_export_is_mounted_for_the_work_unmounted_after_and_not_touched_again() {
     assert_eq!((s.executed, s.already_done), (0, 1));
     assert!(read_calls().is_empty(), "{:?}", read_calls());
 
-    // A failing mount stops before the work; revert makes it due again.
+    // Revert from what the receipt recorded makes it due again; a failing mount then stops before the work.
+    let recorded = Receipt::load(&cloudstrap::action::receipt::path(&ctx)).unwrap().unwrap().entry("template:3").unwrap().record.clone();
+    assert!(!recorded.undo.is_empty(), "{recorded:?}");
+    steps[0].action.revert(&ctx, &recorded).unwrap();
     let mut rec = Record::default();
-    steps[0].action.revert(&ctx, &rec).unwrap();
     assert!(!steps[0].action.is_done(&ctx).unwrap());
     std::fs::write(dir.path().join("fail-mount"), "").unwrap();
     let before = runs.load(Ordering::SeqCst);

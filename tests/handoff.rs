@@ -287,7 +287,10 @@ fn handoff_zone_and_agent_as_install_actions() {
     h.prepare(&ctx, &mut rec).unwrap();
     h.execute(&ctx, &mut rec).unwrap();
     h.verify(&ctx).unwrap();
-    assert!(rec.created && rec.note.as_deref().unwrap().starts_with("CloudStack UI: http://"), "{rec:?}");
+    assert!(rec.note.as_deref().unwrap().starts_with("CloudStack UI: http://"), "{rec:?}");
+    // Undone from the record: the keys file and cmk's config it created go; the server's state stays.
+    let kinds: Vec<String> = rec.undo.iter().map(|u| serde_json::to_value(u).unwrap()["undo"].as_str().unwrap().to_string()).collect();
+    assert!(kinds.iter().filter(|k| *k == "remove-file").count() == 2 && kinds.last().map(String::as_str) == Some("kept"), "{rec:?}");
     assert!(!format!("{rec:?}").contains(NEW_PASSWORD));
 
     let z = ZoneDeploy {

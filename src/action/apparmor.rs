@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::undo::Undo;
 use super::{Action, ActionError, Ctx, Record};
 
 pub struct DisableProfiles {
@@ -31,7 +32,16 @@ impl Action for DisableProfiles {
     }
 
     fn prepare(&self, ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
-        record.added = self.profiles.iter().filter(|p| ctx.path(self.link(p)).symlink_metadata().is_err()).cloned().collect();
+        let added: Vec<&String> = self.profiles.iter().filter(|p| ctx.path(self.link(p)).symlink_metadata().is_err()).collect();
+        let dirs = super::undo::missing_dirs(ctx, &self.disable_dir);
+        if !dirs.is_empty() {
+            record.undo.push(Undo::RemoveEmptyDirs { paths: dirs, data: false });
+        }
+        for p in added {
+            // Newest first: the link goes, then the profile is loaded again.
+            record.undo.push(Undo::AppArmorReload { profile: self.profile_dir.join(p).display().to_string() });
+            record.undo.push(Undo::RemoveFile { path: self.link(p).display().to_string() });
+        }
         Ok(())
     }
 
@@ -53,16 +63,6 @@ impl Action for DisableProfiles {
         Ok(())
     }
 
-    fn revert(&self, ctx: &Ctx, record: &Record) -> Result<(), ActionError> {
-        for p in &record.added {
-            let _ = std::fs::remove_file(ctx.path(self.link(p)));
-            let profile = self.profile_dir.join(p);
-            if ctx.live && ctx.path(&profile).exists() && parser_installed(ctx) {
-                ctx.run(&ctx.cmd("apparmor_parser").arg("-r").arg(profile.display().to_string()))?;
-            }
-        }
-        Ok(())
-    }
 }
 
 /// Whether AppArmor's userspace (`apparmor_parser`) is installed on the host.

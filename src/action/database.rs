@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 
 use crate::mysql_text::{option_value, sql_ident, sql_string};
+use super::undo::Undo;
 use super::{Action, ActionError, Ctx, Record, Secret};
 use crate::run::{Output, SecretFile};
 
@@ -57,6 +58,16 @@ impl DbConn {
     }
 
     /// Whether database `name` exists, asked as `user` over TCP.
+    /// The database server of this host, reached over its local socket.
+    pub fn local() -> DbConn {
+        DbConn { host: "localhost".into(), port: 3306, socket: None }
+    }
+
+    /// Run `sql` as root over the local socket (how a host's own root logs in without a password).
+    pub fn root_socket_sql(&self, ctx: &Ctx, sql: &str) -> Result<(), ActionError> {
+        self.sql_ok(ctx, &Via::Socket("root"), sql).map(|_| ())
+    }
+
     pub fn database_exists(&self, ctx: &Ctx, user: &str, password: &Secret, name: &str) -> Result<bool, ActionError> {
         let q = format!("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = {};", sql_string(name));
         Ok(self.sql_ok(ctx, &Via::Password(user, password), &q)?.stdout.trim() == "1")
@@ -91,6 +102,11 @@ impl Action for AdminLogin {
         Ok(self.conn.sql(ctx, &Via::Password(&self.user, &self.password), "SELECT 1;")?.status == 0)
     }
 
+    fn prepare(&self, _ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
+        record.undo = vec![Undo::Kept { what: format!("the password login of database user {}", self.user) }];
+        Ok(())
+    }
+
     fn execute(&self, ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
         let sock = Via::Socket("root");
         let version = self.conn.sql(ctx, &sock, "SELECT VERSION();")?;
@@ -115,10 +131,6 @@ impl Action for AdminLogin {
         Ok(())
     }
 
-    fn revert(&self, _ctx: &Ctx, _record: &Record) -> Result<(), ActionError> {
-        // The previous authentication cannot be restored without its secret; the password stays.
-        Ok(())
-    }
 }
 
 pub struct CloudUser {
@@ -189,6 +201,9 @@ impl Action for CloudUser {
     fn prepare(&self, ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
         let existing = self.existing_hosts(ctx)?;
         record.added = self.hosts.iter().filter(|h| !existing.contains(h)).cloned().collect();
+        if !record.added.is_empty() {
+            record.undo = vec![Undo::DropDbUsers { accounts: record.added.iter().map(|h| self.account(h)).collect() }];
+        }
         Ok(())
     }
 
@@ -208,12 +223,6 @@ impl Action for CloudUser {
         Ok(())
     }
 
-    fn revert(&self, ctx: &Ctx, record: &Record) -> Result<(), ActionError> {
-        for h in &record.added {
-            self.conn.sql_ok(ctx, &self.admin(), &format!("DROP USER IF EXISTS {};", self.account(h)))?;
-        }
-        Ok(())
-    }
 }
 
 /// The cloud user's grants checked again after setup-databases, which recreates the user with its own
@@ -235,8 +244,5 @@ impl Action for CloudUserAgain {
     }
     fn execute(&self, ctx: &Ctx, r: &mut Record) -> Result<(), ActionError> {
         self.0.execute(ctx, r)
-    }
-    fn revert(&self, ctx: &Ctx, r: &Record) -> Result<(), ActionError> {
-        self.0.revert(ctx, r)
     }
 }

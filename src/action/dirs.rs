@@ -26,7 +26,17 @@ impl Action for CreateDirs {
     }
 
     fn prepare(&self, ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
-        record.added = self.dirs.iter().filter(|d| !ctx.path(d).exists()).map(|d| d.display().to_string()).collect();
+        let mut created: Vec<String> = vec![];
+        for d in &self.dirs {
+            for m in super::undo::missing_dirs(ctx, d) {
+                if !created.contains(&m) {
+                    created.push(m);
+                }
+            }
+        }
+        if !created.is_empty() {
+            record.undo = vec![super::undo::Undo::RemoveEmptyDirs { paths: created, data: true }];
+        }
         Ok(())
     }
 
@@ -39,11 +49,4 @@ impl Action for CreateDirs {
         Ok(())
     }
 
-    fn revert(&self, ctx: &Ctx, record: &Record) -> Result<(), ActionError> {
-        // Only directories we created, and only while empty: never delete data (templates, VM disks).
-        for d in record.added.iter().rev() {
-            let _ = std::fs::remove_dir(ctx.path(d));
-        }
-        Ok(())
-    }
 }

@@ -1,9 +1,7 @@
 //! Write a rendered file: the whole file is ours, or our managed block inside a file with foreign content.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
-
-use super::atomic::{backup, write_atomic};
+use super::atomic::write_atomic;
 use super::{Action, ActionError, Ctx, Record};
 
 /// A rendered file: in-system path, content (whole, our block, or keys), mode, kind, role (see `render`).
@@ -70,10 +68,7 @@ impl Action for WriteFile {
     }
 
     fn prepare(&self, ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
-        match self.current(ctx)? {
-            Some(_) => record.backup = Some(backup(ctx, &self.spec.path)?),
-            None => record.created = true,
-        }
+        record.undo = super::undo::for_file(ctx, &self.spec.path)?;
         Ok(())
     }
 
@@ -84,20 +79,4 @@ impl Action for WriteFile {
         write_atomic(&ctx.path(&self.spec.path), text.as_bytes(), mode)
     }
 
-    fn revert(&self, ctx: &Ctx, record: &Record) -> Result<(), ActionError> {
-        let host = ctx.path(&self.spec.path);
-        if let Some(b) = &record.backup {
-            let src = ctx.path(Path::new(b));
-            let bytes = std::fs::read(&src).map_err(|e| ActionError::io(&src, e))?;
-            let mode = std::fs::metadata(&src).map_err(|e| ActionError::io(&src, e))?.permissions().mode() & 0o7777;
-            write_atomic(&host, &bytes, mode)
-        } else if record.created {
-            match std::fs::remove_file(&host) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(ActionError::io(host, e)),
-                _ => Ok(()),
-            }
-        } else {
-            Ok(())
-        }
-    }
 }

@@ -9,6 +9,7 @@
 
 use std::path::PathBuf;
 
+use super::undo::Undo;
 use super::{stamp, Action, ActionError, Ctx, Record};
 
 /// Marker lines of a managed block (the same as the renderer's).
@@ -108,6 +109,20 @@ impl Action for ApplyFirewall {
         }
     }
 
+    fn prepare(&self, ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
+        record.undo = vec![Undo::Stamp { name: "firewall".into() }];
+        match &self.backend {
+            Backend::IptablesFile { file, chain } => {
+                // Our block's rules as they are loaded now: the ones to delete from the running firewall.
+                let text = std::fs::read_to_string(ctx.path(file)).map_err(|e| ActionError::io(ctx.path(file), e))?;
+                record.undo.push(Undo::IptablesRules { chain: chain.clone(), rules: block_rules(&text, chain) });
+            }
+            // Run once the policy file is back (uninstall runs reloads last).
+            Backend::Reload { argv, .. } => record.undo.push(Undo::Reload { argv: argv.clone() }),
+        }
+        Ok(())
+    }
+
     fn execute(&self, ctx: &Ctx, _record: &mut Record) -> Result<(), ActionError> {
         match &self.backend {
             Backend::IptablesFile { file, .. } => {
@@ -131,12 +146,6 @@ impl Action for ApplyFirewall {
         Ok(())
     }
 
-    fn revert(&self, ctx: &Ctx, _record: &Record) -> Result<(), ActionError> {
-        // The rules file itself is restored by its WriteFile's revert, which comes later in reverse order;
-        // here the stamp is dropped so the next install applies the file again.
-        stamp::remove(ctx, "firewall");
-        Ok(())
-    }
 }
 
 #[cfg(test)]

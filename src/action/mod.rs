@@ -1,6 +1,6 @@
 //! Actions: every change the installer makes to a host. Each one describes itself in one line, detects
-//! whether it is already done, executes, verifies, and can revert what it did (from the [`Record`] the
-//! executor keeps in the receipt).
+//! whether it is already done, executes, verifies, and records in its [`Record`] (kept in the receipt) the
+//! typed [`undo::Undo`]s that revert it without the profile or the plan.
 //!
 //! The executor ([`executor`]) runs a plan of actions as a dependency graph, writes the receipt
 //! ([`receipt`]) after every action, and resumes from it; [`progress`] shows it to the operator.
@@ -22,6 +22,7 @@ pub mod selinux;
 pub mod service;
 pub mod setup;
 pub mod stamp;
+pub mod undo;
 pub mod wait;
 
 use std::fmt;
@@ -148,10 +149,11 @@ impl ActionError {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct Record {
-    /// Where the replaced content of a file was saved (in-system path).
+    /// Where the replaced content of a file was saved (in-system path). Written by older releases; `undo`
+    /// holds it now (kept so their receipts still say what they did).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<String>,
-    /// The action created its object (a file, a directory) where there was none.
+    /// The action created its object (a file, a directory) where there was none (older releases).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub created: bool,
     /// Packages (or directories, services...) this action added, for revert.
@@ -163,6 +165,9 @@ pub struct Record {
     /// Anything worth telling the operator (e.g. "starts at boot" in an image root).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// How to undo what the action did, oldest first: enough on its own to revert it (`uninstall`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub undo: Vec<undo::Undo>,
 }
 
 impl Record {
@@ -200,8 +205,14 @@ pub trait Action: Send + Sync {
     fn exclusive(&self) -> Option<&'static str> {
         None
     }
-    /// Undo the change, from what `execute` recorded.
-    fn revert(&self, ctx: &Ctx, record: &Record) -> Result<(), ActionError>;
+    /// Undo the change from its record alone (what `uninstall` does from the receipt): every undo is tried,
+    /// newest first; the first failure is returned.
+    fn revert(&self, ctx: &Ctx, record: &Record) -> Result<(), ActionError> {
+        match undo::apply_all(ctx, &record.undo).into_iter().next() {
+            Some((u, e)) => Err(ActionError::Failed(format!("could not {}: {e}", u.describe()))),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Short hex digest of bytes (for stamps and content-addressed backups).

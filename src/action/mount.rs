@@ -58,6 +58,12 @@ impl Action for OnNfsMount {
 
     fn execute(&self, ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
         let host = ctx.path(&self.target);
+        // The mount point this creates goes (if empty) and the stamp is forgotten, after the inner undo.
+        let mut mine = vec![super::undo::Undo::Stamp { name: self.stamp_name() }];
+        let dirs = super::undo::missing_dirs(ctx, &self.target);
+        if !dirs.is_empty() {
+            mine.insert(0, super::undo::Undo::RemoveEmptyDirs { paths: dirs, data: false });
+        }
         std::fs::create_dir_all(&host).map_err(|e| ActionError::io(&host, e))?;
         // A run killed while mounted leaves the export mounted: use it, and unmount at the end as usual.
         if !is_mount_point(&host) {
@@ -72,6 +78,11 @@ impl Action for OnNfsMount {
             Ok(())
         })();
         let unmounted = self.umount(ctx);
+        for u in mine.into_iter().rev() {
+            if !record.undo.contains(&u) {
+                record.undo.insert(0, u);
+            }
+        }
         work?;
         unmounted?;
         stamp::write(ctx, &self.stamp_name(), &self.stamp_value())
@@ -82,9 +93,4 @@ impl Action for OnNfsMount {
         Some("secondary-mount")
     }
 
-    fn revert(&self, ctx: &Ctx, record: &Record) -> Result<(), ActionError> {
-        stamp::remove(ctx, &self.stamp_name());
-        // The template actions revert without touching the storage (see template::actions).
-        self.inner.revert(ctx, record)
-    }
 }

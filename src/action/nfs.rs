@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use super::undo::Undo;
 use super::{stamp, Action, ActionError, Ctx, Record};
 
 pub struct ExportFs {
@@ -32,6 +33,12 @@ impl Action for ExportFs {
         Ok(out.status == 0 && self.listed(&out.stdout) && fresh)
     }
 
+    fn prepare(&self, _ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
+        // exportfs -ra again once /etc/exports is back (uninstall runs it last).
+        record.undo = vec![Undo::Exportfs, Undo::Stamp { name: "exportfs".into() }];
+        Ok(())
+    }
+
     fn execute(&self, ctx: &Ctx, _record: &mut Record) -> Result<(), ActionError> {
         ctx.run_ok(&ctx.cmd("exportfs").arg("-ra"))?;
         stamp::write(ctx, "exportfs", &stamp::files_digest(ctx, &self.files))
@@ -46,9 +53,4 @@ impl Action for ExportFs {
         }
     }
 
-    fn revert(&self, ctx: &Ctx, _record: &Record) -> Result<(), ActionError> {
-        stamp::remove(ctx, "exportfs");
-        ctx.run(&ctx.cmd("exportfs").arg("-ra"))?;
-        Ok(())
-    }
 }

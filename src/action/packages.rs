@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::undo::Undo;
 use super::{Action, ActionError, Ctx, Record};
 
 pub use crate::platform::PackageManager;
@@ -43,6 +44,15 @@ pub fn missing(ctx: &Ctx, manager: PackageManager, names: &[String]) -> Result<V
             Ok(miss)
         }
     }
+}
+
+/// Every package installed in the context's root, by name.
+fn installed(ctx: &Ctx, manager: PackageManager) -> Result<std::collections::BTreeSet<String>, ActionError> {
+    let out = match manager {
+        PackageManager::Apt => ctx.run_ok(&ctx.cmd("dpkg-query").arg("-W").arg("-f=${Package} ${db:Status-Status}\n"))?,
+        _ => ctx.run_ok(&ctx.cmd("rpm").args(["-qa", "--qf", "%{NAME} installed\n"]))?,
+    };
+    Ok(out.stdout.lines().filter_map(|l| l.split_once(' ')).filter(|(_, st)| st.trim() == "installed").map(|(p, _)| p.split(':').next().unwrap_or(p).to_string()).collect())
 }
 
 /// Wait until no process holds dpkg's lock in the context's root (dpkg and apt take fcntl write locks
@@ -87,11 +97,16 @@ impl Action for InstallPackages {
 
     fn prepare(&self, ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
         record.added = missing(ctx, self.manager, &self.packages)?;
+        record.undo = vec![Undo::RemovePackages { manager: self.manager.program().into(), packages: record.added.clone() }];
         Ok(())
     }
 
-    fn execute(&self, ctx: &Ctx, _record: &mut Record) -> Result<(), ActionError> {
+    fn execute(&self, ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
         let miss = missing(ctx, self.manager, &self.packages)?;
+        let before = installed(ctx, self.manager)?;
+        // Package scripts also change /etc outside the packages' own files (users in /etc/passwd, /etc/hosts,
+        // service links): what they did there is recorded too, to be put back after the packages are gone.
+        let etc_before = super::undo::snapshot(ctx, std::path::Path::new("/etc"));
         if miss.is_empty() {
             return Ok(());
         }
@@ -103,6 +118,15 @@ impl Action for InstallPackages {
         }
         let cmd = with_env(ctx.argv(self.manager.install_argv(&miss)), self.manager);
         ctx.run_ok(&cmd.timeout(INSTALL_TIMEOUT))?;
+        // The dependencies that came along are removed with the packages asked for.
+        let new: Vec<String> = installed(ctx, self.manager)?.into_iter().filter(|p| !before.contains(p)).collect();
+        let etc = super::undo::between(ctx, &etc_before, &super::undo::snapshot(ctx, std::path::Path::new("/etc")))?;
+        record.undo.splice(0..0, etc);
+        for u in &mut record.undo {
+            if let Undo::RemovePackages { packages, .. } = u {
+                packages.extend(new.iter().filter(|n| !packages.contains(n)).cloned().collect::<Vec<_>>());
+            }
+        }
         Ok(())
     }
 
@@ -110,12 +134,4 @@ impl Action for InstallPackages {
         Some("package-manager")
     }
 
-    fn revert(&self, ctx: &Ctx, record: &Record) -> Result<(), ActionError> {
-        if record.added.is_empty() {
-            return Ok(());
-        }
-        let cmd = with_env(ctx.argv(self.manager.remove_argv(&record.added)), self.manager);
-        ctx.run_ok(&cmd.timeout(INSTALL_TIMEOUT))?;
-        Ok(())
-    }
 }

@@ -66,6 +66,10 @@ pub struct Receipt {
     pub started: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished: Option<String>,
+    /// When `uninstall` last undid this host's actions (each undone entry is pending again, its record
+    /// cleared; an entry whose undo failed keeps the undos still to do).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uninstalled: Option<String>,
     /// The plan's actions in plan order, then actions of earlier plans that are no longer planned.
     #[serde(default)]
     pub actions: Vec<Entry>,
@@ -99,6 +103,7 @@ impl Receipt {
             complete: false,
             started: None,
             finished: None,
+            uninstalled: None,
             actions: vec![],
         }
     }

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::atomic::{backup, write_atomic};
+use super::atomic::write_atomic;
 use super::packages::PackageManager;
 use super::{stamp, Action, ActionError, Ctx, Record};
 
@@ -69,13 +69,10 @@ impl Action for ConfigureRepo {
     }
 
     fn prepare(&self, ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
+        record.undo = vec![super::undo::Undo::Stamp { name: self.stamp_name() }];
         if let Some(k) = &self.key {
-            // A key already there (the operator's, or an older one) is replaced: keep it for revert.
-            if ctx.path(&k.dest).exists() {
-                record.backup = Some(backup(ctx, &k.dest)?);
-            } else {
-                record.created = true;
-            }
+            // A key already there (the operator's, or an older one) is replaced: keep it for the undo.
+            record.undo.extend(super::undo::for_file(ctx, &k.dest)?);
         }
         Ok(())
     }
@@ -97,17 +94,4 @@ impl Action for ConfigureRepo {
         Some("package-manager")
     }
 
-    fn revert(&self, ctx: &Ctx, record: &Record) -> Result<(), ActionError> {
-        stamp::remove(ctx, &self.stamp_name());
-        if let Some(k) = &self.key {
-            if let Some(b) = &record.backup {
-                let src = ctx.path(std::path::Path::new(b));
-                let bytes = std::fs::read(&src).map_err(|e| ActionError::io(&src, e))?;
-                write_atomic(&ctx.path(&k.dest), &bytes, 0o644)?;
-            } else if record.created {
-                let _ = std::fs::remove_file(ctx.path(&k.dest));
-            }
-        }
-        Ok(())
-    }
 }

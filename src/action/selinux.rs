@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::atomic::{backup, write_atomic};
+use super::atomic::write_atomic;
 use super::{Action, ActionError, Ctx, Record};
 
 const CONFIG: &str = "/etc/selinux/config";
@@ -47,13 +47,12 @@ impl Action for SetSelinux {
     }
 
     fn prepare(&self, ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
-        let host = ctx.path(CONFIG);
-        if host.exists() {
-            record.backup = Some(backup(ctx, Path::new(CONFIG))?);
-        } else {
-            record.created = true;
+        record.undo = super::undo::for_file(ctx, Path::new(CONFIG))?;
+        let was_enforcing = ctx.live && enforcing(ctx);
+        if was_enforcing {
+            record.undo.push(super::undo::Undo::Enforce);
         }
-        record.previous = Some(if ctx.live && enforcing(ctx) { "enforcing".into() } else { "not-enforcing".into() });
+        record.previous = Some(if was_enforcing { "enforcing".into() } else { "not-enforcing".into() });
         Ok(())
     }
 
@@ -84,14 +83,4 @@ impl Action for SetSelinux {
         Ok(())
     }
 
-    fn revert(&self, ctx: &Ctx, record: &Record) -> Result<(), ActionError> {
-        if let Some(b) = &record.backup {
-            let bytes = std::fs::read(ctx.path(b)).map_err(|e| ActionError::io(ctx.path(b), e))?;
-            write_atomic(&ctx.path(CONFIG), &bytes, 0o644)?;
-        }
-        if ctx.live && record.previous.as_deref() == Some("enforcing") {
-            ctx.run_ok(&ctx.cmd("setenforce").arg("1"))?;
-        }
-        Ok(())
-    }
 }

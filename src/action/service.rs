@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use super::undo::Undo;
 use super::{stamp, Action, ActionError, Ctx, Record};
 
 pub use crate::platform::InitSystem as Init;
@@ -58,15 +59,29 @@ impl Service {
         Ok(ctx.run(&ctx.argv(self.init.status_argv(&self.name)))?.status == 0)
     }
 
+    /// Masking a running socket stops it and the service it activates, before that service's own step
+    /// looks: record both as running, to be started again once the socket is unmasked (undos of one record
+    /// run last first, so the socket comes back before its service).
+    fn mask_undo(&self, ctx: &Ctx, enabled: &str) -> Result<Vec<Undo>, ActionError> {
+        let live = ctx.live && self.start_now;
+        let socket_active = live && self.is_active(ctx)?;
+        let mut undo = vec![];
+        if socket_active {
+            let triggers = ctx.run(&ctx.cmd("systemctl").args(["show", "-p", "Triggers", "--value"]).arg(&self.name))?.stdout;
+            for unit in triggers.split_whitespace() {
+                if ctx.run(&ctx.cmd("systemctl").args(["is-active", "--quiet"]).arg(unit))?.status == 0 {
+                    undo.push(Undo::Service { name: unit.to_string(), sysv: false, stop: false, disable: false, unmask: false, start: true });
+                }
+            }
+        }
+        undo.push(Undo::Service { name: self.name.clone(), sysv: false, stop: false, disable: false, unmask: enabled != "masked", start: socket_active });
+        Ok(undo)
+    }
+
     /// Run `verb` on this service with its init system (the platform table's argv).
     fn control(&self, ctx: &Ctx, verb: ServiceVerb) -> Result<(), ActionError> {
         let argv = self.init.argv(verb, &self.name).ok_or_else(|| ActionError::Failed(format!("{verb:?} {}: not with {:?}", self.name, self.init)))?;
         ctx.run_ok(&ctx.argv(argv))?;
-        Ok(())
-    }
-
-    fn systemctl(&self, ctx: &Ctx, verb: &str) -> Result<(), ActionError> {
-        ctx.run_ok(&ctx.cmd("systemctl").arg(verb).arg(&self.name))?;
         Ok(())
     }
 }
@@ -107,7 +122,23 @@ impl Action for Service {
 
     fn prepare(&self, ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
         let active = (ctx.live && self.start_now) && self.is_active(ctx)?;
-        record.previous = Some(format!("{} {}", self.enabled_state(ctx)?, if active { "active" } else { "inactive" }));
+        let enabled = self.enabled_state(ctx)?;
+        let sysv = self.init == Init::SysV;
+        record.undo = match self.op {
+            ServiceOp::Mask => self.mask_undo(ctx, &enabled)?,
+            ServiceOp::Run { .. } => vec![
+                Undo::Stamp { name: self.stamp_name() },
+                Undo::Service {
+                    name: self.name.clone(),
+                    sysv,
+                    stop: ctx.live && self.start_now && !active,
+                    disable: !enabled.starts_with("enabled"),
+                    unmask: false,
+                    start: false,
+                },
+            ],
+        };
+        record.previous = Some(format!("{enabled} {}", if active { "active" } else { "inactive" }));
         Ok(())
     }
 
@@ -136,30 +167,4 @@ impl Action for Service {
         Ok(())
     }
 
-    fn revert(&self, ctx: &Ctx, record: &Record) -> Result<(), ActionError> {
-        let prev = record.previous.clone().unwrap_or_default();
-        match (&self.op, self.init) {
-            (ServiceOp::Mask, _) => {
-                if !prev.starts_with("masked") {
-                    self.systemctl(ctx, "unmask")?;
-                }
-            }
-            (ServiceOp::Run { .. }, init) => {
-                stamp::remove(ctx, &self.stamp_name());
-                if (ctx.live && self.start_now) && prev.ends_with("inactive") {
-                    match init {
-                        Init::Systemd => self.systemctl(ctx, "stop")?,
-                        Init::SysV => drop(ctx.run(&ctx.cmd("service").arg(&self.name).arg("stop"))?),
-                    }
-                }
-                if !prev.starts_with("enabled") {
-                    match init {
-                        Init::Systemd => self.systemctl(ctx, "disable")?,
-                        Init::SysV => drop(ctx.run(&ctx.cmd("chkconfig").arg(&self.name).arg("off"))?),
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
 }

@@ -100,6 +100,10 @@ impl Action for SetupCommand {
     }
 
     fn prepare(&self, ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
+        record.undo = vec![super::undo::Undo::Stamp { name: self.stamp_name() }];
+        for p in &self.creates {
+            record.undo.extend(super::undo::for_file(ctx, p)?);
+        }
         if let Some(r) = &self.recreate {
             let existed = r.conn.database_exists(ctx, &r.user, &r.password, &r.database)?;
             record.previous = Some(if existed { "database existed before".into() } else { NO_DATABASE.into() });
@@ -149,9 +153,4 @@ impl Action for SetupCommand {
         stamp::write(ctx, &self.stamp_name(), &self.stamp_value())
     }
 
-    fn revert(&self, ctx: &Ctx, _record: &Record) -> Result<(), ActionError> {
-        // What these commands create (databases, db.properties) is undone by `cloudstrap reset`.
-        stamp::remove(ctx, &self.stamp_name());
-        Ok(())
-    }
 }

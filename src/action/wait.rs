@@ -64,9 +64,6 @@ impl Action for WaitFor {
         Err(ActionError::Failed(format!("{} did not answer within {} s", self.id().trim_start_matches("wait:"), self.timeout.as_secs())))
     }
 
-    fn revert(&self, _ctx: &Ctx, _record: &Record) -> Result<(), ActionError> {
-        Ok(())
-    }
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ mod render;
 mod reset;
 mod template;
 mod tui;
+mod uninstall;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -96,6 +97,8 @@ pub enum Command {
     Reset(reset::ResetArgs),
     /// Put back the databases and files of a backup made by `reset`.
     Restore(reset::RestoreArgs),
+    /// Undo the install from its receipt, newest first; databases and storage contents are kept.
+    Uninstall(uninstall::UninstallArgs),
     /// Print the shell completion script (bash: /usr/share/bash-completion/completions/cloudstrap).
     Completions {
         #[arg(value_enum)]
@@ -132,6 +135,7 @@ pub fn main() -> ExitCode {
         Command::Profile(ProfileCmd::Schema) => profile::schema(),
         Command::Reset(args) => reset::run_reset(&args, &cli.global),
         Command::Restore(args) => reset::run_restore(&args, &cli.global),
+        Command::Uninstall(a) => uninstall::run(&a, &cli.global),
         Command::Render(a) => render::render_main(&cli.global, &a),
         Command::Plan(a) => plan::plan_main(&cli.global, &a),
         Command::Preflight(args) => preflight::run(&cli.global, &args),

@@ -13,6 +13,7 @@ use super::credentials::{from_profile, stored, KEYS_FILE};
 use super::handoff::{run, HandoffOptions, CMK_CONFIG, CMK_PROFILE};
 use super::types::{StoragePool, SystemVm, Zone};
 use super::zone::{deploy, find_host, serves, DeployOptions};
+use crate::action::undo::{for_file, Undo};
 use crate::action::{Action, ActionError, Ctx, Record};
 use crate::profile::Profile;
 
@@ -83,10 +84,9 @@ impl Action for ApiHandoff {
     }
 
     fn prepare(&self, ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
-        record.created = !ctx.path(KEYS_FILE).exists();
-        if !ctx.path(CMK_CONFIG).exists() {
-            record.added.push(CMK_CONFIG.into());
-        }
+        record.undo = for_file(ctx, Path::new(KEYS_FILE))?;
+        record.undo.extend(for_file(ctx, Path::new(CMK_CONFIG))?);
+        record.undo.push(Undo::Kept { what: "the admin password and API keys set on the management server".into() });
         Ok(())
     }
 
@@ -95,24 +95,10 @@ impl Action for ApiHandoff {
         opts.client.notice = console_notice(ctx, "handoff");
         let mut say = |line: &str| crate::log::line(&format!("handoff: {}", ctx.redactor.redact(line)));
         let r = run(&opts, &mut say).map_err(failed)?;
-        let backups: Vec<String> = r.backups.iter().filter_map(|b| b.strip_prefix(&ctx.root).ok()).map(|b| format!("/{}", b.display())).collect();
-        record.backup = backups.first().cloned();
         record.note = Some(format!("CloudStack UI: {}; API keys in {KEYS_FILE} and cmk profile \"{CMK_PROFILE}\"", r.ui_url));
         Ok(())
     }
 
-    /// Removes the files this action created (the keys stay valid on the server).
-    fn revert(&self, ctx: &Ctx, record: &Record) -> Result<(), ActionError> {
-        if record.created {
-            let p = ctx.path(KEYS_FILE);
-            std::fs::remove_file(&p).or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(ActionError::io(p, e)) })?;
-        }
-        if record.added.iter().any(|a| a == CMK_CONFIG) {
-            let p = ctx.path(CMK_CONFIG);
-            std::fs::remove_file(&p).or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(ActionError::io(p, e)) })?;
-        }
-        Ok(())
-    }
 }
 
 /// Deploy (or complete) the profile's zone.
@@ -147,6 +133,12 @@ impl Action for ZoneDeploy {
         Ok(running("secondarystoragevm") && running("consoleproxy"))
     }
 
+    fn prepare(&self, _ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
+        let zone = self.profile.zone.as_ref().map(|z| z.name.clone()).unwrap_or_default();
+        record.undo = vec![Undo::Kept { what: format!("zone {zone} in CloudStack (in its database)") }];
+        Ok(())
+    }
+
     fn execute(&self, ctx: &Ctx, _record: &mut Record) -> Result<(), ActionError> {
         let c = from_profile(&self.profile, &self.profile_path, &ctx.root).map_err(failed)?;
         let notice = console_notice(ctx, "zone deploy");
@@ -156,9 +148,6 @@ impl Action for ZoneDeploy {
         Ok(())
     }
 
-    fn revert(&self, _ctx: &Ctx, _record: &Record) -> Result<(), ActionError> {
-        Ok(())
-    }
 }
 
 /// Register this KVM host with the management server and wait until it is Up.
@@ -187,6 +176,27 @@ impl Action for AgentRegister {
         Ok(up && storage)
     }
 
+    /// The management server runs the release's setup-agent here, which enables and starts the agent's
+    /// service: that is undone like a service cloudstrap started itself.
+    fn prepare(&self, ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
+        record.undo = vec![Undo::Kept { what: "this host's registration with the management server".into() }];
+        let Some(release) = crate::platform::Release::get(&self.profile.cloudstack.release) else { return Ok(()) };
+        // The 2012 line runs on SysV init (chkconfig, service); the others on systemd.
+        let sysv = release.is_legacy();
+        for unit in release.kvm_agent.services {
+            let (enabled, active) = if sysv {
+                (ctx.run(&ctx.cmd("chkconfig").arg("--list").arg(*unit))?.stdout.contains("3:on"), ctx.run(&ctx.cmd("service").arg(*unit).arg("status"))?.status == 0)
+            } else {
+                (
+                    ctx.run(&ctx.cmd("systemctl").arg("is-enabled").arg(*unit))?.stdout.trim().starts_with("enabled"),
+                    ctx.run(&ctx.cmd("systemctl").arg("is-active").arg("--quiet").arg(*unit))?.status == 0,
+                )
+            };
+            record.undo.push(Undo::Service { name: unit.to_string(), sysv, stop: !active, disable: !enabled, unmask: false, start: false });
+        }
+        Ok(())
+    }
+
     fn execute(&self, ctx: &Ctx, _record: &mut Record) -> Result<(), ActionError> {
         let options = RegisterOptions { client: Options { notice: console_notice(ctx, "agent"), ..self.options.client.clone() }, ..self.options.clone() };
         register_from_profile(&self.profile, &self.profile_path, &ctx.root, &options, &mut |l| crate::log::line(&format!("agent: {l}")))
@@ -194,7 +204,4 @@ impl Action for AgentRegister {
             .map_err(failed)
     }
 
-    fn revert(&self, _ctx: &Ctx, _record: &Record) -> Result<(), ActionError> {
-        Ok(())
-    }
 }

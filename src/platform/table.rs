@@ -32,7 +32,8 @@ impl PackageManager {
         }
     }
 
-    fn program(self) -> &'static str {
+    /// The package manager's program, as undo records name it.
+    pub fn program(self) -> &'static str {
         match self {
             PackageManager::Yum => "yum",
             PackageManager::Dnf => "dnf",

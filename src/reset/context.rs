@@ -264,7 +264,7 @@ fn release_from_database(rooted: &Sysroot) -> Option<String> {
     (parts.len() == 2 && parts.iter().all(|p| p.parse::<u32>().is_ok())).then(|| parts.join("."))
 }
 
-pub(super) fn live_hostname(sysroot: &Sysroot) -> String {
+pub fn live_hostname(sysroot: &Sysroot) -> String {
     for p in ["/proc/sys/kernel/hostname", "/etc/hostname"] {
         if let Ok(Some(h)) = sysroot.read_opt(p) {
             let h = h.trim();

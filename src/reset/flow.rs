@@ -213,25 +213,7 @@ fn back_up(
         databases: vec![],
         files: vec![],
     };
-    for db in dbs {
-        step(&format!("Dumping {db}"));
-        let file = format!("db/{db}.sql.bz2");
-        // The rows the database holds, counted before and after the dump: with the services stopped nothing
-        // writes, so equal counts mean the dump's snapshot held exactly these (checked against the dump below).
-        let count = || conn.table_rows(db).map_err(|e| ctx.redactor.redact(&format!("counting the rows of {db}: {e}")));
-        let rows = count()?;
-        let d = dump::dump_database(conn, db, &dir.join(&file)).map_err(|e| ctx.redactor.redact(&e.to_string()))?;
-        let after = count()?;
-        if let Some(t) = rows.keys().chain(after.keys()).find(|t| rows.get(*t) != after.get(*t)) {
-            let n = |m: &dump::RowCounts| m.get(t).copied().unwrap_or(0);
-            return Err(format!(
-                "{db}.{t} changed while it was dumped ({} rows before, {} after): something still writes to the database",
-                n(&rows),
-                n(&after)
-            ));
-        }
-        manifest.databases.push(backup::DatabaseEntry { name: db.to_string(), file, sha256: d.sha256, bytes: d.bytes, rows });
-    }
+    manifest.databases = dump_databases(conn, dbs, dir, &ctx.redactor)?;
     let wanted: Vec<PathBuf> = vec![ctx.db_properties.clone(), ctx.key_file(), PathBuf::from(context::RECEIPT)];
     for host_path in wanted {
         let actual = ctx.host_path(&host_path);
@@ -244,6 +226,31 @@ fn back_up(
     step("Verifying the backup (checksums, complete dumps, every table's rows against the database)");
     Manifest::load(dir).and_then(|m| m.verify(dir)).map_err(|e| e.to_string())?;
     Ok(())
+}
+
+/// Dump each of `dbs` into `dir`/db/ with its rows per table. The rows are counted before and after the
+/// dump: with the services stopped nothing writes, so equal counts mean the dump's snapshot held exactly
+/// these (the manifest's verification checks them against the dump).
+pub(super) fn dump_databases(conn: &super::mysql::Conn, dbs: &[&str], dir: &Path, redactor: &crate::run::Redactor) -> Result<Vec<backup::DatabaseEntry>, String> {
+    let mut out = vec![];
+    for db in dbs {
+        step(&format!("Dumping {db}"));
+        let file = format!("db/{db}.sql.bz2");
+        let count = || conn.table_rows(db).map_err(|e| redactor.redact(&format!("counting the rows of {db}: {e}")));
+        let rows = count()?;
+        let d = dump::dump_database(conn, db, &dir.join(&file)).map_err(|e| redactor.redact(&e.to_string()))?;
+        let after = count()?;
+        if let Some(t) = rows.keys().chain(after.keys()).find(|t| rows.get(*t) != after.get(*t)) {
+            let n = |m: &dump::RowCounts| m.get(t).copied().unwrap_or(0);
+            return Err(format!(
+                "{db}.{t} changed while it was dumped ({} rows before, {} after): something still writes to the database",
+                n(&rows),
+                n(&after)
+            ));
+        }
+        out.push(backup::DatabaseEntry { name: db.to_string(), file, sha256: d.sha256, bytes: d.bytes, rows });
+    }
+    Ok(out)
 }
 
 /// Undo a reset that dropped nothing: start what ran before, forget the state, drop a backup that never

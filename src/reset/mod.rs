@@ -9,7 +9,7 @@
 //! restore: verify a backup's checksums, then put its databases and files back.
 
 mod backup;
-mod confirm;
+pub mod confirm;
 mod context;
 pub mod dbprops;
 mod dump;
@@ -23,6 +23,7 @@ mod state;
 use std::path::PathBuf;
 
 pub use backup::Manifest;
+pub use context::live_hostname;
 pub use state::{Phase, ResetState, STATE_PATH};
 
 #[derive(Debug, Clone)]
@@ -62,6 +63,53 @@ pub enum ResetError {
 
 pub use flow::reset;
 pub use restore::restore;
+
+/// `uninstall --purge-data`: reset's verified backup of the databases of `dbs` that exist, then their drop.
+/// Root logs in over the local socket with this machine's clients (as reset does for --root); the dumps go
+/// into a new directory `uninstall-<time>` below `backups` (a host path) with a manifest and a copy of
+/// `db_properties` (in-system), and the whole backup is verified before anything is dropped. Returns the
+/// databases dropped and the backup directory (none when there was no database to purge).
+pub fn purge_databases(root: &std::path::Path, db_properties: &std::path::Path, dbs: &[String], backups: &std::path::Path) -> Result<(Vec<String>, Option<PathBuf>), String> {
+    let conn = mysql::Conn { user: "root".into(), password: None, host: "localhost".into(), port: 3306, socket: None, root: root.to_path_buf() };
+    let listed = conn.query("SELECT schema_name FROM information_schema.schemata;").map_err(|e| format!("the database server cannot be asked which databases exist: {e}"))?;
+    let present: Vec<&str> = dbs.iter().map(String::as_str).filter(|d| listed.lines().any(|l| l.trim() == *d)).collect();
+    if present.is_empty() {
+        return Ok((vec![], None));
+    }
+    let stamp = format!("uninstall-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"));
+    let dir = &backup::create_dir(backups, &stamp).map_err(|e| format!("cannot create the backup directory: {e}; nothing was dropped"))?;
+    step(&format!("Backing up {} into {} (verified before anything is dropped)", present.join(" and "), dir.display()));
+    dump_verified(&conn, &live_hostname(&crate::host::Sysroot::new(root)), db_properties, &present, dir)
+        .map_err(|e| format!("the backup of the databases failed, nothing was dropped: {e}"))?;
+    for db in &present {
+        step(&format!("Dropping database {db}"));
+        conn.query(&format!("DROP DATABASE {};", mysql::sql_ident(db))).map_err(|e| format!("dropping {db}: {e} (its backup is in {})", dir.display()))?;
+    }
+    Ok((present.iter().map(|d| d.to_string()).collect(), Some(dir.clone())))
+}
+
+/// Reset's verified backup on its own: `dbs` dumped into `dir` with a manifest (and a copy of
+/// `db_properties` when there is one), then the whole backup verified. Nothing is dropped here.
+fn dump_verified(conn: &mysql::Conn, host: &str, db_properties: &std::path::Path, dbs: &[&str], dir: &std::path::Path) -> Result<(), String> {
+    let root = &conn.root;
+    let redactor = crate::run::Redactor::default();
+    let mut manifest = Manifest {
+        format: 1,
+        created: chrono::Utc::now().to_rfc3339(),
+        host: host.to_string(),
+        release: String::new(),
+        db_properties: db_properties.to_path_buf(),
+        services: vec![],
+        databases: flow::dump_databases(conn, dbs, dir, &redactor)?,
+        files: vec![],
+    };
+    let actual = crate::host::Sysroot::new(root).path(db_properties);
+    if actual.exists() {
+        manifest.files.push(backup::add_file(dir, db_properties, &actual).map_err(|e| e.to_string())?);
+    }
+    manifest.save(dir).map_err(|e| e.to_string())?;
+    Manifest::load(dir).and_then(|m| m.verify(dir)).map_err(|e| e.to_string())
+}
 
 /// Progress lines on stdout (and in the log).
 fn step(msg: &str) {

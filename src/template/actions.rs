@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use crate::action::progress::Download;
+use crate::action::undo::Undo;
 use crate::action::{Action, ActionError, Ctx, Record, Secret};
 
 use super::layout::Layout;
@@ -89,8 +90,9 @@ impl Action for SeedTemplate {
         Ok(())
     }
 
-    fn revert(&self, _ctx: &Ctx, _record: &Record) -> Result<(), ActionError> {
-        // Templates are data on shared storage: `cloudstrap reset` decides about them.
+    fn prepare(&self, _ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
+        // Templates are data on shared storage: kept, like the databases.
+        record.undo = vec![Undo::Kept { what: format!("the system VM template under {} (data)", self.dest.display()) }];
         Ok(())
     }
 }
@@ -152,8 +154,8 @@ impl Action for RecordTemplate {
         crate::action::stamp::write(ctx, "template-row", &uuid)
     }
 
-    fn revert(&self, ctx: &Ctx, _record: &Record) -> Result<(), ActionError> {
-        crate::action::stamp::remove(ctx, "template-row");
+    fn prepare(&self, _ctx: &Ctx, record: &mut Record) -> Result<(), ActionError> {
+        record.undo = vec![Undo::Stamp { name: "template-row".into() }];
         Ok(())
     }
 }

@@ -1,0 +1,62 @@
+//! `cloudstrap uninstall`: revert this host from its receipt (see `crate::uninstall`).
+
+use clap::Args;
+
+use super::{exit, Global};
+
+#[derive(Debug, Clone, Args)]
+pub struct UninstallArgs {
+    /// Do not ask for the host's name to be typed.
+    #[arg(long)]
+    pub yes: bool,
+    /// Also drop the CloudStack databases (after a verified dump) and remove storage directories with their contents.
+    #[arg(long)]
+    pub purge_data: bool,
+}
+
+/// `uninstall`: show the undo plan, confirm as reset does, carry it out, say what could not be undone.
+pub fn run(args: &UninstallArgs, global: &Global) -> u8 {
+    let (root, yes, purge_data) = (global.root.as_path(), args.yes, args.purge_data);
+    use crate::uninstall::UninstallError;
+    let ctx = crate::uninstall::context(root);
+    let fail = |e: UninstallError| {
+        eprintln!("cloudstrap uninstall: {e}");
+        match e {
+            UninstallError::Receipt(_) => exit::INPUT,
+            UninstallError::Refused(_) => exit::REFUSED,
+            UninstallError::Failed(_) => exit::FAILED,
+        }
+    };
+    let plan = match crate::uninstall::plan(&ctx, purge_data) {
+        Ok(p) if p.is_empty() => {
+            println!("Nothing to undo: no action of cloudstrap is recorded as done on this host.");
+            return exit::OK;
+        }
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    println!("cloudstrap uninstall will, newest first:");
+    plan.lines().iter().for_each(|l| println!("  {l}"));
+    let host = crate::reset::live_hostname(&crate::host::Sysroot::new(root));
+    if let Err(e) = crate::reset::confirm::confirm(&host, yes, "uninstall") {
+        return fail(UninstallError::Refused(e.to_string()));
+    }
+    let r = match crate::uninstall::execute(&ctx, &plan, &mut |l| {
+        crate::log::line(l);
+        println!("==> {l}")
+    }) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    r.kept.iter().for_each(|k| println!("Left as it is: {k}"));
+    if let Some(b) = &r.backup {
+        println!("The databases' verified backup: {}", b.display());
+    }
+    println!("Undid {} actions.", r.undone);
+    if r.failed.is_empty() {
+        return exit::OK;
+    }
+    eprintln!("cloudstrap uninstall could not undo {} thing(s) (they stay in the receipt; run uninstall again after fixing):", r.failed.len());
+    r.failed.iter().for_each(|f| eprintln!("  {f}"));
+    exit::FAILED
+}
