@@ -23,7 +23,8 @@
 //! - layer 5: `template`, `cloudstack`
 //! - layer 6: `plan`
 //! - layer 7: `install`, `reset`
-//! - layer 8: `cli`
+//! - layer 8: `uninstall`
+//! - layer 9: `cli`
 //!
 //! - [`platform`]: distributions and CloudStack release lines as data (one table each), and the host roles.
 //! - [`run`]: the one way to run a command. [`log`], [`atomic_file`], [`mysql_text`]: small shared pieces.
@@ -32,16 +33,14 @@
 //! - [`profile`]: the TOML profile, its validation with located errors, its JSON Schema, its secrets.
 //! - [`render`]: every configuration file, from templates, merged with the user's own lines.
 //! - [`preflight`]: read-only checks of the host against its roles, with remedies.
-//! - [`template`]: seeding the system VM template into secondary storage.
-//! - [`action`]: every change to a host as a detect/execute/verify/revert action; the executor (a
-//!   dependency graph run on a few workers), the receipt that makes installs resumable, progress display.
-//! - [`plan`]: the whole install for a profile's roles on a platform (one lane per role, hand-off included);
-//!   [`install`]: the `install` command.
-//! - [`plan`]: the actions for a profile's roles on a platform; [`install`]: the `install` command.
-//! - [`uninstall`]: undo an install from the undo records in its receipt, newest first.
+//! - [`action`]: every change to a host as a detect/execute/verify action that records how to undo itself;
+//!   the executor (a dependency graph run on a few workers), the receipt that makes installs resumable and
+//!   is the undo log, progress display.
+//! - [`template`]: seeding the system VM template into secondary storage, and its two actions.
 //! - [`cloudstack`]: the hand-off to the management server API (signed client, keys, zone deployment).
-//! - [`install`]: a profile loaded and planned.
-//! - [`reset`]: start over (backup, recreate the databases) and restore.
+//! - [`plan`]: the whole install for a profile's roles on a platform (one lane per role, hand-off included).
+//! - [`install`]: a profile loaded and planned. [`reset`]: start over (backup, recreate the databases) and restore.
+//! - [`uninstall`]: undo an install from the undo records in its receipt, newest first.
 //! - [`cli`]: the command line on top: one file per subcommand (arguments, the call into the engine,
 //!   printing, exit code), and the guided install, a front-end that produces a profile. Nothing below it
 //!   knows clap.
@@ -61,15 +60,17 @@ pub mod profile;
 // layer 3
 pub mod preflight;
 pub mod render;
-pub mod template;
 // layer 4
 pub mod action;
 // layer 5
 pub mod cloudstack;
-pub mod plan;
+pub mod template;
 // layer 6
+pub mod plan;
+// layer 7
 pub mod install;
 pub mod reset;
-// layer 7
-pub mod cli;
+// layer 8
 pub mod uninstall;
+// layer 9
+pub mod cli;
