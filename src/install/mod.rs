@@ -5,12 +5,12 @@
 use std::path::{Path, PathBuf};
 
 use crate::action::executor::Status;
-use crate::action::file::{FileSpec, MergeFn};
+use crate::action::file::MergeFn;
 use crate::action::Ctx;
 use crate::host::Site;
 use crate::plan::{self, GeneratedKeys, Plan, PlanInput};
 use crate::platform::PlatformId;
-use crate::profile::{Profile, Resolved};
+use crate::profile::Resolved;
 
 /// Where the install log goes unless --log-file says otherwise.
 pub const LOG_PATH: &str = "/var/log/cloudstrap/install.log";
@@ -26,12 +26,6 @@ pub struct Prepared {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct InputError(pub String);
-
-/// Rendered files for the plan (`render::render_all`), combined with the host's by `render::merge`.
-fn rendered_files(profile: &Profile, id: PlatformId, path: &Path) -> Result<(Vec<FileSpec>, MergeFn), InputError> {
-    let files = crate::render::render_all(profile, id).map_err(|e| InputError(format!("{}: {e}", path.display())))?;
-    Ok((files, crate::render::merge))
-}
 
 /// Load, check, resolve and plan, without changing anything.
 pub fn prepare(profile_path: &Path, site: &Site) -> Result<Prepared, InputError> {
@@ -49,7 +43,9 @@ pub fn detect(site: &Site) -> Result<PlatformId, String> {
 pub fn prepare_resolved(r: &Resolved, site: &Site) -> Result<Prepared, InputError> {
     let (profile, profile_path, platform, release, secrets) = (&r.profile, r.path.as_path(), r.platform, r.release, &r.secrets);
     let id = platform.id;
-    let (files, merge) = rendered_files(profile, id, profile_path)?;
+    let files = crate::render::render_all(profile, id).map_err(|e| InputError(format!("{}: {e}", profile_path.display())))?;
+    // Combined with the host's current files by `render::merge`, as `cloudstrap plan` shows them.
+    let merge: MergeFn = crate::render::merge;
     let mut ctx = Ctx::for_root(&site.root, secrets.redactor());
     let generated_keys = GeneratedKeys::load_or_new(&site.root);
     ctx.redactor.add(generated_keys.management.expose());

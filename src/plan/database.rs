@@ -19,10 +19,10 @@ pub(super) fn lane(b: &mut Builder, l: &Lanes) -> Result<(), PlanError> {
     let server = p
         .database(db_row.and_then(|d| d.server.as_deref()))
         .ok_or_else(|| PlanError::Profile(format!("database.server: not packaged on {}", p.name)))?;
-    let pk = InstallPackages { manager: l.pm, packages: strs(server.packages), purpose: "database server".into() };
+    let pk = InstallPackages { manager: l.pm(), packages: strs(server.packages), purpose: "database server".into() };
     b.add(Lane::Database, Some(StepId::DatabasePackages), pk, &[]);
     b.files(Lane::Database, &l.files_for(Some(Role::Database)), l.input.merge, &[StepId::DatabasePackages], StepId::DatabaseFiles);
-    let svc = Service::run(l.init, server.service(), vec![PathBuf::from(server.config)], l.input.live);
+    let svc = Service::run(l.init(), server.service(), vec![PathBuf::from(server.config)], l.input.live);
     b.add(Lane::Database, Some(StepId::DatabaseService), svc, &[StepId::DatabaseFiles]);
     if l.input.live {
         let port = WaitFor { target: Target::Port { host: "127.0.0.1".into(), port: l.conn.port }, timeout: Duration::from_secs(120) };

@@ -19,11 +19,11 @@ pub(super) fn lane(b: &mut Builder, l: &Lanes) {
     if let (AccessControl::Selinux { .. }, true) = (p.access_control, needs_selinux_off) {
         b.add(Lane::Host, Some(StepId::Selinux), SetSelinux { mode: "permissive".into() }, &[]);
     }
-    let base = InstallPackages { manager: l.pm, packages: strs(p.base.packages), purpose: "base".into() };
+    let base = InstallPackages { manager: l.pm(), packages: strs(p.base.packages), purpose: "base".into() };
     b.add(Lane::Host, Some(StepId::BasePackages), base, &[StepId::Selinux]);
     b.files(Lane::Host, &l.files_for(None), l.input.merge, &[StepId::BasePackages], StepId::HostFiles);
-    b.add(Lane::Host, None, Service::run(l.init, p.time.service, vec![PathBuf::from(p.time.path)], live), &[StepId::HostFiles]);
-    b.add(Lane::Host, Some(StepId::FirewallService), Service::run(l.init, p.firewall.service(), vec![], live), &[StepId::HostFiles]);
+    b.add(Lane::Host, None, Service::run(l.init(), p.time.service, vec![PathBuf::from(p.time.path)], live), &[StepId::HostFiles]);
+    b.add(Lane::Host, Some(StepId::FirewallService), Service::run(l.init(), p.firewall.service(), vec![], live), &[StepId::HostFiles]);
     if live {
         let backend = match p.firewall {
             Firewall::IptablesFile { path, chain: "INPUT", .. } => Backend::IptablesFile { file: path.into(), chain: "INPUT".into() },

@@ -13,10 +13,10 @@ pub(super) fn lane(b: &mut Builder, l: &Lanes) {
     let p = l.input.platform;
     let mut pkgs = strs(p.kvm_agent.packages);
     pkgs.extend(strs(l.input.release.kvm_agent.packages));
-    b.add(Lane::KvmAgent, Some(StepId::AgentPackages), InstallPackages { manager: l.pm, packages: pkgs, purpose: "KVM agent".into() }, &[StepId::Repository]);
+    b.add(Lane::KvmAgent, Some(StepId::AgentPackages), InstallPackages { manager: l.pm(), packages: pkgs, purpose: "KVM agent".into() }, &[StepId::Repository]);
     b.files(Lane::KvmAgent, &l.files_for(Some(Role::KvmAgent)), l.input.merge, &[StepId::AgentPackages], StepId::AgentFiles);
     let mut prev = StepId::AgentFiles;
-    if l.init == Init::Systemd {
+    if l.init() == Init::Systemd {
         for s in p.libvirt.masked_sockets {
             b.add(Lane::KvmAgent, Some(StepId::MaskedSocket(s)), Service::mask(*s, l.input.live), &[prev]);
             prev = StepId::MaskedSocket(s);
@@ -29,5 +29,5 @@ pub(super) fn lane(b: &mut Builder, l: &Lanes) {
     }
     let lv = p.libvirt;
     let config = vec![lv.daemon_conf.into(), lv.client_conf.into(), lv.qemu_conf.into(), lv.defaults.into()];
-    b.add(Lane::KvmAgent, Some(StepId::Libvirtd), Service::run(l.init, lv.service, config, l.input.live), &[prev, StepId::Firewall]);
+    b.add(Lane::KvmAgent, Some(StepId::Libvirtd), Service::run(l.init(), lv.service, config, l.input.live), &[prev, StepId::Firewall]);
 }

@@ -22,7 +22,7 @@ pub(super) fn lane(b: &mut Builder, l: &Lanes) -> Result<(), PlanError> {
     let profile = input.profile;
     let mut pkgs = strs(input.platform.management.packages);
     pkgs.extend(strs(input.release.management.packages));
-    let pk = InstallPackages { manager: l.pm, packages: pkgs, purpose: "management server".into() };
+    let pk = InstallPackages { manager: l.pm(), packages: pkgs, purpose: "management server".into() };
     b.add(Lane::Management, Some(StepId::ManagementPackages), pk, &[StepId::Repository]);
     b.files(Lane::Management, &l.files_for(Some(Role::Management)), input.merge, &[StepId::ManagementPackages], StepId::ManagementFiles);
     let cloud_pw = input.secrets.db_cloud.clone().ok_or_else(|| PlanError::Profile("database.cloud-password: required for the management role".into()))?;

@@ -106,8 +106,6 @@ pub enum PlanError {
 struct Lanes<'a> {
     input: &'a PlanInput<'a>,
     roles: Vec<Role>,
-    pm: PackageManager,
-    init: Init,
     /// The database server the management server and the template row talk to.
     conn: DbConn,
     /// The repository file, written by the repository lane only (for roles that use it).
@@ -119,18 +117,18 @@ impl Lanes<'_> {
         self.roles.contains(&role)
     }
 
+    /// The platform's package manager and init system, straight from its table row.
+    fn pm(&self) -> PackageManager {
+        self.input.platform.package_manager
+    }
+    fn init(&self) -> Init {
+        self.input.platform.init
+    }
+
     /// The rendered files of a role (`None`: host-wide), without the repository file.
     fn files_for(&self, role: Option<Role>) -> Vec<FileSpec> {
         self.input.files.iter().filter(|f| f.role == role && f.path != Path::new(self.repo_path)).cloned().collect()
     }
-}
-
-fn manager(p: &Platform) -> PackageManager {
-    p.package_manager
-}
-
-fn init(p: &Platform) -> Init {
-    p.init
 }
 
 fn strs(v: &[&str]) -> Vec<String> {
@@ -144,8 +142,6 @@ pub fn build(input: &PlanInput) -> Result<Plan, PlanError> {
     let l = Lanes {
         input,
         roles: input.profile.roles(),
-        pm: manager(p),
-        init: init(p),
         conn: DbConn {
             host: db_row.map(|d| d.host.clone()).unwrap_or_else(|| "localhost".into()),
             port: db_row.map(|d| d.port).unwrap_or(3306),

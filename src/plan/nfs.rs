@@ -13,7 +13,7 @@ use crate::profile::Role;
 pub(super) fn lane(b: &mut Builder, l: &Lanes) -> Result<(), PlanError> {
     let p = l.input.platform;
     let nfs = l.input.profile.nfs.as_ref().ok_or_else(|| PlanError::Profile("nfs: the nfs role needs an [nfs] section".into()))?;
-    let pk = InstallPackages { manager: l.pm, packages: strs(p.nfs_server.packages), purpose: "NFS server".into() };
+    let pk = InstallPackages { manager: l.pm(), packages: strs(p.nfs_server.packages), purpose: "NFS server".into() };
     b.add(Lane::Nfs, Some(StepId::NfsPackages), pk, &[]);
     let files = l.files_for(Some(Role::Nfs));
     b.files(Lane::Nfs, &files, l.input.merge, &[StepId::NfsPackages], StepId::NfsFiles);
@@ -26,7 +26,7 @@ pub(super) fn lane(b: &mut Builder, l: &Lanes) -> Result<(), PlanError> {
     let mut prev = StepId::StorageDirs;
     for s in p.nfs_server.services {
         let watched = if *s == "rpcbind" { vec![] } else { config.clone() };
-        b.add(Lane::Nfs, Some(StepId::NfsService(s)), Service::run(l.init, *s, watched, l.input.live), &[StepId::NfsFiles, prev]);
+        b.add(Lane::Nfs, Some(StepId::NfsService(s)), Service::run(l.init(), *s, watched, l.input.live), &[StepId::NfsFiles, prev]);
         prev = StepId::NfsService(s);
     }
     b.alias(StepId::NfsServices, &[prev]);

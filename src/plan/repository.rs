@@ -18,6 +18,6 @@ pub(super) fn lane(b: &mut Builder, l: &Lanes) {
     };
     let files: Vec<FileSpec> = l.input.files.iter().filter(|f| f.path == Path::new(l.repo_path)).cloned().collect();
     b.files(Lane::Repository, &files, l.input.merge, &[StepId::BasePackages], StepId::RepositoryFile);
-    let repo = ConfigureRepo { name: "cloudstack".into(), manager: l.pm, repo_file: l.repo_path.into(), key };
+    let repo = ConfigureRepo { name: "cloudstack".into(), manager: l.pm(), repo_file: l.repo_path.into(), key };
     b.add(Lane::Repository, Some(StepId::Repository), repo, &[StepId::RepositoryFile]);
 }

@@ -219,13 +219,9 @@ fn locate(file: &Path, index: &SpanIndex, p: Problem) -> Located {
     Located { file: file.to_path_buf(), line: pos.line, col: pos.col, path: cut_text(&p.path), message: cut_quoted(&p.message) }
 }
 
-/// `s` with at most MAX_SHOWN characters, saying how many there were.
+/// `s` with at most MAX_SHOWN characters, saying how much was cut.
 fn cut_text(s: &str) -> String {
-    let n = s.chars().count();
-    if n <= MAX_SHOWN {
-        return s.to_string();
-    }
-    format!("{}…({n} characters)", s.chars().take(MAX_SHOWN).collect::<String>())
+    crate::mysql_text::cut(s, MAX_SHOWN)
 }
 
 /// A message with every "quoted" value longer than MAX_SHOWN cut (a 5 MB value is not echoed back whole).
