@@ -70,11 +70,11 @@ impl Service {
             let triggers = ctx.run(&ctx.cmd("systemctl").args(["show", "-p", "Triggers", "--value"]).arg(&self.name))?.stdout;
             for unit in triggers.split_whitespace() {
                 if ctx.run(&ctx.cmd("systemctl").args(["is-active", "--quiet"]).arg(unit))?.status == 0 {
-                    undo.push(Undo::Service { name: unit.to_string(), sysv: false, stop: false, disable: false, unmask: false, start: true });
+                    undo.push(Undo::Service { name: unit.to_string(), sysv: false, stop: false, disable: false, unmask: false, start: true, restart: false });
                 }
             }
         }
-        undo.push(Undo::Service { name: self.name.clone(), sysv: false, stop: false, disable: false, unmask: enabled != "masked", start: socket_active });
+        undo.push(Undo::Service { name: self.name.clone(), sysv: false, stop: false, disable: false, unmask: enabled != "masked", start: socket_active, restart: false });
         Ok(undo)
     }
 
@@ -135,6 +135,8 @@ impl Action for Service {
                     disable: !enabled.starts_with("enabled"),
                     unmask: false,
                     start: false,
+                    // It ran before on configuration the uninstall puts back: run it on that again.
+                    restart: active && matches!(&self.op, ServiceOp::Run { config } if !config.is_empty()),
                 },
             ],
         };

@@ -32,8 +32,10 @@ pub enum Undo {
     Enforce,
     /// Forget a stamp, so a later install does the step again.
     Stamp { name: String },
-    /// Put a service back: unmask it, stop it (it was not running), disable it (it was not enabled), or
-    /// start it again (it ran before a step stopped it: masking libvirtd's sockets stops libvirtd).
+    /// Put a service back: unmask it, stop it (it was not running), disable it (it was not enabled), start
+    /// it again (it ran before a step stopped it: masking libvirtd's sockets stops libvirtd), or restart it
+    /// (it ran before with the configuration files the uninstall puts back). Starts and restarts wait until
+    /// every file is back, and are skipped when the unit went with its package.
     Service {
         name: String,
         sysv: bool,
@@ -42,6 +44,8 @@ pub enum Undo {
         unmask: bool,
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         start: bool,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        restart: bool,
     },
     /// Delete our managed block's rules from the running firewall (`iptables -D`), live hosts only.
     IptablesRules { chain: String, rules: Vec<String> },
@@ -68,13 +72,16 @@ impl Undo {
             Undo::RemovePackages { manager, packages } => format!("remove packages ({manager}): {}", packages.join(" ")),
             Undo::Enforce => "set SELinux enforcing again (setenforce 1)".into(),
             Undo::Stamp { name } => format!("forget stamp {name}"),
-            Undo::Service { name, stop, disable, unmask, start, .. } => {
+            Undo::Service { name, stop, disable, unmask, start, restart, .. } => {
                 let mut v = vec![];
                 if *unmask {
                     v.push("unmask");
                 }
                 if *start {
                     v.push("start");
+                }
+                if *restart {
+                    v.push("restart");
                 }
                 if *stop {
                     v.push("stop");
@@ -101,6 +108,28 @@ impl Undo {
     /// A reload that must see every file already put back: uninstall runs these last.
     pub fn is_refresh(&self) -> bool {
         matches!(self, Undo::Exportfs | Undo::Reload { .. })
+    }
+
+    /// This undo as (what runs in its turn, what waits until every file is back): reloads wait whole, a
+    /// service's start or restart waits while its unmask, stop and disable run in turn.
+    pub fn split(&self) -> (Option<Undo>, Option<Undo>) {
+        match self {
+            u if u.is_refresh() => (None, Some(u.clone())),
+            Undo::Service { name, sysv, stop, disable, unmask, start, restart } if *start || *restart => {
+                let now = (*stop || *disable || *unmask).then(|| Undo::Service {
+                    name: name.clone(),
+                    sysv: *sysv,
+                    stop: *stop,
+                    disable: *disable,
+                    unmask: *unmask,
+                    start: false,
+                    restart: false,
+                });
+                let later = Undo::Service { name: name.clone(), sysv: *sysv, stop: false, disable: false, unmask: false, start: *start, restart: *restart };
+                (now, Some(later))
+            }
+            u => (Some(u.clone()), None),
+        }
     }
 
     /// Undo it. Each kind is idempotent: undoing twice, or something already gone, is not an error.
@@ -184,15 +213,26 @@ impl Undo {
                 stamp::remove(ctx, name);
                 Ok(())
             }
-            Undo::Service { name, sysv, stop, disable, unmask, start } => {
+            Undo::Service { name, sysv, stop, disable, unmask, start, restart } => {
                 if *unmask {
                     ctx.run_ok(&ctx.cmd("systemctl").arg("unmask").arg(name))?;
                 }
-                if *start && ctx.live {
+                if (*start || *restart) && ctx.live && unit_exists(ctx, name, *sysv)? {
+                    let verb = if *restart { "restart" } else { "start" };
                     if *sysv {
-                        ctx.run_ok(&ctx.cmd("service").arg(name).arg("start"))?;
+                        ctx.run_ok(&ctx.cmd("service").arg(name).arg(verb))?;
                     } else {
-                        ctx.run_ok(&ctx.cmd("systemctl").arg("start").arg(name))?;
+                        if name.ends_with(".socket") {
+                            // systemd refuses to start a socket while the service it activates runs on its own
+                            // (libvirtd with --listen): stop that first; its own record starts it again.
+                            let triggers = ctx.run(&ctx.cmd("systemctl").args(["show", "-p", "Triggers", "--value"]).arg(name))?.stdout;
+                            for unit in triggers.split_whitespace() {
+                                if ctx.run(&ctx.cmd("systemctl").args(["is-active", "--quiet"]).arg(unit))?.status == 0 {
+                                    ctx.run_ok(&ctx.cmd("systemctl").arg("stop").arg(unit))?;
+                                }
+                            }
+                        }
+                        ctx.run_ok(&ctx.cmd("systemctl").arg(verb).arg(name))?;
                     }
                 }
                 if *stop && ctx.live {
@@ -255,6 +295,16 @@ impl Undo {
             }
         }
     }
+}
+
+/// Whether the service's unit (or SysV script) is still there: one that went with its package is not
+/// started again.
+fn unit_exists(ctx: &Ctx, name: &str, sysv: bool) -> Result<bool, ActionError> {
+    if sysv {
+        return Ok(ctx.path(Path::new("/etc/init.d").join(name)).exists());
+    }
+    let state = ctx.run(&ctx.cmd("systemctl").args(["show", "-p", "LoadState", "--value"]).arg(name))?.stdout;
+    Ok(state.trim() != "not-found")
 }
 
 /// Whether `program` is installed where the context's commands run (a reload after its package went is moot).
@@ -335,12 +385,23 @@ pub fn between(ctx: &Ctx, before: &Tree, after: &Tree) -> Result<Vec<Undo>, Acti
     Ok(v)
 }
 
-/// Apply `undos` newest first; every failure is collected, none stops the others.
+/// Apply `undos` newest first, starts and reloads last (see `split`); every failure is collected, none
+/// stops the others.
 pub fn apply_all(ctx: &Ctx, undos: &[Undo]) -> Vec<(Undo, String)> {
     let mut failed = vec![];
+    let mut later = vec![];
     for u in undos.iter().rev() {
+        let (now, after) = u.split();
+        later.extend(after);
+        if let Some(now) = now {
+            if let Err(e) = now.apply(ctx, false) {
+                failed.push((now, ctx.redactor.redact(&e.to_string())));
+            }
+        }
+    }
+    for u in later {
         if let Err(e) = u.apply(ctx, false) {
-            failed.push((u.clone(), ctx.redactor.redact(&e.to_string())));
+            failed.push((u, ctx.redactor.redact(&e.to_string())));
         }
     }
     failed

@@ -192,7 +192,7 @@ impl Action for AgentRegister {
                     ctx.run(&ctx.cmd("systemctl").arg("is-active").arg("--quiet").arg(*unit))?.status == 0,
                 )
             };
-            record.undo.push(Undo::Service { name: unit.to_string(), sysv, stop: !active, disable: !enabled, unmask: false, start: false });
+            record.undo.push(Undo::Service { name: unit.to_string(), sysv, stop: !active, disable: !enabled, unmask: false, start: false, restart: false });
         }
         Ok(())
     }

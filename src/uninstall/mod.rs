@@ -142,7 +142,7 @@ pub fn execute(ctx: &Ctx, plan: &Plan, say: &mut dyn FnMut(&str)) -> Result<Repo
             report.failed.push(format!("writing the receipt: {e}"));
         }
     };
-    // Reloads wait until every file is back; (entry, undo) so a failed one stays in its entry.
+    // Reloads and service starts wait until every file is back; (entry, undo) so a failed one stays in its entry.
     let mut refresh: Vec<(usize, Undo)> = vec![];
     for s in &plan.steps {
         say(&format!("Undoing: {}", s.description));
@@ -150,12 +150,15 @@ pub fn execute(ctx: &Ctx, plan: &Plan, say: &mut dyn FnMut(&str)) -> Result<Repo
         for u in s.undo.iter().rev() {
             if let Undo::Kept { what } = u {
                 report.kept.push(what.clone());
-            } else if u.is_refresh() {
-                refresh.push((s.index, u.clone()));
-            } else if let Err(e) = u.apply(ctx, plan.purge_data) {
-                let why = ctx.redactor.redact(&e.to_string());
-                report.failed.push(format!("{}: could not {}: {why}", s.description, u.describe()));
-                left.insert(0, u.clone());
+            } else {
+                let (now, after) = u.split();
+                refresh.extend(after.map(|a| (s.index, a)));
+                let Some(now) = now else { continue };
+                if let Err(e) = now.apply(ctx, plan.purge_data) {
+                    let why = ctx.redactor.redact(&e.to_string());
+                    report.failed.push(format!("{}: could not {}: {why}", s.description, now.describe()));
+                    left.insert(0, now);
+                }
             }
         }
         settle(&mut rec.actions[s.index], left);
