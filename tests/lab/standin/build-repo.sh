@@ -130,3 +130,5 @@ gpg --batch --quiet --yes -abs -o "$out/dists/$suite/Release.gpg" "$out/dists/$s
 gpg --batch --quiet --armor --export >"$out/release.asc"
 gpg --batch --quiet --export >"$out/release.gpg"
 echo "stand-in repository: $out (deb URL $suite $component), version $version"
+# The key is only needed for signing: stop the agent gpg started for this home, or every run leaves one behind.
+gpgconf --kill gpg-agent
