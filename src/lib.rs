@@ -15,7 +15,7 @@
 //! Lowest first. A module uses only modules of lower layers (never one of its own layer or above), so no
 //! two top-level modules import each other; `tests/layers.rs` checks every `crate::` path against this list.
 //!
-//! - layer 0: `log`, `atomic_file`, `mysql_text`, `generated_docs`, `platform`
+//! - layer 0: `log`, `console`, `atomic_file`, `mysql_text`, `generated_docs`, `platform`
 //! - layer 1: `run`
 //! - layer 2: `host`, `profile`
 //! - layer 3: `render`, `preflight`
@@ -27,7 +27,8 @@
 //! - layer 9: `cli`
 //!
 //! - [`platform`]: distributions and CloudStack release lines as data (one table each), and the host roles.
-//! - [`run`]: the one way to run a command. [`log`], [`atomic_file`], [`mysql_text`]: small shared pieces.
+//! - [`run`]: the one way to run a command. [`log`], [`console`] (the one printer: lines, results, JSON on
+//!   stdout), [`atomic_file`], [`mysql_text`]: small shared pieces.
 //! - [`host`]: facts about the machine, read through a [`host::Sysroot`]; [`host::Site`] is where a
 //!   command works (root and sysroot) as a plain value.
 //! - [`profile`]: the TOML profile, its validation with located errors, its JSON Schema, its secrets.
@@ -48,6 +49,7 @@
 
 // layer 0
 pub mod atomic_file;
+pub mod console;
 pub mod generated_docs;
 pub mod log;
 pub mod mysql_text;

@@ -2,6 +2,8 @@
 
 #[path = "common/cloudstack.rs"]
 mod common;
+#[path = "common/json_shape.rs"]
+mod json_shape;
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -136,7 +138,7 @@ fn zone_deploy_command_reports_each_step_and_continues_on_rerun() {
     json_args.extend(["--format", "json"]);
     let o = cloudstrap(&json_args, Some(&sim.url()), root.path());
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let v = json_shape::assert_documented("zone-deploy", &o.stdout);
     let steps = v["steps"].as_array().unwrap();
     assert!(steps.iter().all(|s| s["outcome"] == "exists" || s["outcome"] == "ready"), "{v}");
     assert_eq!(sim.sim.objects("zone").len(), 1);
@@ -144,9 +146,13 @@ fn zone_deploy_command_reports_each_step_and_continues_on_rerun() {
     // A failure stops with exit 1 and says that a re-run continues.
     let sim2 = simulator();
     sim2.sim.fail_once("addCluster", cloudstack_simulator::FaultMode::Before);
-    let o = cloudstrap(&args, Some(&sim2.url()), root.path());
+    let mut failing = args.to_vec();
+    failing.extend(["--format", "json"]);
+    let o = cloudstrap(&failing, Some(&sim2.url()), root.path());
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("CloudStack refused addCluster (error 530)") && stderr(&o).contains("continues where it stopped"), "{}", stderr(&o));
+    let v = json_shape::assert_documented("failed", &o.stdout);
+    assert!(v["error"].as_str().is_some_and(|e| e.contains("addCluster")), "{v}");
     let o = cloudstrap(&args, Some(&sim2.url()), root.path());
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stdout(&o).contains("  pod Pod1: exists ("));

@@ -3,6 +3,8 @@
 
 #[path = "standins/harness.rs"]
 mod harness;
+#[path = "common/json_shape.rs"]
+mod json_shape;
 
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -251,11 +253,14 @@ fn reset_backs_up_recreates_and_restore_brings_back_the_exact_rows() {
             (dumps, leaks)
         })
     };
-    let out = lab.reset(&["--log-file", log.to_str().unwrap()]);
+    let out = lab.reset(&["--log-file", log.to_str().unwrap(), "--format", "json"]);
     done.store(true, std::sync::atomic::Ordering::SeqCst);
     let (dumps, leaks) = sampler.join().unwrap();
     eprintln!("{}", text(&out));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report = json_shape::assert_documented("reset", &out.stdout);
+    let rows_reported: u64 = report["databases"].as_array().unwrap().iter().map(|d| d["rows"].as_u64().unwrap()).sum();
+    assert!(report["outcome"] == "reset" && rows_reported > 0, "{report}");
     assert!(leaks.is_empty(), "secret on a command line: {leaks:?}");
     eprintln!("mysqldump seen in {dumps} samples");
     let log_text = std::fs::read_to_string(&log).unwrap();
@@ -299,9 +304,11 @@ fn reset_backs_up_recreates_and_restore_brings_back_the_exact_rows() {
     let dbp = lab.path("etc/cloudstack/management/db.properties");
     let original = std::fs::read_to_string(b.join("files/etc/cloudstack/management/db.properties")).unwrap();
     std::fs::write(&dbp, "# changed after the reset\n").unwrap();
-    let out = lab.cloudstrap(&["restore", b.to_str().unwrap(), "--yes", "--profile", lab.profile.to_str().unwrap()]);
+    let out = lab.cloudstrap(&["restore", b.to_str().unwrap(), "--yes", "--profile", lab.profile.to_str().unwrap(), "--format", "json"]);
     eprintln!("{}", text(&out));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report = json_shape::assert_documented("restore", &out.stdout);
+    assert_eq!(report["files"].as_array().map(Vec::len), Some(3), "{report}");
     assert_eq!(lab.rows(), before);
     assert_eq!(std::fs::read_to_string(&dbp).unwrap(), original);
     assert_eq!(mode(&dbp), 0o640);

@@ -3,6 +3,9 @@
 //! pbzip2 and lbzip2, and the real MariaDB for the template id.
 //! Needs: qemu-img, bzip2, pbzip2, lbzip2, mysql client + a running MariaDB, root (tmpfs for the full-disk case).
 
+#[path = "common/json_shape.rs"]
+mod json_shape;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -914,7 +917,8 @@ fn cli_fetch_reports_json_and_exit_codes() {
     let (code, out, err) =
         cloudstrap(&["template", "fetch", "--url", &url, "--dest", d, "--id", "5", "--checksum", &sum, "--allow-http", "--format", "json"], &[]);
     assert_eq!(code, 0, "{err}");
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let v = json_shape::assert_documented("template-fetch", out.as_bytes());
+    assert_eq!((v["outcome"].as_str(), v["downloaded"].as_bool()), (Some("installed"), Some(true)));
     assert_eq!(v["id"], 5);
     assert_eq!(v["size"], f.qcow2.len() as u64);
     assert_eq!(v["virtual_size"], f.virtual_size);
@@ -928,10 +932,11 @@ fn cli_fetch_reports_json_and_exit_codes() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--force"), "{err}");
 
-    // A 404: the work failed, exit 1.
-    let (code, _, err) =
-        cloudstrap(&["template", "fetch", "--url", &srv.url("/nope.bz2"), "--dest", d, "--id", "6", "--skip-checksum", "--allow-http"], &[]);
+    // A 404: the work failed, exit 1 (with --format json, the failure's document on stdout).
+    let (code, out, err) =
+        cloudstrap(&["template", "fetch", "--url", &srv.url("/nope.bz2"), "--dest", d, "--id", "6", "--skip-checksum", "--allow-http", "--format", "json"], &[]);
     assert_eq!(code, 1, "{err}");
+    json_shape::assert_documented("failed", out.as_bytes());
     assert!(err.contains("not found"), "{err}");
 }
 

@@ -257,6 +257,8 @@ fn all_in_one_walkthrough_saves_the_fixture_profile() {
     }
     let expected = fs::read_to_string(&fixture).unwrap();
     pretty_assertions::assert_eq!(saved, expected);
+    // Editors find its schema where the packages install it.
+    assert_eq!(saved.lines().next(), Some(format!("#:schema {}", cloudstrap::profile::INSTALLED_SCHEMA).as_str()));
     let out = Command::new(BIN).args(["profile", "check", "aio.toml"]).current_dir(run.work()).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -4,6 +4,8 @@
 //! purged after a verified dump (the machine's MariaDB); every failure collected.
 
 mod engine_support;
+#[path = "common/json_shape.rs"]
+mod json_shape;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -85,8 +87,12 @@ fn install_then_uninstall_puts_every_file_and_the_package_set_back() {
     let pkgs_before = packages(&ov.root);
 
     // Refused without a terminal and without --yes (exit 3), before anything is installed or undone.
-    let out = Command::new(env!("CARGO_BIN_EXE_cloudstrap")).args(["install", "--yes", "--profile"]).arg(nfs_profile()).arg("--root").arg(&ov.root).stdin(Stdio::null()).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_cloudstrap")).args(["install", "--yes", "--format", "json", "--profile"]).arg(nfs_profile()).arg("--root").arg(&ov.root).stdin(Stdio::null()).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report = json_shape::assert_documented("install", &out.stdout);
+    let n = |k: &str| report["actions"][k].as_u64().unwrap();
+    assert!(report["outcome"] == "installed" && n("done") > 5 && n("done") + n("skipped") == n("total") && n("failed") == 0, "{report}");
+    assert!(report["failed_action"].is_null() && report["ui"].is_null(), "an NFS host leads to no UI: {report}");
     let files_installed = snapshot(&ov.root);
     assert!(!diff(&files_before, &files_installed).is_empty(), "the install changed nothing");
     let pkgs_installed = packages(&ov.root);
@@ -107,9 +113,11 @@ fn install_then_uninstall_puts_every_file_and_the_package_set_back() {
     assert_eq!(refused.status.code(), Some(3), "{}", text(&refused));
     assert!(diff(&files_installed, &snapshot(&ov.root)).is_empty(), "a refused uninstall changed files");
 
-    let out = cloudstrap(&ov.root, &["uninstall", "--yes"]);
+    let out = cloudstrap(&ov.root, &["uninstall", "--yes", "--format", "json"]);
     let said = text(&out);
     assert_eq!(out.status.code(), Some(0), "{said}");
+    let report = json_shape::assert_documented("uninstall", &out.stdout);
+    assert!(report["outcome"] == "uninstalled" && report["undone"].as_u64() > Some(5) && report["failed"] == serde_json::json!([]), "{report}");
     assert!(said.contains("will, newest first") && said.contains("remove packages (apt-get)"), "{said}");
     assert_eq!(diff(&files_before, &snapshot(&ov.root)), Vec::<String>::new(), "files differ after uninstall");
     assert_eq!(packages(&ov.root), pkgs_before, "the package set is not the one before the install");
@@ -117,9 +125,10 @@ fn install_then_uninstall_puts_every_file_and_the_package_set_back() {
     // The receipt records the uninstall: a second one has nothing to do.
     let receipt: Receipt = serde_json::from_slice(&std::fs::read(ov.root.join("var/lib/cloudstrap/receipt.json")).unwrap()).unwrap();
     assert!(receipt.uninstalled.is_some() && receipt.actions.iter().all(|e| matches!(e.state, State::Pending | State::AlreadyDone)), "{receipt:#?}");
-    let again = cloudstrap(&ov.root, &["uninstall", "--yes"]);
+    let again = cloudstrap(&ov.root, &["uninstall", "--yes", "--format", "json"]);
     assert_eq!(again.status.code(), Some(0), "{}", text(&again));
     assert!(text(&again).contains("Nothing to undo"), "{}", text(&again));
+    assert_eq!(json_shape::assert_documented("uninstall", &again.stdout)["outcome"], "nothing_to_undo");
 }
 
 #[test]

@@ -32,12 +32,13 @@ pub trait Progress: Send + Sync {
     fn note(&self, _msg: &str) {}
 }
 
-/// The display that suits stdout: bars on a terminal, lines otherwise.
+/// The display that suits the operator's console: bars on a terminal, lines otherwise (on stderr when
+/// stdout carries a JSON result).
 pub fn for_stdout() -> Box<dyn Progress> {
-    if console::Term::stdout().is_term() {
+    if console::Term::stdout().is_term() && !crate::console::is_json() {
         Box::new(Bars::new())
     } else {
-        Box::new(Lines::new(Box::new(std::io::stdout())))
+        Box::new(Lines::new(crate::console::writer()))
     }
 }
 

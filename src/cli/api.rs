@@ -64,8 +64,7 @@ pub struct ZoneDeployArgs {
 
 /// One line on standard output; a closed pipe (`cloudstrap api listZones | head`) is not an error.
 fn say(line: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stdout().lock(), "{line}");
+    crate::console::line(line);
 }
 
 fn fail(e: &ApiError) -> u8 {
@@ -140,7 +139,7 @@ pub fn run_api(args: &ApiArgs, global: &Global) -> u8 {
     };
     let refs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     if args.print_url {
-        say(&client.signed_url(&args.command, &refs, args.expires.as_deref()));
+        crate::console::print(&format!("{}\n", client.signed_url(&args.command, &refs, args.expires.as_deref())));
         return exit::OK;
     }
     let result = match &args.expires {
@@ -160,7 +159,7 @@ pub fn run_api(args: &ApiArgs, global: &Global) -> u8 {
         },
         _ => doc,
     };
-    say(&serde_json::to_string_pretty(&out).unwrap_or_default());
+    crate::console::print(&format!("{}\n", serde_json::to_string_pretty(&out).unwrap_or_default()));
     exit::OK
 }
 
@@ -244,7 +243,7 @@ pub fn run_zone(cmd: &ZoneCmd, global: &Global) -> u8 {
                     .iter()
                     .map(|s| serde_json::json!({"what": s.what, "outcome": format!("{:?}", s.outcome).to_lowercase(), "id": s.id}))
                     .collect();
-                say(&serde_json::json!({"zone_id": d.zone_id, "steps": steps}).to_string());
+                crate::console::result(&serde_json::json!({"outcome": "deployed", "zone_id": d.zone_id, "steps": steps}));
             }
             exit::OK
         }
@@ -252,6 +251,9 @@ pub fn run_zone(cmd: &ZoneCmd, global: &Global) -> u8 {
             let code = fail(&e);
             if code == exit::FAILED {
                 eprintln!("cloudstrap: run `cloudstrap zone deploy` again once that is fixed: it continues where it stopped");
+                if !human {
+                    crate::console::result(&super::print::failed(&e.to_string()));
+                }
             }
             code
         }

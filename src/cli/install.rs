@@ -80,8 +80,24 @@ pub fn run(args: &InstallArgs, global: &Global) -> u8 {
     let pending = statuses.iter().filter(|s| **s != Status::Done).count();
     let rpath = receipt::path(&prepared.ctx);
     let receipt_complete = Receipt::load(&rpath).ok().flatten().is_some_and(|r| r.complete);
+    let log_path = global.log_file.clone().unwrap_or_else(|| prepared.ctx.path(LOG_PATH));
+    let result = |outcome: &str, counts: Counts, failed: Option<serde_json::Value>, elapsed: f64| {
+        crate::console::result(&serde_json::json!({
+            "outcome": outcome,
+            "actions": counts,
+            "failed_action": failed,
+            "ui": prepared.ui,
+            "log": log_path,
+            "receipt": rpath,
+            "elapsed_seconds": elapsed,
+        }))
+    };
     if pending == 0 && receipt_complete {
-        println!("Nothing to do: all {total} actions are already done (checked in {:.1}s; receipt {}).", started.elapsed().as_secs_f64(), rpath.display());
+        let elapsed = started.elapsed().as_secs_f64();
+        match global.format {
+            Format::Json => result("nothing_to_do", Counts { total, done: 0, skipped: total, failed: 0, pending: 0 }, None, elapsed),
+            Format::Human => println!("Nothing to do: all {total} actions are already done (checked in {elapsed:.1}s; receipt {}).", rpath.display()),
+        }
         return exit::OK;
     }
     if !args.yes {
@@ -96,37 +112,47 @@ pub fn run(args: &InstallArgs, global: &Global) -> u8 {
             return exit::REFUSED;
         }
     }
-    let log_path = global.log_file.clone().unwrap_or_else(|| prepared.ctx.path(LOG_PATH));
     crate::log::set_file(Some(log_path.clone()));
     crate::log::line(&format!("install --profile {} --root {}", profile_path.display(), prepared.ctx.root.display()));
     let display: Arc<dyn progress::Progress> = Arc::from(progress::for_stdout());
     prepared.ctx.progress = Some(display.clone());
     let base = Receipt::new(prepared.plan.platform.as_str(), prepared.plan.roles.iter().map(|r| r.as_str().to_string()).collect());
     let opts = Options { workers: args.jobs.max(1), kill_after: args.kill_after() };
+    let json = global.format == Format::Json;
     match executor::execute(&prepared.plan.steps, &prepared.ctx, base, &*display, &opts) {
-        Ok(s) if s.executed == 0 => {
-            println!("Nothing to do: all {} actions were already done ({:.1}s).", s.total, s.elapsed.as_secs_f64());
-            exit::OK
-        }
         Ok(s) => {
-            println!(
-                "Install complete: {} actions run, {} already done, in {:.0}s. Log: {}",
-                s.executed,
-                s.already_done,
-                s.elapsed.as_secs_f64(),
-                log_path.display()
-            );
-            exit::OK
-        }
-        Err(executor::ExecError::Action { number, description, error, tail }) => {
-            eprintln!("\ninstall: action {number} of {total} failed: {description}");
-            eprintln!("  {error}");
-            if let Some(t) = tail {
-                eprintln!("  last lines of its output:");
-                for l in t.lines() {
-                    eprintln!("    {l}");
+            let counts = Counts { total: s.total, done: s.executed, skipped: s.already_done, failed: 0, pending: 0 };
+            let elapsed = s.elapsed.as_secs_f64();
+            if json {
+                result(if s.executed == 0 { "nothing_to_do" } else { "installed" }, counts, None, elapsed);
+            } else if s.executed == 0 {
+                println!("Nothing to do: all {} actions were already done ({elapsed:.1}s).", s.total);
+            } else {
+                println!("Install complete: {} actions run, {} already done, in {elapsed:.0}s. Log: {}", s.executed, s.already_done, log_path.display());
+                if let Some(ui) = &prepared.ui {
+                    println!("CloudStack UI: {ui}");
                 }
             }
+            exit::OK
+        }
+        Err(e) => {
+            let failed = match &e {
+                executor::ExecError::Action { number, description, error, tail } => {
+                    eprintln!("\ninstall: action {number} of {total} failed: {description}");
+                    eprintln!("  {error}");
+                    if let Some(t) = tail {
+                        eprintln!("  last lines of its output:");
+                        for l in t.lines() {
+                            eprintln!("    {l}");
+                        }
+                    }
+                    Some(serde_json::json!({"number": number, "description": description, "error": error.to_string()}))
+                }
+                e => {
+                    eprintln!("install: {e}");
+                    None
+                }
+            };
             eprintln!("  log: {}", log_path.display());
             eprintln!(
                 "  to resume: fix the cause and run the same command again (cloudstrap install --profile {}{}); \
@@ -135,12 +161,29 @@ pub fn run(args: &InstallArgs, global: &Global) -> u8 {
                 if prepared.ctx.live { String::new() } else { format!(" --root {}", prepared.ctx.root.display()) },
                 rpath.display()
             );
-            exit::FAILED
-        }
-        Err(e) => {
-            eprintln!("install: {e}");
-            eprintln!("  log: {}", log_path.display());
+            if json {
+                // What the receipt now holds as done, beside what was done before this run.
+                let skipped = total - pending;
+                let now_done = Receipt::load(&rpath).ok().flatten().map_or(skipped, |r| r.actions.iter().filter(|a| a.state == receipt::State::Done).count());
+                let done = now_done.saturating_sub(skipped);
+                let failed_n = usize::from(failed.is_some());
+                let counts = Counts { total, done, skipped, failed: failed_n, pending: total.saturating_sub(skipped + done + failed_n) };
+                result("failed", counts, failed, started.elapsed().as_secs_f64());
+            }
             exit::FAILED
         }
     }
+}
+
+/// The actions of an install run, as `install --format json` reports them.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+struct Counts {
+    total: usize,
+    /// Carried out by this run.
+    done: usize,
+    /// Already done before this run (skipped).
+    skipped: usize,
+    failed: usize,
+    /// Not reached.
+    pending: usize,
 }

@@ -6,6 +6,7 @@
 mod api;
 mod install;
 mod plan;
+mod print;
 mod preflight;
 mod profile;
 mod render;
@@ -64,7 +65,7 @@ impl Global {
 }
 
 #[derive(Debug, Parser)]
-#[command(name = "cloudstrap", version, about = "Turn bare-metal Linux hosts into an Apache CloudStack cloud")]
+#[command(name = "cloudstrap", version, max_term_width = 80, about = "Turn bare-metal Linux hosts into an Apache CloudStack cloud")]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -130,6 +131,7 @@ pub fn main() -> ExitCode {
     };
     crate::log::set_file(cli.global.log_file.clone());
     crate::log::set_verbose(cli.global.verbose);
+    crate::console::set_json(cli.global.format == Format::Json);
     let code = match cli.command {
         Command::Profile(ProfileCmd::Check { file }) => profile::check(&file),
         Command::Profile(ProfileCmd::Schema) => profile::schema(),
@@ -149,12 +151,6 @@ pub fn main() -> ExitCode {
         }
     };
     ExitCode::from(code)
-}
-
-/// Print a report to stdout; a reader that went away (`cloudstrap plan | head`) is not an error worth a panic.
-fn print_out(text: &str) {
-    use std::io::Write;
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
 fn parse_error(e: clap::Error) -> ExitCode {

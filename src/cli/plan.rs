@@ -8,7 +8,8 @@ use clap::Args;
 use serde::Serialize;
 
 use super::render::{input_error, load, located};
-use super::{exit, print_out, Format, Global};
+use super::{exit, Format, Global};
+use crate::console::print as print_out;
 use crate::host::Sysroot;
 use crate::profile::Resolved;
 use crate::render::{file_changes, render_all, ChangeStatus, FileChange};

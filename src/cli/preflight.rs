@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{exit, print_out as emit, Format, Global};
+use super::{exit, Format, Global};
+use crate::console::print as emit;
 use crate::preflight::{render_human, run_with_facts, Options};
 use crate::profile::Role;
 

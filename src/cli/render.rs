@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::{exit, print_out, Global};
+use super::{exit, Global};
+use crate::console::print as print_out;
 use crate::host::Sysroot;
 use crate::render::{file_changes, render_all, render_network, RenderError};
 use crate::profile::{Profile, Resolved};

@@ -45,21 +45,33 @@ fn code(e: &ResetError) -> u8 {
 
 pub fn run_reset(a: &ResetArgs, global: &Global) -> u8 {
     let opts = ResetOptions { yes: a.yes, backup_dir: a.backup_dir.clone(), profile: a.profile.clone(), api_timeout: a.api_timeout };
-    report("reset", crate::reset::reset(&opts, &global.site()))
+    report("reset", "reset", crate::reset::reset(&opts, &global.site()))
 }
 
 pub fn run_restore(a: &RestoreArgs, global: &Global) -> u8 {
     let opts = RestoreOptions { backup: a.backup.clone(), yes: a.yes, profile: a.profile.clone() };
-    report("restore", crate::reset::restore(&opts, &global.site()))
+    report("restore", "restored", crate::reset::restore(&opts, &global.site()))
 }
 
-fn report(what: &str, r: Result<(), ResetError>) -> u8 {
+/// The exit code, and under `--format json` the result: the report with `"outcome": done` on success,
+/// `{"outcome": "failed", "error": ...}` when the work ran and failed (exit 1); nothing on stdout for
+/// refused input or confirmation (exits 2 and 3).
+fn report<T: serde::Serialize>(what: &str, done: &str, r: Result<T, ResetError>) -> u8 {
     match r {
-        Ok(()) => exit::OK,
+        Ok(rep) => {
+            if crate::console::is_json() {
+                crate::console::result(&super::print::outcome(done, &rep));
+            }
+            exit::OK
+        }
         Err(e) => {
             crate::log::line(&format!("{what}: {e}"));
             eprintln!("cloudstrap {what}: {e}");
-            code(&e)
+            let code = code(&e);
+            if code == exit::FAILED && crate::console::is_json() {
+                crate::console::result(&super::print::failed(&e.to_string()));
+            }
+            code
         }
     }
 }

@@ -197,9 +197,12 @@ pub fn run(cmd: TemplateCmd, global: &Global) -> u8 {
         Ok(inst) => {
             match global.format {
                 Format::Json => {
-                    let v = serde_json::json!({
-                        "source": match &inst.origin { crate::template::Origin::Bundled(_) => "bundled", crate::template::Origin::Mirror(_) => "mirror" },
+                    let downloaded = matches!(inst.origin, crate::template::Origin::Mirror(_));
+                    crate::console::result(&serde_json::json!({
+                        "outcome": if inst.replaced.is_some() { "replaced" } else { "installed" },
+                        "source": if downloaded { "mirror" } else { "bundled" },
                         "from": inst.origin.to_string(),
+                        "downloaded": downloaded,
                         "id": inst.id,
                         "uuid": inst.uuid,
                         "dir": inst.dir,
@@ -212,8 +215,7 @@ pub fn run(cmd: TemplateCmd, global: &Global) -> u8 {
                         "replaced": inst.replaced,
                         "recorded": inst.recorded,
                         "elapsed_seconds": inst.elapsed.as_secs_f64(),
-                    });
-                    println!("{v:#}");
+                    }));
                 }
                 Format::Human => {
                     println!("template {} installed in {}", inst.id, inst.dir.display());
@@ -241,7 +243,13 @@ pub fn run(cmd: TemplateCmd, global: &Global) -> u8 {
         }
         Err(e) => {
             eprintln!("template fetch: {e}");
-            if is_input_error(&e) { exit::INPUT } else { exit::FAILED }
+            if is_input_error(&e) {
+                return exit::INPUT;
+            }
+            if global.format == Format::Json {
+                crate::console::result(&super::print::failed(&e.to_string()));
+            }
+            exit::FAILED
         }
     }
 }

@@ -29,30 +29,37 @@ pub fn run(args: &UninstallArgs, global: &Global) -> u8 {
     };
     let plan = match crate::uninstall::plan(&ctx, purge_data) {
         Ok(p) if p.is_empty() => {
-            println!("Nothing to undo: no action of cloudstrap is recorded as done on this host.");
+            crate::console::line("Nothing to undo: no action of cloudstrap is recorded as done on this host.");
+            if crate::console::is_json() {
+                crate::console::result(&serde_json::json!({"outcome": "nothing_to_undo", "undone": 0, "failed": [], "kept": [], "backup": null}));
+            }
             return exit::OK;
         }
         Ok(p) => p,
         Err(e) => return fail(e),
     };
-    println!("cloudstrap uninstall will, newest first:");
-    plan.lines().iter().for_each(|l| println!("  {l}"));
+    crate::console::line("cloudstrap uninstall will, newest first:");
+    plan.lines().iter().for_each(|l| crate::console::line(&format!("  {l}")));
     let host = crate::reset::live_hostname(&crate::host::Sysroot::new(root));
     if let Err(e) = crate::reset::confirm::confirm(&host, yes, "uninstall") {
         return fail(UninstallError::Refused(e.to_string()));
     }
     let r = match crate::uninstall::execute(&ctx, &plan, &mut |l| {
         crate::log::line(l);
-        println!("==> {l}")
+        crate::console::line(&format!("==> {l}"))
     }) {
         Ok(r) => r,
         Err(e) => return fail(e),
     };
-    r.kept.iter().for_each(|k| println!("Left as it is: {k}"));
+    r.kept.iter().for_each(|k| crate::console::line(&format!("Left as it is: {k}")));
     if let Some(b) = &r.backup {
-        println!("The databases' verified backup: {}", b.display());
+        crate::console::line(&format!("The databases' verified backup: {}", b.display()));
     }
-    println!("Undid {} actions.", r.undone);
+    crate::console::line(&format!("Undid {} actions.", r.undone));
+    if crate::console::is_json() {
+        let outcome = if r.failed.is_empty() { "uninstalled" } else { "failed" };
+        crate::console::result(&serde_json::json!({"outcome": outcome, "undone": r.undone, "failed": r.failed, "kept": r.kept, "backup": r.backup}));
+    }
     if r.failed.is_empty() {
         return exit::OK;
     }

@@ -20,6 +20,8 @@ pub struct Prepared {
     pub plan: Plan,
     pub ctx: Ctx,
     pub profile_path: PathBuf,
+    /// The CloudStack UI this install leads to (the management server the profile talks to), if any.
+    pub ui: Option<String>,
 }
 
 /// Why an install could not even be planned (exit 2: nothing was changed).
@@ -52,7 +54,9 @@ pub fn prepare_resolved(r: &Resolved, site: &Site) -> Result<Prepared, InputErro
     ctx.redactor.add(generated_keys.database.expose());
     let input = PlanInput { profile, profile_path, platform, release, files, merge, secrets, live: ctx.live, generated_keys };
     let plan = plan::build(&input).map_err(|e| InputError(format!("{}: {e}", profile_path.display())))?;
-    Ok(Prepared { plan, ctx, profile_path: profile_path.to_path_buf() })
+    let manages = plan.roles.contains(&crate::profile::Role::Management) || profile.management.is_some();
+    let ui = manages.then(|| crate::cloudstack::handoff::ui_url(&crate::cloudstack::credentials::profile_endpoint(profile)));
+    Ok(Prepared { plan, ctx, profile_path: profile_path.to_path_buf(), ui })
 }
 
 /// The plan as text: one line per action, done or pending.

@@ -94,6 +94,10 @@ impl ProfileError {
     }
 }
 
+/// Where the packages install the profile's JSON Schema (profiles the guided install saves name it in
+/// taplo's `#:schema` line, so editors complete and validate them; scripts/release installs it there).
+pub const INSTALLED_SCHEMA: &str = "/usr/share/doc/cloudstrap/profile.schema.json";
+
 /// The JSON Schema of the profile (what `profile schema` prints and `check` enforces for shape).
 pub fn schema() -> schemars::Schema {
     schemars::schema_for!(Profile)

@@ -7,22 +7,28 @@ use super::backup::{self, Manifest};
 use super::context::{self, Context};
 use super::services::Services;
 use super::state::{self, Phase, ResetState};
-use super::{confirm::confirm, dump, step, ResetOptions, ResetError};
+use super::{confirm::confirm, dump, step, DatabaseSummary, ResetError, ResetOptions, ResetReport};
 use crate::cloudstack::{credentials, handoff, zone, Auth, Client, Options};
 use crate::host::Site;
 use crate::run::{python_script_cmd, python_script_cmd_in_root};
+
+/// A line for the operator (stdout, or stderr under `--format json`).
+macro_rules! say {
+    ($($t:tt)*) => { crate::console::line(&format!($($t)*)) };
+}
 
 fn failed(what: &str) -> impl Fn(std::io::Error) -> ResetError + '_ {
     move |e| ResetError::Failed(format!("{what}: {e}"))
 }
 
-pub fn reset(args: &ResetOptions, site: &Site) -> Result<(), ResetError> {
+pub fn reset(args: &ResetOptions, site: &Site) -> Result<ResetReport, ResetError> {
     let previous = state::load(&site.root).map_err(failed("cannot read the reset state"))?;
     let mut ctx = Context::gather(site, args.profile.as_deref(), previous.as_ref().map(|s| s.release.as_str()))?;
     let services = ctx.services();
     let (setup_db, setup_mgmt) = (ctx.row.commands.setup_databases, ctx.row.commands.setup_management);
 
     // An earlier reset that stopped before dropping anything is undone; one that got further is resumed.
+    let resumed = previous.as_ref().is_some_and(|st| !st.phase.nothing_dropped());
     let resume = match previous {
         Some(st) if st.phase.nothing_dropped() => {
             step(&format!("An interrupted reset (started {}) had not dropped anything: rolling it back", st.started));
@@ -44,7 +50,7 @@ pub fn reset(args: &ResetOptions, site: &Site) -> Result<(), ResetError> {
     let has_zone = ctx.profile.as_ref().is_some_and(|p| p.zone.is_some());
 
     match &resume {
-        Some(st) => println!(
+        Some(st) => say!(
             "cloudstrap reset will resume an interrupted reset of {} (CloudStack {}), stopped at phase {:?}; its \
              verified backup is {}.",
             ctx.hostname,
@@ -53,22 +59,22 @@ pub fn reset(args: &ResetOptions, site: &Site) -> Result<(), ResetError> {
             st.backup_dir.display()
         ),
         None => {
-            println!("cloudstrap reset will, on {} (CloudStack {}):", ctx.hostname, ctx.release);
-            println!("  1. stop {}", services.names.join(" and "));
-            println!(
+            say!("cloudstrap reset will, on {} (CloudStack {}):", ctx.hostname, ctx.release);
+            say!("  1. stop {}", services.names.join(" and "));
+            say!(
                 "  2. back up databases {cloud_db} and {usage_db} (mysqldump --single-transaction, bzip2, sha256) with \
                  db.properties, the key file and the receipt into {}/{stamp}",
                 backup_parent.display()
             );
-            println!("  3. check the backup is complete, then drop and recreate both databases with {setup_db}{force}");
-            println!("  4. run {setup_mgmt}, start the services and wait for the API at {}", ctx.endpoint());
+            say!("  3. check the backup is complete, then drop and recreate both databases with {setup_db}{force}");
+            say!("  4. run {setup_mgmt}, start the services and wait for the API at {}", ctx.endpoint());
             match (do_handoff, has_zone) {
-                (true, true) => println!("  5. hand off again from the profile: admin password, API keys, then deploy its zone"),
-                (true, false) => println!("  5. hand off again from the profile: admin password and API keys"),
-                (false, true) => println!("  (the profile's zone is not deployed again: it gives no management.admin-password)"),
+                (true, true) => say!("  5. hand off again from the profile: admin password, API keys, then deploy its zone"),
+                (true, false) => say!("  5. hand off again from the profile: admin password and API keys"),
+                (false, true) => say!("  (the profile's zone is not deployed again: it gives no management.admin-password)"),
                 (false, false) => {}
             }
-            println!("Everything in {cloud_db} and {usage_db} is replaced by an empty CloudStack database.");
+            say!("Everything in {cloud_db} and {usage_db} is replaced by an empty CloudStack database.");
         }
     }
     confirm(&ctx.hostname, args.yes, "reset it")?;
@@ -169,10 +175,11 @@ pub fn reset(args: &ResetOptions, site: &Site) -> Result<(), ResetError> {
         handoff::wait_for_api(&ctx.endpoint(), &ctx.root, ctx.row.paths.management_log, wait, Duration::from_secs(2), step)
             .map_err(|e| ResetError::Failed(format!("{}; {}", ctx.redactor.redact(&e.to_string()), resume_hint())))?;
     }
+    let mut zone_id = None;
     if st.phase <= Phase::HandOff && do_handoff {
         st.phase = Phase::HandOff;
         save(&ctx.root, &st)?;
-        hand_off(&ctx, Duration::from_secs(args.api_timeout))
+        zone_id = hand_off(&ctx, Duration::from_secs(args.api_timeout))
             .map_err(|e| ResetError::Failed(format!("{}; {}", ctx.redactor.redact(&e), resume_hint())))?;
     }
     state::clear(&ctx.root).map_err(failed("cannot remove the reset state"))?;
@@ -181,7 +188,8 @@ pub fn reset(args: &ResetOptions, site: &Site) -> Result<(), ResetError> {
         st.backup_dir.display(),
         st.backup_dir.display()
     ));
-    Ok(())
+    let databases = Manifest::load(&st.backup_dir).map(|m| DatabaseSummary::of(&m)).unwrap_or_default();
+    Ok(ResetReport { backup: st.backup_dir.clone(), resumed, databases, handed_off: do_handoff, zone_id })
 }
 
 fn save(root: &Path, st: &ResetState) -> Result<(), ResetError> {
@@ -287,13 +295,13 @@ fn handoff_wanted(ctx: &Context) -> bool {
 
 /// The hand-off after the restart: the admin password and API keys on the fresh database (the keys stored
 /// before the reset no longer work there), then the profile's zone.
-fn hand_off(ctx: &Context, api_wait: Duration) -> Result<(), String> {
+fn hand_off(ctx: &Context, api_wait: Duration) -> Result<Option<String>, String> {
     let profile = ctx.profile.as_ref().ok_or("the hand-off needs --profile")?;
     let mut opts = handoff::HandoffOptions::from_profile(profile, &ctx.profile_dir, &ctx.root).map_err(|e| format!("hand-off: {e}"))?;
     opts.api_wait = api_wait;
     handoff::run(&opts, &mut |l| step(l)).map_err(|e| format!("hand-off: {e}"))?;
     if profile.zone.is_none() {
-        return Ok(());
+        return Ok(None);
     }
     let creds = credentials::stored(&ctx.root)
         .map_err(|e| format!("zone deploy: {e}"))?
@@ -303,5 +311,5 @@ fn hand_off(ctx: &Context, api_wait: Duration) -> Result<(), String> {
     let dopts = zone::DeployOptions { profile_dir: ctx.profile_dir.clone(), ..zone::DeployOptions::default() };
     let d = zone::deploy(&client, profile, &dopts, &mut |s| step(&format!("zone: {s}"))).map_err(|e| format!("zone deploy: {e}"))?;
     step(&format!("Zone {} deployed again", d.zone_id));
-    Ok(())
+    Ok(Some(d.zone_id))
 }

@@ -64,6 +64,45 @@ pub enum ResetError {
 pub use flow::reset;
 pub use restore::restore;
 
+/// One database a reset backed up, or a restore put back.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DatabaseSummary {
+    pub name: String,
+    pub tables: usize,
+    pub rows: u64,
+}
+
+impl DatabaseSummary {
+    fn of(m: &Manifest) -> Vec<DatabaseSummary> {
+        m.databases.iter().map(|d| DatabaseSummary { name: d.name.clone(), tables: d.rows.len(), rows: d.rows.values().sum() }).collect()
+    }
+}
+
+/// What a reset did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ResetReport {
+    /// The verified backup of the previous databases (`cloudstrap restore` takes it).
+    pub backup: PathBuf,
+    /// It finished a reset an earlier run had started.
+    pub resumed: bool,
+    /// The databases backed up, then dropped and created afresh.
+    pub databases: Vec<DatabaseSummary>,
+    /// The admin password and API keys were set again from the profile.
+    pub handed_off: bool,
+    /// The profile's zone deployed again (its id).
+    pub zone_id: Option<String>,
+}
+
+/// What a restore did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RestoreReport {
+    pub backup: PathBuf,
+    /// The databases put back, with the rows they hold again.
+    pub databases: Vec<DatabaseSummary>,
+    /// The files put back (in-system paths).
+    pub files: Vec<PathBuf>,
+}
+
 /// `uninstall --purge-data`: reset's verified backup of the databases of `dbs` that exist, then their drop.
 /// Root logs in over the local socket with this machine's clients (as reset does for --root); the dumps go
 /// into a new directory `uninstall-<time>` below `backups` (a host path) with a manifest and a copy of
@@ -111,8 +150,8 @@ fn dump_verified(conn: &mysql::Conn, host: &str, db_properties: &std::path::Path
     Manifest::load(dir).and_then(|m| m.verify(dir)).map_err(|e| e.to_string())
 }
 
-/// Progress lines on stdout (and in the log).
+/// Progress lines for the operator (and in the log).
 fn step(msg: &str) {
     crate::log::line(msg);
-    println!("==> {msg}");
+    crate::console::line(&format!("==> {msg}"));
 }

@@ -10,12 +10,17 @@ use super::context::{self, init_system, live_hostname, load_profile};
 use super::dbprops::DbProperties;
 use super::mysql::{sql_ident, sql_string, Conn};
 use super::services::Services;
-use super::{confirm::confirm, dump, files, step, ResetError, RestoreOptions};
+use super::{confirm::confirm, dump, files, step, DatabaseSummary, ResetError, RestoreOptions, RestoreReport};
 use crate::host::Site;
 use crate::host::Sysroot;
 use crate::profile::Secrets;
 
-pub fn restore(args: &RestoreOptions, site: &Site) -> Result<(), ResetError> {
+/// A line for the operator (stdout, or stderr under `--format json`).
+macro_rules! say {
+    ($($t:tt)*) => { crate::console::line(&format!($($t)*)) };
+}
+
+pub fn restore(args: &RestoreOptions, site: &Site) -> Result<RestoreReport, ResetError> {
     let dir = args.backup.as_path();
     let manifest = Manifest::load(dir).map_err(|e| ResetError::Input(e.to_string()))?;
     step(&format!("Verifying {} (checksums, complete dumps)", dir.display()));
@@ -73,18 +78,18 @@ pub fn restore(args: &RestoreOptions, site: &Site) -> Result<(), ResetError> {
         None => live_hostname(&site.sysroot()),
     };
     let services = Services::for_release(init_system(profile.as_ref(), &site.sysroot(), row), row, &site.root);
-    println!("cloudstrap restore will, on {hostname}:");
-    println!("  1. stop {}", services.names.join(" and "));
-    println!(
+    say!("cloudstrap restore will, on {hostname}:");
+    say!("  1. stop {}", services.names.join(" and "));
+    say!(
         "  2. replace databases {} with the backup of {}",
         manifest.databases.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(" and "),
         manifest.created
     );
-    println!(
+    say!(
         "  3. put back {} (each current file is kept beside it as FILE.cloudstrap-<time>)",
         manifest.files.iter().map(|f| f.path.display().to_string()).collect::<Vec<_>>().join(", ")
     );
-    println!("  4. start the services that ran when the backup was made");
+    say!("  4. start the services that ran when the backup was made");
     confirm(&hostname, args.yes, "restore it")?;
 
     // The root login the restore needs, tried before anything stops.
@@ -137,7 +142,7 @@ pub fn restore(args: &RestoreOptions, site: &Site) -> Result<(), ResetError> {
     step("Starting the services that ran when the backup was made");
     services.start(&manifest.services, false).map_err(|e| ResetError::Failed(e.to_string()))?;
     step(&format!("Restore done from {}", dir.display()));
-    Ok(())
+    Ok(RestoreReport { backup: dir.to_path_buf(), databases: DatabaseSummary::of(&manifest), files: manifest.files.iter().map(|f| f.path.clone()).collect() })
 }
 
 /// Feed a compressed dump to `mysql`, streaming (dumps can be large).

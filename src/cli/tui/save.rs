@@ -89,7 +89,8 @@ pub fn prepare(p: &Profile, path: &Path, inline: bool) -> (Profile, Vec<(PathBuf
 /// The profile file's text.
 pub fn render(p: &Profile) -> String {
     format!(
-        "# Saved by the cloudstrap guided install. Replay it with:\n#   cloudstrap install --profile THIS-FILE --yes\n{}",
+        "#:schema {}\n# Saved by the cloudstrap guided install. Replay it with:\n#   cloudstrap install --profile THIS-FILE --yes\n{}",
+        crate::profile::INSTALLED_SCHEMA,
         p.to_toml()
     )
 }

@@ -45,6 +45,8 @@ scenario() {
     'man -w cloudstrap-install | grep -qx /usr/share/man/man1/cloudstrap-install.1.gz && MANWIDTH=200 man cloudstrap-install | grep -q "^ *cloudstrap-install - Install this host" && MANWIDTH=200 man cloudstrap-install | grep -q -- "--dry-run"'
   check good "whatis finds cloudstrap-zone-deploy (man-db indexed the pages when the package was installed)" \
     'whatis cloudstrap-zone-deploy | grep -q "^cloudstrap-zone-deploy (1)"'
+  check good "the profile schema is where saved profiles' #:schema line points" \
+    'python3 -c "import json,sys; json.load(open(sys.argv[1]))" /usr/share/doc/cloudstrap/profile.schema.json'
   check good "bash completes 'cloudstrap ins<TAB>' to install (bash-completion loads the script on demand)" \
     'labcheck bash-complete "cloudstrap ins" install'
   check good "bash completes 'cloudstrap zone deploy --pro<TAB>' to --profile" \
