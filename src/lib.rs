@@ -17,7 +17,7 @@
 //!
 //! - layer 0: `log`, `console`, `atomic_file`, `mysql_text`, `generated_docs`, `platform`
 //! - layer 1: `run`
-//! - layer 2: `host`, `profile`
+//! - layer 2: `host`, `profile`, `db`
 //! - layer 3: `render`, `preflight`
 //! - layer 4: `action`
 //! - layer 5: `template`, `cloudstack`
@@ -29,6 +29,8 @@
 //! - [`platform`]: distributions and CloudStack release lines as data (one table each), and the host roles.
 //! - [`run`]: the one way to run a command. [`log`], [`console`] (the one printer: lines, results, JSON on
 //!   stdout), [`atomic_file`], [`mysql_text`]: small shared pieces.
+//! - [`db`]: the one database client (SQL, row counts, streamed dumps and loads; credentials in 0600
+//!   option files).
 //! - [`host`]: facts about the machine, read through a [`host::Sysroot`]; [`host::Site`] is where a
 //!   command works (root and sysroot) as a plain value.
 //! - [`profile`]: the TOML profile, its validation with located errors, its JSON Schema, its secrets.
@@ -57,6 +59,7 @@ pub mod platform;
 // layer 1
 pub mod run;
 // layer 2
+pub mod db;
 pub mod host;
 pub mod profile;
 // layer 3

@@ -503,18 +503,15 @@ impl Said {
     }
 }
 impl template::Progress for Said {
-    fn start(&self, what: &str, _total: Option<u64>) {
+    fn download(&self, what: &str, _total: Option<u64>) -> Box<dyn cloudstrap::action::progress::Download> {
         self.lines.lock().unwrap().push(format!("start {what}"));
+        Box::new(template::Silent)
     }
-    fn set(&self, _done: u64) {}
     fn note(&self, msg: &str) {
         self.lines.lock().unwrap().push(msg.to_string());
         if self.kill_when_staged && msg.starts_with("staged in ") {
             panic!("killed");
         }
-    }
-    fn finish(&self, summary: &str) {
-        self.lines.lock().unwrap().push(summary.to_string());
     }
 }
 

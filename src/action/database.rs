@@ -1,5 +1,5 @@
-//! Database provisioning through the `mysql` client, with credentials in 0600 option files
-//! (`--defaults-extra-file`) and SQL on stdin, so no password reaches argv.
+//! Database provisioning through the one database client (`crate::db`: credentials in 0600 option files,
+//! SQL on stdin, so no password reaches argv).
 //! - [`AdminLogin`]: make the administrator (root) log in with a password over TCP, as
 //!   `cloudstack-setup-databases --deploy-as=root:PW` does, also where root authenticates by socket only
 //!   (MySQL 8 on Ubuntu: auth_socket; MariaDB: unix_socket).
@@ -7,10 +7,11 @@
 
 use std::path::PathBuf;
 
-use crate::mysql_text::{option_value, sql_ident, sql_string};
+use crate::db::{Client, DbError, Login};
+use crate::mysql_text::{sql_ident, sql_string};
 use super::undo::Undo;
 use super::{Action, ActionError, Ctx, Record, Secret};
-use crate::run::{Output, SecretFile};
+use crate::run::Output;
 
 /// How to reach the server.
 #[derive(Debug, Clone)]
@@ -29,35 +30,32 @@ enum Via<'a> {
 }
 
 impl DbConn {
-    fn option_file(&self, via: &Via) -> String {
-        match via {
-            Via::Password(user, pw) => {
-                let host = if self.host == "localhost" { "127.0.0.1" } else { self.host.as_str() };
-                format!("[client]\nuser={}\npassword={}\nhost={host}\nport={}\nprotocol=TCP\n", option_value(user), option_value(pw.expose()), self.port)
-            }
-            Via::Socket(user) => {
-                let mut s = format!("[client]\nuser={}\nprotocol=SOCKET\n", option_value(user));
-                if let Some(sock) = &self.socket {
-                    s.push_str(&format!("socket={}\n", sock.display()));
-                }
-                s
-            }
-        }
+    /// The one database client (`crate::db`) for `via`, its commands run as this context runs them (in
+    /// `chroot` for an image root), its secrets redacted with the context's.
+    fn client(&self, ctx: &Ctx, via: &Via) -> Client {
+        let login = match via {
+            Via::Password(user, pw) => Login {
+                user: user.to_string(),
+                password: Some(pw.expose().to_string()),
+                host: self.host.clone(),
+                port: self.port,
+                socket: None,
+                tcp: true,
+            },
+            Via::Socket(user) => Login { user: user.to_string(), socket: self.socket.clone(), ..Login::local_root() },
+        };
+        let mut c = Client::new(login, ctx.secret_root());
+        c.chroot = ctx.chroot.clone();
+        c.env = ctx.env.clone();
+        c.redactor.extend(&ctx.redactor);
+        c
     }
 
     /// Run SQL (fed on stdin); Ok with the client's output whatever its status.
     fn sql(&self, ctx: &Ctx, via: &Via, sql: &str) -> Result<Output, ActionError> {
-        let opts = SecretFile::create(ctx.secret_root(), "mysql-client", self.option_file(via).as_bytes())
-            .map_err(|e| ActionError::io("/run/cloudstrap", e))?;
-        let cmd = ctx
-            .cmd("mysql")
-            .arg(format!("--defaults-extra-file={}", opts.inner_path().display()))
-            .args(["--batch", "--skip-column-names", "--connect-timeout=10"])
-            .stdin_bytes(sql.as_bytes().to_vec());
-        ctx.run(&cmd)
+        self.client(ctx, via).run(sql).map_err(db_error)
     }
 
-    /// Whether database `name` exists, asked as `user` over TCP.
     /// The database server of this host, reached over its local socket.
     pub fn local() -> DbConn {
         DbConn { host: "localhost".into(), port: 3306, socket: None }
@@ -68,6 +66,7 @@ impl DbConn {
         self.sql_ok(ctx, &Via::Socket("root"), sql).map(|_| ())
     }
 
+    /// Whether database `name` exists, asked as `user` over TCP.
     pub fn database_exists(&self, ctx: &Ctx, user: &str, password: &Secret, name: &str) -> Result<bool, ActionError> {
         let q = format!("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = {};", sql_string(name));
         Ok(self.sql_ok(ctx, &Via::Password(user, password), &q)?.stdout.trim() == "1")
@@ -76,9 +75,16 @@ impl DbConn {
     fn sql_ok(&self, ctx: &Ctx, via: &Via, sql: &str) -> Result<Output, ActionError> {
         let out = self.sql(ctx, via, sql)?;
         if out.status != 0 {
-            return Err(ActionError::Failed(format!("the database refused the change: {}", out.tail(5))));
+            return Err(ActionError::Failed(format!("the database refused the change: {}", crate::mysql_text::client_error(&out.tail(5)))));
         }
         Ok(out)
+    }
+}
+
+fn db_error(e: DbError) -> ActionError {
+    match e {
+        DbError::Run(r) => r.into(),
+        e => ActionError::Failed(e.to_string()),
     }
 }
 

@@ -21,15 +21,32 @@ pub trait Download: Send + Sync {
     fn finish(&self);
 }
 
+/// The one progress abstraction: what the executor reports about actions, and what anything that
+/// downloads (the template) or waits (the hand-off) reports. A display shows what it has room for; the
+/// defaults show nothing.
 pub trait Progress: Send + Sync {
-    fn begin(&self, total: usize, already_done: usize);
-    fn started(&self, index: usize, description: &str);
-    fn finished(&self, index: usize, description: &str, outcome: Outcome, elapsed: Duration);
-    fn failed(&self, index: usize, description: &str, error: &str);
-    fn download(&self, label: &str, length: Option<u64>) -> Box<dyn Download>;
-    fn end(&self);
-    /// A running action says what it waits for (a slow API call, a retry); displays without room ignore it.
+    fn begin(&self, _total: usize, _already_done: usize) {}
+    fn started(&self, _index: usize, _description: &str) {}
+    fn finished(&self, _index: usize, _description: &str, _outcome: Outcome, _elapsed: Duration) {}
+    fn failed(&self, _index: usize, _description: &str, _error: &str) {}
+    /// A download starts (`length`: its size when known); the handle follows it.
+    fn download(&self, _label: &str, _length: Option<u64>) -> Box<dyn Download> {
+        Box::new(Silent)
+    }
+    fn end(&self) {}
+    /// A one-line note: what a running action waits for (a slow API call, a retry), how a download went.
     fn note(&self, _msg: &str) {}
+}
+
+/// Shows nothing (tests, library callers).
+pub struct Silent;
+
+impl Progress for Silent {}
+
+impl Download for Silent {
+    fn set_position(&self, _: u64) {}
+    fn set_length(&self, _: u64) {}
+    fn finish(&self) {}
 }
 
 /// The display that suits the operator's console: bars on a terminal, lines otherwise (on stderr when

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::dbprops::DbProperties;
-use super::mysql::Conn;
+use crate::db::{Client, Login};
 use super::services::Services;
 use super::ResetError;
 use crate::host::Site;
@@ -39,7 +39,7 @@ pub struct Context {
     pub init: InitSystem,
     pub redactor: Redactor,
     /// The database's root account (for the release's `--deploy-as`).
-    pub admin: Conn,
+    pub admin: Client,
     /// Relative `*-file` secrets of the profile are found from here.
     pub profile_dir: PathBuf,
     /// The profile's secrets (none without a profile).
@@ -78,14 +78,7 @@ impl Context {
         };
         let root_password = secrets.db_root.as_ref().map(|s| s.expose().to_string());
         let redactor = secrets.redactor();
-        let admin = Conn {
-            user: "root".into(),
-            password: root_password,
-            host: props.host().map_err(|e| ResetError::Failed(e.to_string()))?.to_string(),
-            port: props.port().map_err(|e| ResetError::Failed(e.to_string()))?,
-            socket: None,
-            root: root.clone(),
-        };
+        let admin = Client::new(Login { user: "root".into(), password: root_password, host: props.host().map_err(|e| ResetError::Failed(e.to_string()))?.to_string(), port: props.port().map_err(|e| ResetError::Failed(e.to_string()))?, ..Login::default() }, &root);
         Ok(Context { root, profile, release, row, hostname, db_properties, props, init, redactor, admin, profile_dir: dir.to_path_buf(), secrets })
     }
 
@@ -119,7 +112,7 @@ impl Context {
     }
 
     /// The cloud user's connection, password from the profile or db.properties.
-    pub fn cloud_conn(&mut self, mgmt_key: Option<&str>) -> Result<Conn, ResetError> {
+    pub fn cloud_conn(&mut self, mgmt_key: Option<&str>) -> Result<Client, ResetError> {
         let from_profile = self.secrets.db_cloud.as_ref().map(|s| s.expose().to_string());
         let password = match from_profile {
             Some(p) => p,
@@ -127,14 +120,7 @@ impl Context {
         };
         self.redactor.add(password.clone());
         let e = |e: super::dbprops::DbPropsError| ResetError::Failed(e.to_string());
-        Ok(Conn {
-            user: self.props.cloud_user().map_err(e)?.to_string(),
-            password: Some(password).filter(|p| !p.is_empty()),
-            host: self.props.host().map_err(e)?.to_string(),
-            port: self.props.port().map_err(e)?,
-            socket: None,
-            root: self.root.clone(),
-        })
+        Ok(Client::new(Login { user: self.props.cloud_user().map_err(e)?.to_string(), password: Some(password).filter(|p| !p.is_empty()), host: self.props.host().map_err(e)?.to_string(), port: self.props.port().map_err(e)?, ..Login::default() }, &self.root))
     }
 
     /// The database key (`-k`), from the profile or db.properties.
@@ -250,15 +236,8 @@ fn release_from_database(rooted: &Sysroot) -> Option<String> {
     let props = DbProperties::load(&rooted.path(conf.join("db.properties"))).ok()?;
     let key = std::fs::read_to_string(rooted.path(conf.join("key"))).ok().map(|k| k.trim_end_matches(['\n', '\r']).to_string());
     let password = props.secret("db.cloud.password", key.as_deref(), "cloud-password").ok()?;
-    let conn = Conn {
-        user: props.cloud_user().ok()?.to_string(),
-        password: Some(password).filter(|p| !p.is_empty()),
-        host: props.host().ok()?.to_string(),
-        port: props.port().ok()?,
-        socket: None,
-        root: rooted.root().to_path_buf(),
-    };
-    let sql = format!("SELECT version FROM {}.version ORDER BY id DESC LIMIT 1;", super::mysql::sql_ident(props.cloud_db()));
+    let conn = Client::new(Login { user: props.cloud_user().ok()?.to_string(), password: Some(password).filter(|p| !p.is_empty()), host: props.host().ok()?.to_string(), port: props.port().ok()?, ..Login::default() }, rooted.root());
+    let sql = format!("SELECT version FROM {}.version ORDER BY id DESC LIMIT 1;", crate::mysql_text::sql_ident(props.cloud_db()));
     let v = conn.query(&sql).ok()?;
     let parts: Vec<&str> = v.trim().split('.').take(2).collect();
     (parts.len() == 2 && parts.iter().all(|p| p.parse::<u32>().is_ok())).then(|| parts.join("."))

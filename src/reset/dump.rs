@@ -1,16 +1,15 @@
 //! Database dumps: mysqldump in one transaction, streamed through bzip2 into a 0600 file while hashing it,
 //! and the check that a dump is whole before anything may be dropped.
 
-use std::collections::BTreeMap;
+
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use sha2::{Digest, Sha256};
 
-use super::mysql::Conn;
+use crate::db::Client;
 
 /// The line mysqldump writes last when it finished (with its default --comments).
 pub const TRAILER: &str = "-- Dump completed";
@@ -19,10 +18,8 @@ pub const TRAILER: &str = "-- Dump completed";
 pub enum DumpError {
     #[error("could not write {path}: {source}")]
     Write { path: PathBuf, source: io::Error },
-    #[error("could not run mysqldump: {0}")]
-    Spawn(io::Error),
-    #[error("mysqldump of {db} failed (status {status}): {stderr}")]
-    Failed { db: String, status: i32, stderr: String },
+    #[error("the dump of {db} failed: {reason}")]
+    Failed { db: String, reason: String },
     #[error("could not read {path}: {source}")]
     Read { path: PathBuf, source: io::Error },
     #[error("{path} does not decompress cleanly: {source}")]
@@ -63,7 +60,7 @@ impl<W: Write> Write for Hashing<W> {
 
 /// Dump database `db` into `dest` (bzip2, mode 0600). The file appears under its name only when mysqldump
 /// succeeded and everything reached the disk; a partial file is removed.
-pub fn dump_database(conn: &Conn, db: &str, dest: &Path) -> Result<Dumped, DumpError> {
+pub fn dump_database(conn: &Client, db: &str, dest: &Path) -> Result<Dumped, DumpError> {
     let partial = dest.with_extension("partial");
     let result = dump_to(conn, db, &partial);
     match result {
@@ -78,49 +75,17 @@ pub fn dump_database(conn: &Conn, db: &str, dest: &Path) -> Result<Dumped, DumpE
     }
 }
 
-fn dump_to(conn: &Conn, db: &str, path: &Path) -> Result<(String, u64), DumpError> {
+fn dump_to(conn: &Client, db: &str, path: &Path) -> Result<(String, u64), DumpError> {
     let write_err = |source| DumpError::Write { path: path.into(), source };
-    let cnf = conn.option_file().map_err(DumpError::Spawn)?;
     let file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(write_err)?;
-    let args = [
-        format!("--defaults-extra-file={}", cnf.host_path().display()),
-        "--single-transaction".into(),
-        "--routines".into(),
-        "--triggers".into(),
-        "--events".into(),
-        "--hex-blob".into(),
-        "--databases".into(),
-        db.to_string(),
-    ];
-    crate::log::line(&format!("running mysqldump {} > {}", args[1..].join(" "), path.display()));
-    let mut child = crate::run::std_command("mysqldump")
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(DumpError::Spawn)?;
-    let mut stderr = child.stderr.take().expect("piped");
-    let errs = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    let mut stdout = child.stdout.take().expect("piped");
     let mut out = Hashing { inner: io::BufWriter::new(file), hash: Sha256::new(), bytes: 0 };
-    let copied = {
+    {
         let mut enc = bzip2::write::BzEncoder::new(&mut out, bzip2::Compression::default());
-        io::copy(&mut stdout, &mut enc).and_then(|_| enc.finish().map(|_| ()))
-    };
-    if copied.is_err() {
-        // Stop mysqldump rather than leave it blocked on a full pipe.
-        let _ = child.kill();
-    }
-    let status = child.wait().map_err(DumpError::Spawn)?;
-    let stderr = errs.join().unwrap_or_default();
-    copied.map_err(write_err)?;
-    if !status.success() {
-        return Err(DumpError::Failed { db: db.into(), status: status.code().unwrap_or(-1), stderr: crate::mysql_text::client_error(&stderr) });
+        conn.dump(db, &mut enc).map_err(|e| match e {
+            crate::db::DbError::Output(source) => write_err(source),
+            e => DumpError::Failed { db: db.into(), reason: e.to_string() },
+        })?;
+        enc.finish().map_err(write_err)?;
     }
     out.flush().map_err(write_err)?;
     let Hashing { inner, hash, bytes } = out;
@@ -137,8 +102,7 @@ pub fn sha256_file(path: &Path) -> Result<String, DumpError> {
     Ok(hex::encode(h.finalize()))
 }
 
-/// Rows per table, as the database holds them or a dump holds them.
-pub type RowCounts = BTreeMap<String, u64>;
+pub use crate::db::RowCounts;
 
 /// The dump is whole: its checksum matches, it decompresses to the end, mysqldump's trailer is its last
 /// line and, when `rows` is given, it holds exactly that many rows of each table (no more tables, none

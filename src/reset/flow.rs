@@ -139,8 +139,8 @@ pub fn reset(args: &ResetOptions, site: &Site) -> Result<ResetReport, ResetError
         save(&ctx.root, &st)?;
         step(&format!("Recreating {cloud_db} and {usage_db} with {setup_db}{force}"));
         let mut argv = vec![
-            format!("{}:{}@{}:{}", cloud.user, cloud.password.as_deref().unwrap_or(""), cloud.host, cloud.port),
-            format!("--deploy-as={}:{}", ctx.admin.user, ctx.admin.password.as_deref().unwrap_or("")),
+            format!("{}:{}@{}:{}", cloud.login.user, cloud.login.password.as_deref().unwrap_or(""), cloud.login.host, cloud.login.port),
+            format!("--deploy-as={}:{}", ctx.admin.login.user, ctx.admin.login.password.as_deref().unwrap_or("")),
             "-e".into(),
             ctx.props.encryption_type().to_string(),
             "-m".into(),
@@ -201,7 +201,7 @@ fn back_up(
     ctx: &Context,
     services: &Services,
     st: &ResetState,
-    conn: &super::mysql::Conn,
+    conn: &crate::db::Client,
     dbs: &[&str],
 ) -> Result<(), String> {
     step(&format!("Stopping {}", services.names.join(" and ")));
@@ -239,7 +239,7 @@ fn back_up(
 /// Dump each of `dbs` into `dir`/db/ with its rows per table. The rows are counted before and after the
 /// dump: with the services stopped nothing writes, so equal counts mean the dump's snapshot held exactly
 /// these (the manifest's verification checks them against the dump).
-pub(super) fn dump_databases(conn: &super::mysql::Conn, dbs: &[&str], dir: &Path, redactor: &crate::run::Redactor) -> Result<Vec<backup::DatabaseEntry>, String> {
+pub(super) fn dump_databases(conn: &crate::db::Client, dbs: &[&str], dir: &Path, redactor: &crate::run::Redactor) -> Result<Vec<backup::DatabaseEntry>, String> {
     let mut out = vec![];
     for db in dbs {
         step(&format!("Dumping {db}"));

@@ -15,7 +15,6 @@ pub mod dbprops;
 mod dump;
 mod files;
 mod flow;
-mod mysql;
 mod restore;
 mod services;
 mod state;
@@ -109,7 +108,7 @@ pub struct RestoreReport {
 /// `db_properties` (in-system), and the whole backup is verified before anything is dropped. Returns the
 /// databases dropped and the backup directory (none when there was no database to purge).
 pub fn purge_databases(root: &std::path::Path, db_properties: &std::path::Path, dbs: &[String], backups: &std::path::Path) -> Result<(Vec<String>, Option<PathBuf>), String> {
-    let conn = mysql::Conn { user: "root".into(), password: None, host: "localhost".into(), port: 3306, socket: None, root: root.to_path_buf() };
+    let conn = crate::db::Client::new(crate::db::Login { user: "root".into(), password: None, host: "localhost".into(), port: 3306, ..crate::db::Login::default() }, root);
     let listed = conn.query("SELECT schema_name FROM information_schema.schemata;").map_err(|e| format!("the database server cannot be asked which databases exist: {e}"))?;
     let present: Vec<&str> = dbs.iter().map(String::as_str).filter(|d| listed.lines().any(|l| l.trim() == *d)).collect();
     if present.is_empty() {
@@ -122,15 +121,15 @@ pub fn purge_databases(root: &std::path::Path, db_properties: &std::path::Path, 
         .map_err(|e| format!("the backup of the databases failed, nothing was dropped: {e}"))?;
     for db in &present {
         step(&format!("Dropping database {db}"));
-        conn.query(&format!("DROP DATABASE {};", mysql::sql_ident(db))).map_err(|e| format!("dropping {db}: {e} (its backup is in {})", dir.display()))?;
+        conn.query(&format!("DROP DATABASE {};", crate::mysql_text::sql_ident(db))).map_err(|e| format!("dropping {db}: {e} (its backup is in {})", dir.display()))?;
     }
     Ok((present.iter().map(|d| d.to_string()).collect(), Some(dir.clone())))
 }
 
 /// Reset's verified backup on its own: `dbs` dumped into `dir` with a manifest (and a copy of
 /// `db_properties` when there is one), then the whole backup verified. Nothing is dropped here.
-fn dump_verified(conn: &mysql::Conn, host: &str, db_properties: &std::path::Path, dbs: &[&str], dir: &std::path::Path) -> Result<(), String> {
-    let root = &conn.root;
+fn dump_verified(conn: &crate::db::Client, host: &str, db_properties: &std::path::Path, dbs: &[&str], dir: &std::path::Path) -> Result<(), String> {
+    let root = &conn.secret_root;
     let redactor = crate::run::Redactor::default();
     let mut manifest = Manifest {
         format: 1,

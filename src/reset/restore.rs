@@ -1,14 +1,13 @@
 //! `cloudstrap restore BACKUP`: check every checksum first, then stop the services, put the databases and
 //! the files (db.properties, key, receipt) back, and start again what ran when the backup was made.
 
-use std::io::{Read, Write};
 use std::path::Path;
-use std::process::Stdio;
 
 use super::backup::{self, Manifest};
 use super::context::{self, init_system, live_hostname, load_profile};
 use super::dbprops::DbProperties;
-use super::mysql::{sql_ident, sql_string, Conn};
+use crate::db::{Client, Login};
+use crate::mysql_text::{sql_ident, sql_string};
 use super::services::Services;
 use super::{confirm::confirm, dump, files, step, DatabaseSummary, ResetError, RestoreOptions, RestoreReport};
 use crate::host::Site;
@@ -58,17 +57,10 @@ pub fn restore(args: &RestoreOptions, site: &Site) -> Result<RestoreReport, Rese
     };
     let root_password = secrets.db_root.as_ref().map(|s| s.expose().to_string());
     let bad = |e: super::dbprops::DbPropsError| ResetError::Failed(e.to_string());
-    let admin = Conn {
-        user: "root".into(),
-        password: root_password.clone(),
-        host: props.host().map_err(bad)?.to_string(),
-        port: props.port().map_err(bad)?,
-        socket: None,
-        root: site.root.clone(),
-    };
+    let admin = Client::new(Login { user: "root".into(), password: root_password.clone(), host: props.host().map_err(bad)?.to_string(), port: props.port().map_err(bad)?, ..Login::default() }, &site.root);
     // The cloud user is put back with the password db.properties holds, when cloudstrap can read it.
     let cloud_password = props.secret("db.cloud.password", mgmt_key.as_deref(), "cloud-password").ok();
-    let mut redactor = admin.redactor();
+    let mut redactor = admin.redactor.clone();
     for s in [&cloud_password, &mgmt_key].into_iter().flatten() {
         redactor.add(s.clone());
     }
@@ -146,39 +138,16 @@ pub fn restore(args: &RestoreOptions, site: &Site) -> Result<RestoreReport, Rese
 }
 
 /// Feed a compressed dump to `mysql`, streaming (dumps can be large).
-fn load_dump(conn: &Conn, path: &Path) -> Result<(), String> {
-    let cnf = conn.option_file().map_err(|e| e.to_string())?;
+fn load_dump(conn: &Client, path: &Path) -> Result<(), String> {
     let mut reader = dump::open_sql(path).map_err(|e| e.to_string())?;
-    let mut child = crate::run::std_command("mysql")
-        .arg(format!("--defaults-extra-file={}", cnf.host_path().display()))
-        .arg("--batch")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("could not run mysql: {e}"))?;
-    // Drained while the dump is fed: a client stuck on a full stderr pipe would never read its stdin.
-    let mut stderr = child.stderr.take().expect("piped");
-    let errs = std::thread::spawn(move || {
-        let mut kept = Vec::new();
-        let _ = std::io::Read::by_ref(&mut stderr).take(64 * 1024).read_to_end(&mut kept);
-        let _ = std::io::copy(&mut stderr, &mut std::io::sink());
-        kept
-    });
-    let mut stdin = child.stdin.take().expect("piped");
-    let fed = std::io::copy(&mut reader, &mut stdin).and_then(|_| stdin.flush());
-    drop(stdin);
-    let status = child.wait().map_err(|e| e.to_string())?;
-    let stderr = errs.join().unwrap_or_default();
-    if !status.success() {
-        // The server repeats the failing statement, i.e. row data: show only the cut, scrubbed error.
-        return Err(format!("mysql failed: {}", crate::mysql_text::client_error(&String::from_utf8_lossy(&stderr))));
-    }
-    fed.map_err(|e| format!("reading {}: {e}", path.display()))
+    conn.load(&mut reader).map_err(|e| match e {
+        crate::db::DbError::Input(e) => format!("reading {}: {e}", path.display()),
+        e => e.to_string(),
+    })
 }
 
 /// Exactly where a restore that failed on database number `failed` left the host, and how to finish.
-fn state_after_failure(manifest: &Manifest, failed: usize, dropped: bool, admin: &Conn, dir: &Path) -> String {
+fn state_after_failure(manifest: &Manifest, failed: usize, dropped: bool, admin: &Client, dir: &Path) -> String {
     let names = |range: &[super::backup::DatabaseEntry]| range.iter().map(|d| d.name.clone()).collect::<Vec<_>>().join(" and ");
     let d = &manifest.databases[failed];
     let mut parts = vec![];

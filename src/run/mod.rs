@@ -246,6 +246,71 @@ impl Cmd {
     }
 }
 
+/// What a streamed command did (see [`Cmd::stream`]).
+#[derive(Debug)]
+pub struct Streamed {
+    pub status: i32,
+    /// Its stderr (the first 64 KiB), redacted.
+    pub stderr: String,
+    /// Feeding its stdin from the reader failed (the command was stopped).
+    pub input_error: Option<std::io::Error>,
+    /// Copying its stdout into the writer failed (the command was stopped).
+    pub output_error: Option<std::io::Error>,
+}
+
+impl Cmd {
+    /// Run with stdin fed from `input` (else closed) and stdout copied into `output` as it comes: for
+    /// data too large to hold (a database dump), never in memory as a whole. stderr is kept, up to 64 KiB.
+    /// No deadline: it ends with its data. Logged like `run`.
+    pub fn stream(&self, redactor: &Redactor, input: Option<&mut (dyn std::io::Read + Send)>, output: &mut dyn std::io::Write) -> Result<Streamed, RunError> {
+        use std::io::{Read, Write};
+        use std::process::Stdio;
+        let start = Instant::now();
+        let (program, args) = self.argv();
+        let mut c = std_command(&program);
+        c.args(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() });
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        if let Some(d) = &self.dir {
+            c.current_dir(d);
+        }
+        let mut child = c.spawn().map_err(|source| RunError::Spawn { program: self.program.clone(), source })?;
+        let (mut stdout, mut stderr, stdin) = (child.stdout.take().expect("piped"), child.stderr.take().expect("piped"), child.stdin.take());
+        let (input_error, output_error, kept) = std::thread::scope(|s| {
+            // Drained all along: a command stuck on a full stderr pipe would stop reading and writing.
+            let errs = s.spawn(move || {
+                let mut kept = Vec::new();
+                let _ = Read::by_ref(&mut stderr).take(64 * 1024).read_to_end(&mut kept);
+                let _ = std::io::copy(&mut stderr, &mut std::io::sink());
+                kept
+            });
+            let feeder = input.zip(stdin).map(|(reader, mut stdin)| {
+                s.spawn(move || {
+                    let fed = std::io::copy(reader, &mut stdin).and_then(|_| stdin.flush());
+                    drop(stdin);
+                    fed.err()
+                })
+            });
+            let copied = std::io::copy(&mut stdout, output).and_then(|_| output.flush()).err();
+            if copied.is_some() {
+                // Nobody reads its output any more: stop it rather than leave it blocked.
+                let _ = child.kill();
+            }
+            drop(stdout);
+            let fed = feeder.and_then(|f| f.join().unwrap_or(None));
+            if fed.is_some() {
+                let _ = child.kill();
+            }
+            (fed, copied, errs.join().unwrap_or_default())
+        });
+        let status = child.wait().map_err(|source| RunError::Spawn { program: self.program.clone(), source })?.code().unwrap_or(-1);
+        let stderr = redactor.redact(&String::from_utf8_lossy(&kept));
+        crate::log::command(&format!("ran `{}` (streamed) -> {status} in {:.2}s", redactor.redact(&self.display()), start.elapsed().as_secs_f64()));
+        Ok(Streamed { status, stderr, input_error, output_error })
+    }
+}
+
 /// SIGKILL `pid` and every process descending from it (found through /proc's parent links first, so none
 /// is orphaned out of reach halfway).
 fn kill_tree(pid: u32) {

@@ -3,9 +3,7 @@
 //! points the database row at it once setup-databases created the row.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
 
-use crate::action::progress::Download;
 use crate::action::undo::Undo;
 use crate::action::{Action, ActionError, Ctx, Record, Secret};
 
@@ -21,31 +19,6 @@ pub struct SeedTemplate {
     pub id: u32,
     pub checksum: ChecksumSpec,
     pub allow_http: bool,
-}
-
-/// The engine's download bar behind the template pipeline's progress interface.
-struct Bar(Mutex<Option<Box<dyn Download>>>, Option<std::sync::Arc<dyn crate::action::progress::Progress>>);
-
-impl super::Progress for Bar {
-    fn start(&self, what: &str, total: Option<u64>) {
-        if let Some(p) = &self.1 {
-            *self.0.lock().unwrap() = Some(p.download(what, total));
-        }
-    }
-    fn set(&self, done: u64) {
-        if let Some(d) = self.0.lock().unwrap().as_ref() {
-            d.set_position(done);
-        }
-    }
-    fn note(&self, msg: &str) {
-        crate::log::line(&format!("template: {msg}"));
-    }
-    fn finish(&self, summary: &str) {
-        if let Some(d) = self.0.lock().unwrap().take() {
-            d.finish();
-        }
-        crate::log::line(&format!("template: {summary}"));
-    }
 }
 
 impl Action for SeedTemplate {
@@ -78,8 +51,9 @@ impl Action for SeedTemplate {
             threads: None,
             retry: Default::default(),
         };
-        let bar = Bar(Mutex::new(None), ctx.progress.clone());
-        let installed = super::fetch(&opts, &bar).map_err(|e| ActionError::Failed(format!("template: {e}")))?;
+        let silent = crate::action::progress::Silent;
+        let progress: &dyn crate::action::progress::Progress = ctx.progress.as_deref().unwrap_or(&silent);
+        let installed = super::fetch(&opts, progress).map_err(|e| ActionError::Failed(format!("template: {e}")))?;
         let from = match &installed.origin {
             // The in-system path, not the one below --root.
             super::Origin::Bundled(f) => format!("bundled {}", self.bundled.as_ref().and_then(|d| f.file_name().map(|n| d.join(n))).unwrap_or_else(|| f.clone()).display()),

@@ -1,11 +1,11 @@
 //! The template id, found the way upstream's `cloud-install-sys-tmplt` finds it (the newest SYSTEM KVM
 //! row of `cloud.vm_template`), and the row's uuid/url update once the template is in place.
-//! Through the `mysql` client; credentials go in a 0600 `--defaults-extra-file`, never on argv.
+//! Through the one database client (`crate::db`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::run::{Cmd, Redactor};
+use crate::db::{Client, Login};
 
 /// How to reach the CloudStack database.
 #[derive(Clone, Default)]
@@ -56,10 +56,8 @@ impl DbOptions {
 pub enum DbError {
     #[error("database name {0:?} is not a plain identifier (letters, digits, _)")]
     Name(String),
-    #[error("could not write the mysql option file: {0}")]
-    OptionFile(std::io::Error),
     #[error("{0}")]
-    Client(crate::run::RunError),
+    Client(crate::db::DbError),
     #[error("{db}.vm_template has no SYSTEM KVM template row (is the CloudStack database set up?); give the id with --id")]
     NoRow { db: String },
     #[error("unexpected answer from the database: {0:?}")]
@@ -68,7 +66,7 @@ pub enum DbError {
     NoSuchId { db: String, id: u32 },
 }
 
-use crate::mysql_text::{option_value as cnf_quote, sql_string as sql_quote};
+use crate::mysql_text::sql_string as sql_quote;
 
 impl DbOptions {
     fn check_name(&self) -> Result<(), DbError> {
@@ -79,28 +77,12 @@ impl DbOptions {
     /// Run `sql`; the answer's rows, tab-separated.
     fn query(&self, sql: &str) -> Result<String, DbError> {
         self.check_name()?;
-        let mut text = format!("[client]\nuser={}\nhost={}\nport={}\n", cnf_quote(&self.user), cnf_quote(&self.host), self.port);
-        if let Some(pw) = &self.password {
-            text.push_str(&format!("password={}\n", cnf_quote(pw)));
-        }
-        if let Some(sock) = &self.socket {
-            text.push_str(&format!("socket={}\n", cnf_quote(&sock.to_string_lossy())));
-        }
-        // 0600, in the host's private secret directory (never a shared /tmp), removed when dropped.
-        let cnf = crate::run::SecretFile::create(std::path::Path::new("/"), "template-db", text.as_bytes()).map_err(DbError::OptionFile)?;
-        let mut red = Redactor::default();
-        if let Some(pw) = &self.password {
-            red.add(pw.clone());
-        }
-        let out = Cmd::new(&self.client)
-            // --defaults-extra-file must come first.
-            .arg(format!("--defaults-extra-file={}", cnf.host_path().display()))
-            .args(["--batch", "--skip-column-names", "--connect-timeout=10", "-e"])
-            .arg(sql)
-            .timeout(Duration::from_secs(60))
-            .run_ok(&red)
-            .map_err(DbError::Client)?;
-        Ok(out.stdout)
+        let login = Login { user: self.user.clone(), password: self.password.clone(), host: self.host.clone(), port: self.port, socket: self.socket.clone(), tcp: false };
+        // The option file in the host's private secret directory (never a shared /tmp), removed when dropped.
+        let mut client = Client::new(login, Path::new("/"));
+        client.mysql = self.client.clone();
+        client.timeout = Duration::from_secs(60);
+        client.query(sql).map_err(DbError::Client)
     }
 
     /// The id upstream seeds: `select max(id) ... where type = "SYSTEM" and hypervisor_type = "KVM" and removed is null`.
@@ -149,7 +131,6 @@ mod tests {
     #[test]
     fn quoting() {
         assert_eq!(sql_quote("a'b\\c"), "'a''b\\\\c'");
-        assert_eq!(cnf_quote("p\"w\\#"), "\"p\\\"w\\\\#\"");
         let mut o = DbOptions::local_root();
         o.database = "cloud; drop".into();
         assert!(matches!(o.check_name(), Err(DbError::Name(_))));

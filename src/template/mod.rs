@@ -28,7 +28,8 @@ use std::time::{Duration, Instant};
 pub use checksum::{Algo, Checksum};
 pub use db::DbOptions;
 pub use http::RetryPolicy;
-pub use progress::{Console, Progress, Silent};
+pub use progress::Console;
+pub use crate::action::progress::{Progress, Silent};
 
 use layout::Layout;
 use url::Url;
@@ -354,9 +355,11 @@ fn stage_and_install(
     let mut out = OpenOptions::new().write(true).create_new(true).open(&partial).map_err(io_err("creating", &partial))?;
 
     let download = http::Source::open(client, url, &opts.retry)?;
-    progress.start(label, download.total());
+    let bar = progress.download(label, download.total());
     let threads = opts.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-    let streamed = match pipeline::run(download, expected.as_ref().map(|c| c.algo), threads, &mut out, progress) {
+    let streamed = pipeline::run(download, expected.as_ref().map(|c| c.algo), threads, &mut out, &*bar);
+    bar.finish();
+    let streamed = match streamed {
         Ok(s) => s,
         Err(pipeline::StreamError::Write { written, source }) if source.raw_os_error() == Some(nix::libc::ENOSPC) => {
             return Err(TemplateError::DiskFull { path: opts.dest.clone(), written });
@@ -421,7 +424,7 @@ fn stage_and_install(
         expected.as_ref().map(|c| format!(", {} verified", c.algo.as_str())).unwrap_or_else(|| ", checksum not verified".into()),
         replaced.as_ref().map(|b| format!("; the previous template is kept in {}", b.display())).unwrap_or_default()
     );
-    progress.finish(&summary);
+    progress.note(&summary);
     crate::log::line(&format!("template: {summary}"));
     Ok(Installed {
         origin: Origin::Mirror(url.to_string()),

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use super::checksum::{Algo, Checksum, Hasher};
 use super::http::{HttpError, Source};
-use super::progress::Progress;
+use crate::action::progress::Download;
 use super::qcow2;
 
 /// Compressed bytes per read from the network and per chunk queued to the decoder.
@@ -68,7 +68,7 @@ pub fn run(
     algo: Option<Algo>,
     threads: usize,
     out: &mut File,
-    progress: &dyn Progress,
+    progress: &dyn Download,
 ) -> Result<Streamed, StreamError> {
     let threads = threads.max(1);
     let dec = Arc::new(mibz2::StreamDecoder::new(threads, 2 * threads, mibz2::Kernels::detect()));
@@ -152,7 +152,7 @@ pub fn run(
             break;
         }
         written += n as u64;
-        progress.set(received.load(Ordering::Relaxed));
+        progress.set_position(received.load(Ordering::Relaxed));
     }
     if failure.is_some() {
         dec.cancel();
@@ -169,6 +169,6 @@ pub fn run(
         None => qcow2::parse(&head)?,
     };
     let compressed = received.load(Ordering::Relaxed);
-    progress.set(compressed);
+    progress.set_position(compressed);
     Ok(Streamed { compressed, written, digest, header, resumes })
 }
