@@ -28,7 +28,8 @@
 //!
 //! - [`platform`]: distributions and CloudStack release lines as data (one table each), and the host roles.
 //! - [`run`]: the one way to run a command. [`log`], [`console`] (the one printer: lines, results, JSON on
-//!   stdout), [`atomic_file`], [`mysql_text`]: small shared pieces.
+//!   stdout), [`atomic_file`] (replacing files and keeping what they held), [`mysql_text`]: small shared
+//!   pieces.
 //! - [`db`]: the one database client (SQL, row counts, streamed dumps and loads; credentials in 0600
 //!   option files).
 //! - [`host`]: facts about the machine, read through a [`host::Sysroot`]; [`host::Site`] is where a

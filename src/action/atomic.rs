@@ -1,7 +1,8 @@
-//! Atomic file replacement (temp file, fsync, rename, fsync of the directory) and backups of what is replaced.
+//! The actions' side of `crate::atomic_file`: its errors as action errors, its store at
+//! /var/lib/cloudstrap/backups below the context's root.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::{digest, ActionError, Ctx, STATE_DIR};
 
@@ -22,16 +23,8 @@ pub fn backup(ctx: &Ctx, abs: &Path) -> Result<String, ActionError> {
 
 /// Save `bytes` (mode `mode`), the content in-system file `abs` had, as [`backup`] does.
 pub fn backup_bytes(ctx: &Ctx, abs: &Path, bytes: &[u8], mode: u32) -> Result<String, ActionError> {
-    let rel = abs.strip_prefix("/").unwrap_or(abs);
-    let name = format!("{}.{}", rel.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(), digest(bytes));
-    let in_system: PathBuf = Path::new(STATE_DIR).join("backups").join(rel.parent().unwrap_or(Path::new(""))).join(name);
-    let backups_root = ctx.path(Path::new(STATE_DIR).join("backups"));
-    std::fs::create_dir_all(&backups_root).map_err(|e| ActionError::io(&backups_root, e))?;
-    // Backups may hold secrets of the files they copy: keep the tree root-only.
-    std::fs::set_permissions(&backups_root, std::fs::Permissions::from_mode(0o700)).map_err(|e| ActionError::io(&backups_root, e))?;
-    let dest = ctx.path(&in_system);
-    if std::fs::read(&dest).ok().as_deref() != Some(bytes) {
-        write_atomic(&dest, bytes, mode)?;
-    }
-    Ok(in_system.display().to_string())
+    let in_system = Path::new(STATE_DIR).join("backups");
+    let store = ctx.path(&in_system);
+    let kept = crate::atomic_file::keep_in_store(&store, &in_system, abs, bytes, mode, &digest(bytes)).map_err(|e| ActionError::io(&store, e))?;
+    Ok(kept.display().to_string())
 }

@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::dump::{self, DumpError};
-use super::files;
 use super::services::ServiceState;
 
 pub const MANIFEST: &str = "manifest.json";
@@ -119,7 +118,7 @@ pub fn add_file(dir: &Path, host_path: &Path, actual: &Path) -> Result<FileEntry
     use std::os::unix::fs::PermissionsExt;
     let rel = format!("files/{}", host_path.strip_prefix("/").unwrap_or(host_path).display());
     let dest = safe_join(dir, &rel)?;
-    files::copy_private(actual, &dest, 0o600).map_err(|source| BackupError::Write { path: dest.clone(), source })?;
+    crate::atomic_file::copy_private(actual, &dest, 0o600).map_err(|source| BackupError::Write { path: dest.clone(), source })?;
     let mode = std::fs::metadata(actual).map(|m| m.permissions().mode() & 0o7777).unwrap_or(0o600);
     Ok(FileEntry { path: host_path.into(), file: rel, sha256: dump::sha256_file(&dest)?, mode })
 }
@@ -128,9 +127,9 @@ pub fn add_file(dir: &Path, host_path: &Path, actual: &Path) -> Result<FileEntry
 pub fn create_dir(parent: &Path, stamp: &str) -> Result<PathBuf, BackupError> {
     for n in 0..100 {
         let dir = if n == 0 { parent.join(stamp) } else { parent.join(format!("{stamp}-{n}")) };
-        match files::create_private_dir(&dir) {
+        match crate::atomic_file::create_private_dir(&dir) {
             Ok(()) => {
-                files::create_private_dir(&dir.join("db")).map_err(|source| BackupError::Write { path: dir.join("db"), source })?;
+                crate::atomic_file::create_private_dir(&dir.join("db")).map_err(|source| BackupError::Write { path: dir.join("db"), source })?;
                 return Ok(dir);
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,

@@ -13,7 +13,6 @@ pub mod confirm;
 mod context;
 pub mod dbprops;
 mod dump;
-mod files;
 mod flow;
 mod restore;
 mod services;

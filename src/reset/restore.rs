@@ -9,7 +9,7 @@ use super::dbprops::DbProperties;
 use crate::db::{Client, Login};
 use crate::mysql_text::{sql_ident, sql_string};
 use super::services::Services;
-use super::{confirm::confirm, dump, files, step, DatabaseSummary, ResetError, RestoreOptions, RestoreReport};
+use super::{confirm::confirm, dump, step, DatabaseSummary, ResetError, RestoreOptions, RestoreReport};
 use crate::host::Site;
 use crate::host::Sysroot;
 use crate::profile::Secrets;
@@ -126,7 +126,7 @@ pub fn restore(args: &RestoreOptions, site: &Site) -> Result<RestoreReport, Rese
     for f in &manifest.files {
         let target = rooted.path(&f.path);
         step(&format!("Putting back {}", f.path.display()));
-        files::backup_existing(&target, &stamp).map_err(|e| ResetError::Failed(format!("backing up {}: {e}", target.display())))?;
+        crate::atomic_file::keep_beside(&target, &format!("cloudstrap-{stamp}")).map_err(|e| ResetError::Failed(format!("backing up {}: {e}", target.display())))?;
         let data = std::fs::read(backup::safe_join(dir, &f.file).map_err(|e| ResetError::Failed(e.to_string()))?)
             .map_err(|e| ResetError::Failed(format!("{}: {e}", f.file)))?;
         crate::atomic_file::replace(&target, &data, f.mode).map_err(|e| ResetError::Failed(format!("writing {}: {e}", target.display())))?;

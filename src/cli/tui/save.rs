@@ -117,14 +117,7 @@ pub fn save(p: &Profile, path: &Path, inline: bool) -> Result<Profile, SaveError
     Ok(saved)
 }
 
-/// Keep what a file held before it is replaced: `FILE.bak` (mode kept, secrets stay private).
+/// Keep what a file held before it is replaced: `FILE.bak` (0600: secrets stay private).
 fn backup(path: &Path) -> Result<(), SaveError> {
-    if !path.exists() {
-        return Ok(());
-    }
-    let mut name = path.as_os_str().to_os_string();
-    name.push(".bak");
-    let bak = PathBuf::from(name);
-    std::fs::copy(path, &bak).map_err(|e| err(&bak, e))?;
-    Ok(())
+    crate::atomic_file::keep_beside(path, "bak").map(|_| ()).map_err(|e| err(path, e))
 }
