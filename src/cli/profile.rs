@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::exit;
-use crate::profile::{regular_file, spans};
+use crate::profile::regular_file;
 
 /// Print every problem of the profile (stderr, exit 2) or one OK line (stdout, exit 0). Secrets given by
 /// reference are read as an install would read them: one that cannot work (a missing, empty, oversized or
@@ -62,7 +62,7 @@ pub fn exposure_warning(file: &Path) -> Option<String> {
         return None;
     }
     let bytes = regular_file::read(file, regular_file::PROFILE_MAX).ok()?;
-    let keys = inline_secret_keys(&String::from_utf8_lossy(&bytes));
+    let keys = crate::profile::inline_secret_keys(&String::from_utf8_lossy(&bytes));
     let first = keys.first()?;
     Some(format!(
         "warning: {}: holds secrets inline ({first}{}) and is readable by group or others (mode {mode:04o}); \
@@ -71,31 +71,4 @@ pub fn exposure_warning(file: &Path) -> Option<String> {
         if keys.len() > 1 { format!(" and {} more", keys.len() - 1) } else { String::new() },
         file.display()
     ))
-}
-
-/// Key paths of inline secret values in a (possibly invalid) profile text.
-pub fn inline_secret_keys(text: &str) -> Vec<String> {
-    let (doc, _) = toml::de::DeTable::parse_recoverable(text);
-    let mut out = Vec::new();
-    walk(doc.get_ref(), "", &mut out);
-    out
-}
-
-fn walk(t: &toml::de::DeTable<'_>, path: &str, out: &mut Vec<String>) {
-    use toml::de::DeValue;
-    for (k, v) in t.iter() {
-        let p = spans::join(path, k.get_ref());
-        match v.get_ref() {
-            DeValue::Table(t) => walk(t, &p, out),
-            DeValue::Array(a) => {
-                for (i, e) in a.iter().enumerate() {
-                    if let DeValue::Table(t) = e.get_ref() {
-                        walk(t, &spans::index(&p, i), out);
-                    }
-                }
-            }
-            DeValue::String(_) if crate::profile::is_secret_key(k.get_ref()) => out.push(p),
-            _ => {}
-        }
-    }
 }

@@ -45,7 +45,7 @@ pub(super) fn lane(b: &mut Builder, l: &Lanes) -> Result<(), PlanError> {
     }
     let conn = &l.conn;
     let conf_dir = PathBuf::from(input.release.paths.management_conf_dir);
-    let host_ip = profile.host.address.split('/').next().unwrap_or("").to_string();
+    let host_ip = profile.host.ip().to_string();
     let mut args = vec![Arg::Secret(Secret::new(format!(
         "{}:{}@{}{}",
         profile.database.as_ref().map(|d| d.cloud_user.as_str()).unwrap_or("cloud"),

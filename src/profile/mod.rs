@@ -14,7 +14,7 @@ mod validate;
 
 pub use model::*;
 pub use resolved::{ResolveError, Resolved};
-pub use secrets::{Secret, SecretError, Secrets};
+pub use secrets::{inline_secret_keys, Secret, SecretError, Secrets};
 pub use validate::{is_secret_key, secret_refs, validate, SecretRef};
 
 use std::fmt;
@@ -277,6 +277,7 @@ fn lone_cr_as_lf(text: &str) -> String {
 
 impl Profile {
     /// Parse a profile from TOML text without validating cross-field rules (prefer `profile::load`).
+    #[cfg(test)]
     pub fn from_toml_str(text: &str) -> Result<Profile, toml::de::Error> {
         toml::from_str(text)
     }

@@ -234,3 +234,30 @@ fn io_reason(e: &std::io::Error) -> String {
         _ => e.to_string(),
     }
 }
+
+/// Key paths of inline secret values in a (possibly invalid) profile text.
+pub fn inline_secret_keys(text: &str) -> Vec<String> {
+    let (doc, _) = toml::de::DeTable::parse_recoverable(text);
+    let mut out = Vec::new();
+    walk(doc.get_ref(), "", &mut out);
+    out
+}
+
+fn walk(t: &toml::de::DeTable<'_>, path: &str, out: &mut Vec<String>) {
+    use toml::de::DeValue;
+    for (k, v) in t.iter() {
+        let p = super::spans::join(path, k.get_ref());
+        match v.get_ref() {
+            DeValue::Table(t) => walk(t, &p, out),
+            DeValue::Array(a) => {
+                for (i, e) in a.iter().enumerate() {
+                    if let DeValue::Table(t) = e.get_ref() {
+                        walk(t, &super::spans::index(&p, i), out);
+                    }
+                }
+            }
+            DeValue::String(_) if crate::profile::is_secret_key(k.get_ref()) => out.push(p),
+            _ => {}
+        }
+    }
+}
