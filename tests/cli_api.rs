@@ -15,7 +15,6 @@ use serde_json::Value;
 fn cloudstrap(args: &[&str], endpoint: Option<&str>, root: &Path) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_cloudstrap"));
     c.args(args).arg("--root").arg(root).env_remove("CLOUDSTACK_ENDPOINT").env_remove("CLOUDSTACK_KEY").env_remove("CLOUDSTACK_SECRET");
-    c.env("CLOUDSTRAP_TEST_HOST_PASSWORD", HOST_PASSWORD);
     if let Some(e) = endpoint {
         c.env("CLOUDSTACK_ENDPOINT", e).env("CLOUDSTACK_KEY", KEY).env("CLOUDSTACK_SECRET", SECRET);
     }

@@ -219,11 +219,11 @@ fn an_agent_profile_without_a_zone_joins_the_only_or_the_named_cluster() {
     let text = format!(
         "version = 1\n[cloudstack]\nrelease = \"4.22\"\n[host]\nroles = [\"kvm-agent\"]\nhostname = \"kvm7\"\nfqdn = \"kvm7.example.org\"\n\
          address = \"10.0.0.7/24\"\ngateway = \"10.0.0.1\"\n[management]\nendpoint = \"{}\"\nadmin-password-file = \"admin-password\"\n\
-         [nfs]\nserver = \"10.0.0.4\"\nclients = \"10.0.0.0/24\"\n[agent]\nregister = true\nroot-password-env = \"CLOUDSTRAP_TEST_HOST_PASSWORD\"\n",
+         [nfs]\nserver = \"10.0.0.4\"\nclients = \"10.0.0.0/24\"\n[agent]\nregister = true\nroot-password-file = \"host-password\"\n",
         sim.url()
     );
     std::fs::write(&path, &text).unwrap();
-    set_password_env();
+    std::fs::write(dir.path().join("host-password"), format!("{HOST_PASSWORD}\n")).unwrap();
     let mut p = cloudstrap::profile::load(&path).unwrap();
     let empty_root = tempfile::tempdir().unwrap();
     let opts = RegisterOptions { host_wait: Duration::from_secs(10), poll_interval: Duration::from_millis(1), lost_answer_wait: Duration::from_secs(10), client: fast() };

@@ -14,16 +14,6 @@ use std::sync::Arc;
 use cloudstrap::action::Record;
 use cloudstrap::host::Site;
 
-fn set_env() {
-    for (k, v) in [
-        ("CLOUDSTRAP_DB_ROOT_PASSWORD", "RootIn-Root-1"),
-        ("CLOUDSTRAP_DB_CLOUD_PASSWORD", "CloudIn-Root-2"),
-        ("CLOUDSTRAP_ADMIN_PASSWORD", "AdminIn-Root-3"),
-        ("CLOUDSTRAP_HOST_ROOT_PASSWORD", "HostIn-Root-4"),
-    ] {
-        std::env::set_var(k, v);
-    }
-}
 
 /// A relay on a loopback port to the machine's MariaDB (127.0.0.1:3306) that counts connections.
 fn counting_relay() -> (u16, Arc<AtomicUsize>) {
@@ -78,21 +68,30 @@ impl Drop for Chroot {
     }
 }
 
-/// The shipped all-in-one profile on Debian 12 with its database reached through `port`.
+/// The shipped all-in-one profile on Debian 12 with its database reached through `port`, its secrets
+/// inline in a 0600 copy (no environment variable is set in this multi-threaded test process).
 fn profile(dir: &Path, port: u16) -> PathBuf {
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/all-in-one.toml");
-    let text = std::fs::read_to_string(shipped)
+    let mut text = std::fs::read_to_string(shipped)
         .unwrap()
         .replace("[host]\n", "[host]\nplatform = \"debian-12\"\n")
         .replace("[database]\n", &format!("[database]\nport = {port}\n"));
+    for (var, value) in [
+        ("CLOUDSTRAP_DB_ROOT_PASSWORD", "RootIn-Root-1"),
+        ("CLOUDSTRAP_DB_CLOUD_PASSWORD", "CloudIn-Root-2"),
+        ("CLOUDSTRAP_ADMIN_PASSWORD", "AdminIn-Root-3"),
+        ("CLOUDSTRAP_HOST_ROOT_PASSWORD", "HostIn-Root-4"),
+    ] {
+        text = text.replace(&format!("-env = \"{var}\""), &format!(" = \"{value}\""));
+    }
     let p = dir.join("aio.toml");
     std::fs::write(&p, text).unwrap();
+    std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     p
 }
 
 #[test]
 fn install_into_a_root_plans_nothing_that_talks_to_a_service_and_opens_no_connection() {
-    set_env();
     let (port, connections) = counting_relay();
     // The relay itself works: a client through it reaches MariaDB and is counted.
     let out = Command::new("mysql").args(["-h", "127.0.0.1", "-P", &port.to_string(), "-u", "nobody-here", "-e", "SELECT 1"]).output().unwrap();

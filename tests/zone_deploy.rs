@@ -205,7 +205,8 @@ fn a_host_that_never_comes_up_ends_the_wait_with_a_clear_error() {
 fn missing_host_password_is_refused_before_any_call() {
     let sim = simulator();
     let mut p = profile("basic-zone.toml");
-    p.zone.as_mut().unwrap().hosts[0].password_env = Some("CLOUDSTRAP_TEST_UNSET_VARIABLE".into());
+    let host = &mut p.zone.as_mut().unwrap().hosts[0];
+    (host.password_env, host.password_file) = (Some("CLOUDSTRAP_TEST_UNSET_VARIABLE".into()), None);
     let e = deploy(&client(&sim), &p, &opts(), &mut |_| {}).unwrap_err();
     assert!(matches!(e, ApiError::Input(_)), "{e}");
     // Located in the profile file, like profile check's problems.

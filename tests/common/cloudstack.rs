@@ -43,16 +43,10 @@ pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/api").join(name)
 }
 
-/// The profiles read host passwords from this variable; every test sets the same value.
-pub fn set_password_env() {
-    std::env::set_var("CLOUDSTRAP_TEST_HOST_PASSWORD", HOST_PASSWORD);
-    std::env::set_var("CLOUDSTRAP_TEST_ADMIN_PASSWORD", ADMIN_PASSWORD);
-}
-
-/// The admin password the basic profile gives (through CLOUDSTRAP_TEST_ADMIN_PASSWORD).
+/// The admin password the basic profile gives (in its secret file, tests/fixtures/api/secrets/admin-password;
+/// the host password is in secrets/host-password: no test sets an environment variable).
 pub const ADMIN_PASSWORD: &str = "Basic-Profile-Admin1";
 
 pub fn profile(name: &str) -> cloudstrap::profile::Profile {
-    set_password_env();
     cloudstrap::profile::load(&fixture(name)).unwrap()
 }
