@@ -160,6 +160,19 @@ fn a_password_where_a_name_belongs_is_not_echoed_and_readable_secret_files_are_w
         );
         assert!(!r.stderr.contains("Root-Pw-1"));
     }
+    // install says it too, before anything else (here a dry run into an empty root).
+    let root = tempfile::tempdir().unwrap();
+    fs::write(d.path().join("p.toml"), PROFILE.replace("[host]\n", "[host]\nplatform = \"debian-12\"\n")).unwrap();
+    let install = |d: &Path| {
+        Command::new(BIN).arg("--root").arg(root.path()).args(["install", "--dry-run", "--profile", "p.toml"]).current_dir(d).env("T_LOADER_CLOUD", "Cloud-Pw-1").stdin(Stdio::null()).output().unwrap()
+    };
+    let out = install(d.path());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("warning: p.toml:14:22: database.root-password-file: root.pw is readable by group or others (mode 0640)"), "{err}");
+    fs::set_permissions(d.path().join("root.pw"), fs::Permissions::from_mode(0o600)).unwrap();
+    let out = install(d.path());
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]

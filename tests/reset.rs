@@ -259,6 +259,8 @@ fn reset_backs_up_recreates_and_restore_brings_back_the_exact_rows() {
     eprintln!("{}", text(&out));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let report = json_shape::assert_documented("reset", &out.stdout);
+    // The fixture's secret files are 0644: said, as install and profile check say it.
+    assert!(String::from_utf8_lossy(&out.stderr).contains("db-cloud.pw is readable by group or others (mode 0644)"), "{}", text(&out));
     let rows_reported: u64 = report["databases"].as_array().unwrap().iter().map(|d| d["rows"].as_u64().unwrap()).sum();
     assert!(report["outcome"] == "reset" && rows_reported > 0, "{report}");
     assert!(leaks.is_empty(), "secret on a command line: {leaks:?}");

@@ -67,6 +67,9 @@ pub fn run(args: &InstallArgs, global: &Global) -> u8 {
             return exit::INPUT;
         }
     };
+    for w in &prepared.exposed_secrets {
+        eprintln!("warning: {w}");
+    }
     let started = std::time::Instant::now();
     let statuses = executor::survey(&prepared.plan.steps, &prepared.ctx);
     if args.dry_run {

@@ -22,6 +22,8 @@ pub struct Prepared {
     pub profile_path: PathBuf,
     /// The CloudStack UI this install leads to (the management server the profile talks to), if any.
     pub ui: Option<String>,
+    /// Secret files of the profile that group or others may read (located, with the fix).
+    pub exposed_secrets: Vec<String>,
 }
 
 /// Why an install could not even be planned (exit 2: nothing was changed).
@@ -56,7 +58,8 @@ pub fn prepare_resolved(r: &Resolved, site: &Site) -> Result<Prepared, InputErro
     let plan = plan::build(&input).map_err(|e| InputError(format!("{}: {e}", profile_path.display())))?;
     let manages = plan.roles.contains(&crate::profile::Role::Management) || profile.management.is_some();
     let ui = manages.then(|| crate::cloudstack::handoff::ui_url(&crate::cloudstack::credentials::profile_endpoint(profile)));
-    Ok(Prepared { plan, ctx, profile_path: profile_path.to_path_buf(), ui })
+    let exposed_secrets = crate::profile::Secrets::check(profile, profile_path.parent().unwrap_or(Path::new("."))).exposed;
+    Ok(Prepared { plan, ctx, profile_path: profile_path.to_path_buf(), ui, exposed_secrets })
 }
 
 /// The plan as text: one line per action, done or pending.

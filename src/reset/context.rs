@@ -76,6 +76,9 @@ impl Context {
             Some(p) => Secrets::resolve(p, dir).map_err(|e| ResetError::Input(e.to_string()))?,
             None => Secrets::default(),
         };
+        for w in profile.as_ref().map(|p| Secrets::check(p, dir).exposed).unwrap_or_default() {
+            eprintln!("warning: {w}");
+        }
         let root_password = secrets.db_root.as_ref().map(|s| s.expose().to_string());
         let redactor = secrets.redactor();
         let admin = Client::new(Login { user: "root".into(), password: root_password, host: props.host().map_err(|e| ResetError::Failed(e.to_string()))?.to_string(), port: props.port().map_err(|e| ResetError::Failed(e.to_string()))?, ..Login::default() }, &root);
