@@ -18,8 +18,8 @@
 //! - layer 0: `log`, `console`, `atomic_file`, `mysql_text`, `generated_docs`, `platform`
 //! - layer 1: `run`
 //! - layer 2: `host`, `profile`, `db`
-//! - layer 3: `render`, `preflight`
-//! - layer 4: `action`
+//! - layer 3: `render`, `disk`
+//! - layer 4: `preflight`, `action`
 //! - layer 5: `template`, `cloudstack`
 //! - layer 6: `plan`
 //! - layer 7: `install`, `reset`
@@ -36,6 +36,7 @@
 //!   command works (root and sysroot) as a plain value.
 //! - [`profile`]: the TOML profile, its validation with located errors, its JSON Schema, its secrets.
 //! - [`render`]: every configuration file, from templates, merged with the user's own lines.
+//! - [`disk`]: installing onto a blank machine's disk (partitions, file systems, image, GRUB, first boot).
 //! - [`preflight`]: read-only checks of the host against its roles, with remedies.
 //! - [`action`]: every change to a host as a detect/execute/verify action that records how to undo itself;
 //!   the executor (a dependency graph run on a few workers), the receipt that makes installs resumable and
@@ -64,6 +65,7 @@ pub mod db;
 pub mod host;
 pub mod profile;
 // layer 3
+pub mod disk;
 pub mod preflight;
 pub mod render;
 // layer 4

@@ -4,6 +4,7 @@
 //! typed results.
 
 mod api;
+mod disk;
 mod install;
 mod plan;
 mod print;
@@ -100,6 +101,9 @@ pub enum Command {
     Restore(reset::RestoreArgs),
     /// Undo the install from its receipt, newest first; databases and storage contents are kept.
     Uninstall(uninstall::UninstallArgs),
+    /// Install the system onto a blank machine's disk (what the installer medium runs).
+    #[command(subcommand)]
+    Disk(disk::DiskCmd),
     /// Print the shell completion script (bash: /usr/share/bash-completion/completions/cloudstrap).
     Completions {
         #[arg(value_enum)]
@@ -138,6 +142,7 @@ pub fn main() -> ExitCode {
         Command::Reset(args) => reset::run_reset(&args, &cli.global),
         Command::Restore(args) => reset::run_restore(&args, &cli.global),
         Command::Uninstall(a) => uninstall::run(&a, &cli.global),
+        Command::Disk(cmd) => disk::run(&cmd, &cli.global),
         Command::Render(a) => render::render_main(&cli.global, &a),
         Command::Plan(a) => plan::plan_main(&cli.global, &a),
         Command::Preflight(args) => preflight::run(&cli.global, &args),

@@ -48,13 +48,22 @@ pub struct GatherOptions {
     pub nfs_server: Option<String>,
     /// Paths (as on the host) whose filesystem's free space to measure.
     pub disk_paths: Vec<PathBuf>,
+    /// List the block devices (`lsblk`; live root only): for an install onto a disk.
+    pub block_devices: bool,
     /// Limit for each slow probe (external commands, the resolver).
     pub timeout: Duration,
 }
 
 impl Default for GatherOptions {
     fn default() -> Self {
-        GatherOptions { libvirt_uri: None, probe_vms: true, nfs_server: None, disk_paths: vec![PathBuf::from("/")], timeout: Duration::from_secs(3) }
+        GatherOptions {
+            libvirt_uri: None,
+            probe_vms: true,
+            nfs_server: None,
+            disk_paths: vec![PathBuf::from("/")],
+            block_devices: false,
+            timeout: Duration::from_secs(3),
+        }
     }
 }
 
@@ -82,9 +91,14 @@ pub struct HostFacts {
     pub ports: Option<Vec<PortUse>>,
     pub time: TimeFacts,
     pub nfs: NfsFacts,
+    /// `lsblk --json` of the machine when asked for (an install onto a disk); the reason when not read.
+    pub block_devices: Result<String, String>,
     /// True when read from the running system's own root.
     pub live: bool,
 }
+
+/// The `lsblk` columns the disk install reads (`disk::devices::parse`).
+pub const LSBLK_COLUMNS: &str = "NAME,PATH,SIZE,TYPE,FSTYPE,LABEL,MOUNTPOINTS,PTTYPE,SERIAL,RM,RO";
 
 impl HostFacts {
     /// Gather every fact. Never fails: what cannot be read is recorded as unknown.
@@ -133,6 +147,16 @@ impl HostFacts {
                 vms: vms.join().expect("libvirt probe panicked"),
                 ports: ports.join().expect("port probe panicked"),
                 nfs: nfs.join().expect("nfs probe panicked"),
+                block_devices: match (opts.block_devices, live) {
+                    (false, _) => Err("not asked (no [disk] in the profile)".into()),
+                    (true, false) => Err("lsblk is not run against a fixture sysroot".into()),
+                    (true, true) => crate::run::Cmd::new("lsblk")
+                        .args(["--json", "--bytes", "--output", LSBLK_COLUMNS])
+                        .timeout(opts.timeout)
+                        .run_ok(&Default::default())
+                        .map(|o| o.stdout)
+                        .map_err(|e| e.to_string()),
+                },
                 live,
             }
         })

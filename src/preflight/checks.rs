@@ -67,7 +67,32 @@ pub const CHECKS: &[Check] = &[
     Check { id: "ports.free", roles: ALL, probe: ports_free },
     Check { id: "time.sync", roles: ALL, probe: time_sync },
     Check { id: "nfs.exports", roles: &[Role::Management, Role::KvmAgent], probe: nfs_exports },
+    Check { id: "disk.target", roles: ALL, probe: disk_target },
 ];
+
+/// The profile's [disk] (an install onto a blank disk): it exists, is large enough, is not the medium the
+/// machine runs from, and what is on it (erased only with disk.wipe = true or the operator's typed consent).
+fn disk_target(c: &Ctx) -> Outcome {
+    let Some(p) = c.opts.profile.as_ref().filter(|p| p.disk.is_some()) else {
+        return skip("no [disk] in the profile (only for installing onto a blank disk)");
+    };
+    let lsblk = match &c.facts.block_devices {
+        Ok(j) => j,
+        Err(reason) => return skip(reason.clone()),
+    };
+    match crate::disk::plan(p, lsblk) {
+        Err(e) => fail(e.to_string(), "name another disk in disk.device (a path, serial:SERIAL, smallest or largest); `lsblk` lists them"),
+        Ok(d) if d.contents.is_empty() => pass(format!("{} ({}) is empty", d.disk.display(), crate::disk::devices::human(d.size))),
+        Ok(d) if d.wipe_allowed => warn(
+            format!("{} holds data that the install erases (disk.wipe = true): {}", d.disk.display(), d.contents.join("; ")),
+            "make sure nothing on it is needed; the install repartitions it",
+        ),
+        Ok(d) => fail(
+            format!("{} holds data: {}", d.disk.display(), d.contents.join("; ")),
+            "set disk.wipe = true to erase it, run the install on the console to confirm by typing its name, or pick another disk",
+        ),
+    }
+}
 
 fn user_root(c: &Ctx) -> Outcome {
     if c.facts.euid == 0 {

@@ -116,6 +116,7 @@ impl Options {
             probe_vms: self.roles.contains(&Role::KvmAgent),
             nfs_server,
             disk_paths,
+            block_devices: self.profile.as_ref().is_some_and(|p| p.disk.is_some()),
             ..GatherOptions::default()
         }
     }

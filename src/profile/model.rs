@@ -30,6 +30,8 @@ pub struct Profile {
     pub agent: Option<Agent>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zone: Option<Zone>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk: Option<Disk>,
     /// Where this profile was read from, to place later errors (e.g. an unreadable `*-file`) at their line.
     /// Not part of the file, and ignored when comparing profiles.
     #[serde(skip)]
@@ -306,6 +308,23 @@ impl Default for ApiTimeouts {
             create_storage_pool: Self::default_create_storage_pool(),
         }
     }
+}
+
+/// Installing onto a disk of a blank machine (`cloudstrap disk install`, run by the installer medium).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Disk {
+    /// The disk to install on: a device path ("/dev/vda", "/dev/disk/by-id/..."), "serial:SERIAL", or
+    /// "smallest" / "largest" (among the machine's fixed disks that are large enough and not the medium).
+    pub device: String,
+    /// Whether the disk may be wiped when it holds partitions or file systems. No default: without
+    /// `wipe = true` such a disk is only wiped after the operator typed its name at the console.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wipe: Option<bool>,
+    /// A separate file system for /export (the NFS role's storage), e.g. "200G"; default: /export on the
+    /// root file system.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export_size: Option<String>,
 }
 
 /// The KVM agent on this host.

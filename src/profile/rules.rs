@@ -386,3 +386,30 @@ mod tests {
         assert!(release_on_platform("4.22", "el6").is_err());
     }
 }
+
+/// A `disk.device`: an absolute device path, `serial:SERIAL`, `smallest` or `largest`.
+pub fn disk_device(s: &str) -> Result<(), String> {
+    match s {
+        "smallest" | "largest" => Ok(()),
+        _ if s.strip_prefix("serial:").is_some_and(|v| !v.is_empty() && !v.contains(char::is_whitespace)) => Ok(()),
+        _ if s.starts_with("/dev/") && !s.contains("..") && !s.ends_with('/') => Ok(()),
+        _ => Err(format!("{s:?} is not a disk (expected a path under /dev such as /dev/vda or /dev/disk/by-id/..., serial:SERIAL, smallest or largest)")),
+    }
+}
+
+/// A size such as "200G", "512M" or "2T" (binary units), in bytes.
+pub fn size(s: &str) -> Result<u64, String> {
+    let bad = || format!("{s:?} is not a size (expected a number with M, G or T, e.g. 200G)");
+    let (n, unit) = s.trim().split_at(s.trim().len().saturating_sub(1));
+    let shift = match unit {
+        "M" | "m" => 20,
+        "G" | "g" => 30,
+        "T" | "t" => 40,
+        _ => return Err(bad()),
+    };
+    let n: u64 = n.parse().map_err(|_| bad())?;
+    if n == 0 {
+        return Err(bad());
+    }
+    n.checked_mul(1 << shift).ok_or_else(bad)
+}

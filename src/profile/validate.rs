@@ -192,6 +192,18 @@ pub fn validate(p: &Profile) -> Vec<Problem> {
         }
     }
     zone(p, host_net, &mut v);
+    if let Some(d) = &p.disk {
+        v.rule("disk.device", rules::disk_device(&d.device));
+        if let Some(sz) = &d.export_size {
+            match rules::size(sz) {
+                Err(e) => v.err("disk.export-size", e),
+                Ok(_) if !p.roles().contains(&Role::Nfs) => {
+                    v.err("disk.export-size", "is given but this host has no nfs role (expected it only with the nfs role)")
+                }
+                Ok(_) => {}
+            }
+        }
+    }
     secrets(p, &mut v);
     v.out
 }

@@ -223,6 +223,7 @@ fn draft(release: &str, roles: &[Role], d: &Defaults) -> Profile {
         management: None,
         agent: None,
         zone: None,
+        disk: None,
         origin: None,
     }
 }
