@@ -1,6 +1,6 @@
 //! Preflight: read-only checks that tell, before anything is installed, whether this host can take its
 //! roles, and exactly what to do when it cannot. Check ids and the JSON shape are part of the CLI contract
-//! (../shared/cli.md).
+//! (the README's Command reference).
 
 mod checks;
 mod output;
