@@ -218,6 +218,9 @@ fn a_blank_disk_gets_partitions_file_systems_the_image_grub_and_the_first_boot()
     for firmware in ["bios", "uefi"] {
         let console = boot_until(&l.file, firmware, "Debian GNU/Linux (cloudstrap)");
         assert!(console.contains("Debian GNU/Linux (cloudstrap)"), "{firmware}: no GRUB menu on the console:\n{console}");
+        // The menu's commands load from the module directory (normal mode read its list): the `serial` line
+        // ran before the menu, as `linux` runs when an entry boots.
+        assert!(!console.contains("can't find command") && !console.contains("isn't found"), "{firmware}: GRUB could not load its commands:\n{console}");
     }
 
     // The disk now holds data: without wipe = true, refused (no terminal to type its name on), untouched.
@@ -234,6 +237,77 @@ fn a_blank_disk_gets_partitions_file_systems_the_image_grub_and_the_first_boot()
     let table: serde_json::Value = serde_json::from_str(&sh("sfdisk", &["--json", &l.dev])).unwrap();
     assert_eq!(table["partitiontable"]["partitions"].as_array().unwrap().len(), 3, "no /export partition this time");
     assert_ne!(blkid(&l.part(3), "UUID"), root_uuid);
+}
+
+#[test]
+fn the_medium_s_repository_template_and_root_login_land_on_the_disk_and_the_profile_points_at_them() {
+    let l = Loop::new(10);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let img = image(d);
+    // The medium's repository: Debian's packages under debian/, CloudStack's under cloudstack/ (laid out
+    // like download.cloudstack.org, with its key).
+    let repo = d.join("repo");
+    for (rel, text) in [
+        ("debian/dists/bookworm/Release", "Codename: bookworm\n"),
+        ("debian/dists/bookworm/main/binary-amd64/Packages", ""),
+        ("cloudstack/dists/bookworm/Release", "Codename: bookworm\n"),
+        ("cloudstack/dists/bookworm/4.22/binary-amd64/Packages", ""),
+        ("cloudstack/release.asc", "-----BEGIN PGP PUBLIC KEY BLOCK-----\n"),
+    ] {
+        std::fs::create_dir_all(repo.join(rel).parent().unwrap()).unwrap();
+        std::fs::write(repo.join(rel), text).unwrap();
+    }
+    let template = d.join("systemvmtemplate-4.22.0-x86_64-kvm.qcow2.bz2");
+    std::fs::write(&template, b"BZh9 not really a template").unwrap();
+    let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHc0nK3yL4bQ2x9m0Wm1b7qk5u3f6r0cT2wS1aPq8e9Z admin@site";
+    let p = profile(d, &l.dev, &format!("ssh-keys = [\"{key}\"]\n"));
+    let with_sources = std::fs::read_to_string(&p).unwrap().replace(
+        "release = \"4.22\"\n",
+        "release = \"4.22\"\nrepository = \"https://download.example.org/cloudstack\"\n\n# the operator's note\n[template]\nurl = \"https://download.example.org/t.qcow2.bz2\"\n",
+    );
+    std::fs::write(&p, with_sources).unwrap();
+    let log = d.join("install.log");
+    let out = Command::new(BIN)
+        .args(["disk", "install", "--yes", "--profile"])
+        .arg(&p)
+        .arg("--image")
+        .arg(&img)
+        .arg("--offline-repo")
+        .arg(&repo)
+        .arg("--template")
+        .arg(&template)
+        .arg("--log-file")
+        .arg(&log)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let root = Mounted::new(&l.part(3));
+    // Debian's packages: the only apt source; CloudStack's: where the installed profile now points.
+    let sources = root.read("etc/apt/sources.list");
+    assert_eq!(sources.lines().filter(|l| l.starts_with("deb ")).collect::<Vec<_>>(), ["deb [trusted=yes] file:/var/lib/cloudstrap/repo/debian bookworm main"], "{sources}");
+    assert!(root.path("var/lib/cloudstrap/repo/cloudstack/dists/bookworm/4.22/binary-amd64/Packages").exists());
+    let installed = root.read("etc/cloudstrap/profile.toml");
+    assert!(installed.contains("mirror = \"/var/lib/cloudstrap/repo/cloudstack\"") && !installed.contains("repository ="), "{installed}");
+    assert!(installed.contains("gpg-key = \"/var/lib/cloudstrap/repo/cloudstack/release.asc\""), "{installed}");
+    assert!(installed.contains("# the operator's note"), "comments are kept:\n{installed}");
+    use sha2::Digest;
+    let sum = hex::encode(sha2::Sha512::digest(std::fs::read(&template).unwrap()));
+    assert!(installed.contains("url = \"file:///var/lib/cloudstrap/templates/systemvmtemplate-4.22.0-x86_64-kvm.qcow2.bz2\""), "{installed}");
+    assert!(installed.contains(&format!("checksum = \"sha512:{sum}\"")), "{installed}");
+    assert_eq!(std::fs::read(root.path("var/lib/cloudstrap/templates/systemvmtemplate-4.22.0-x86_64-kvm.qcow2.bz2")).unwrap(), std::fs::read(&template).unwrap());
+    // The installed profile loads (the first boot runs `cloudstrap install` on it).
+    let check = Command::new(BIN).args(["profile", "check"]).arg(root.path("etc/cloudstrap/profile.toml")).output().unwrap();
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check));
+    // Root's keys (0700/0600), its own SSH host keys made at first boot, and this run's log.
+    assert_eq!(root.read("root/.ssh/authorized_keys"), format!("{key}\n"));
+    assert_eq!(std::fs::metadata(root.path("root/.ssh")).unwrap().permissions().mode() & 0o777, 0o700);
+    assert_eq!(std::fs::metadata(root.path("root/.ssh/authorized_keys")).unwrap().permissions().mode() & 0o777, 0o600);
+    assert!(root.read("etc/systemd/system/cloudstrap-ssh-host-keys.service").contains("ExecStart=/usr/bin/ssh-keygen -A"));
+    assert!(root.path("etc/systemd/system/multi-user.target.wants/cloudstrap-ssh-host-keys.service").is_symlink());
+    assert!(!root.path("etc/ssh/sshd_config.d/50-cloudstrap.conf").exists(), "no root password given: sshd left as it is");
+    assert!(root.read("var/log/cloudstrap/disk-install.log").contains("Partitioning"), "the log is kept on the disk");
 }
 
 #[test]

@@ -34,37 +34,38 @@ pub struct DiskInstallArgs {
     pub yes: bool,
 }
 
-pub fn run(cmd: &DiskCmd, _global: &Global) -> u8 {
+pub fn run(cmd: &DiskCmd, global: &Global) -> u8 {
     let DiskCmd::Install(a) = cmd;
+    install(a, global.log_file.clone(), &mut |l| crate::console::line(l))
+}
+
+/// The disk install with every line for the operator going to `say` (the console, or the installer
+/// medium's consoles); returns the exit code.
+pub fn install(a: &DiskInstallArgs, log: Option<PathBuf>, say: &mut dyn FnMut(&str)) -> u8 {
     let profile = match crate::profile::load(&a.profile) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("{e}");
+            say(&e.to_string());
             return exit::INPUT;
-        }
-    };
-    let fail = |e: DiskError| {
-        eprintln!("cloudstrap disk install: {e}");
-        match e {
-            DiskError::Input(_) => exit::INPUT,
-            DiskError::Refused(_) => exit::REFUSED,
-            DiskError::Failed(_) => exit::FAILED,
         }
     };
     let lsblk = match crate::run::Cmd::new("lsblk").args(["--json", "--bytes", "--output", crate::disk::devices::LSBLK_COLUMNS]).run_ok(&Default::default()) {
         Ok(o) => o.stdout,
-        Err(e) => return fail(DiskError::Failed(format!("cannot list the disks: {e}"))),
+        Err(e) => return fail(say, DiskError::Failed(format!("cannot list the disks: {e}"))),
     };
     let plan = match crate::disk::plan(&profile, &lsblk) {
         Ok(p) => p,
-        Err(e) => return fail(e),
+        Err(e) => return fail(say, e),
     };
-    plan.lines().iter().for_each(|l| crate::console::line(l));
+    plan.lines().iter().for_each(|l| {
+        crate::log::line(l);
+        say(l)
+    });
     // A disk holding data: the profile's wipe = true, or the operator types its name; an empty one: --yes or yes.
     let mut confirmed = false;
     if !(plan.contents.is_empty() && a.yes) && !(plan.wipe_allowed && a.yes) {
         if !std::io::stdin().is_terminal() {
-            return fail(DiskError::Refused(format!(
+            return fail(say, DiskError::Refused(format!(
                 "installing onto {} needs confirmation and there is no terminal to ask on: pass --yes{}; nothing was written",
                 plan.disk.display(),
                 if plan.contents.is_empty() { "" } else { " and set disk.wipe = true in the profile" }
@@ -76,7 +77,7 @@ pub fn run(cmd: &DiskCmd, _global: &Global) -> u8 {
         let mut line = String::new();
         let _ = std::io::stdin().lock().read_line(&mut line);
         if line.trim() != name {
-            return fail(DiskError::Refused(format!("the name typed was not {name}: cancelled, nothing was written")));
+            return fail(say, DiskError::Refused(format!("the name typed was not {name}: cancelled, nothing was written")));
         }
         confirmed = true;
     }
@@ -87,12 +88,23 @@ pub fn run(cmd: &DiskCmd, _global: &Global) -> u8 {
         template: a.template.clone(),
         operator_confirmed: confirmed,
         binary,
+        log,
     };
     match crate::disk::install(&profile, &a.profile, &plan, &opts, &mut |l| {
         crate::log::line(l);
-        crate::console::line(&format!("==> {l}"))
+        say(&format!("==> {l}"))
     }) {
         Ok(_) => exit::OK,
-        Err(e) => fail(e),
+        Err(e) => fail(say, e),
+    }
+}
+
+fn fail(say: &mut dyn FnMut(&str), e: DiskError) -> u8 {
+    crate::log::line(&format!("disk install: {e}"));
+    say(&format!("cloudstrap disk install: {e}"));
+    match e {
+        DiskError::Input(_) => exit::INPUT,
+        DiskError::Refused(_) => exit::REFUSED,
+        DiskError::Failed(_) => exit::FAILED,
     }
 }

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::devices;
+use super::{devices, offline};
 use super::target::{self, Uuids};
 use super::{DiskError, MIN_ROOT};
 use crate::profile::Profile;
@@ -24,6 +24,8 @@ pub struct Options {
     pub operator_confirmed: bool,
     /// The cloudstrap binary to put on the new system when its image has none.
     pub binary: PathBuf,
+    /// This run's log, copied to the new system's /var/log/cloudstrap/disk-install.log.
+    pub log: Option<PathBuf>,
 }
 
 /// What will happen, shown before anything is written.
@@ -148,6 +150,9 @@ pub fn install(p: &Profile, profile_path: &Path, plan: &DiskPlan, opts: &Options
             secret_envs.join(", ")
         )));
     }
+    // Every secret resolved before the disk is touched (the root password goes on the new system).
+    let secrets = crate::profile::Secrets::resolve(p, profile_path.parent().unwrap_or(Path::new(".")))
+        .map_err(|e| DiskError::Input(format!("{}: {e}", profile_path.display())))?;
     let disk = plan.disk.display().to_string();
 
     say(&format!("Partitioning {disk} (GPT)"));
@@ -215,31 +220,39 @@ pub fn install(p: &Profile, profile_path: &Path, plan: &DiskPlan, opts: &Options
     write("/boot/grub/grub.cfg", &target::grub_cfg(&uuids.root, &kernel, &initrd), 0o644)?;
 
     say("Copying the profile, the offline repository and the template");
-    copy_profile(p, profile_path, &mnt)?;
     let binary = if mnt.join("usr/bin/cloudstrap").exists() { "/usr/bin/cloudstrap" } else { "/usr/local/bin/cloudstrap" };
     if binary == "/usr/local/bin/cloudstrap" {
         let bytes = std::fs::read(&opts.binary).map_err(|e| DiskError::Failed(format!("reading {}: {e}", opts.binary.display())))?;
         crate::atomic_file::replace(&mnt.join(binary.trim_start_matches('/')), &bytes, 0o755).map_err(|e| DiskError::Failed(format!("writing {binary}: {e}")))?;
     }
+    let mut offline = offline::Offline::default();
     if let Some(repo) = &opts.offline_repo {
-        copy_repo(repo, &mnt)?;
+        copy_repo(repo, &mnt, &mut offline)?;
     }
     if let Some(t) = &opts.template {
-        let name = t.file_name().ok_or_else(|| DiskError::Input(format!("{}: not a file", t.display())))?;
-        let dest = mnt.join("var/lib/cloudstrap/templates");
-        std::fs::create_dir_all(&dest).map_err(|e| DiskError::Failed(format!("{}: {e}", dest.display())))?;
-        run(Cmd::new("cp").arg("--").arg(t.display().to_string()).arg(dest.join(name).display().to_string()))?;
+        let name = t.file_name().and_then(|n| n.to_str()).ok_or_else(|| DiskError::Input(format!("{}: not a file", t.display())))?;
+        let dir = "/var/lib/cloudstrap/templates";
+        let sha512 = copy_hashing(t, &mnt.join(dir.trim_start_matches('/')).join(name))?;
+        offline.template = Some((format!("file://{dir}/{name}"), sha512));
     }
+    copy_profile(p, profile_path, &mnt, &offline)?;
+
+    say("Setting root's login: password and SSH keys");
+    root_login(p, &secrets, &mnt)?;
+    write("/etc/systemd/system/cloudstrap-ssh-host-keys.service", target::SSH_HOST_KEYS_UNIT, 0o644)?;
+    enable(&mnt, "cloudstrap-ssh-host-keys.service")?;
 
     say("Enabling the first-boot install");
     write(&format!("/etc/systemd/system/{}", target::FIRSTBOOT_UNIT), &target::firstboot_unit(binary), 0o644)?;
-    let wants = mnt.join("etc/systemd/system/multi-user.target.wants");
-    std::fs::create_dir_all(&wants).map_err(|e| DiskError::Failed(format!("{}: {e}", wants.display())))?;
-    let link = wants.join(target::FIRSTBOOT_UNIT);
-    let _ = std::fs::remove_file(&link);
-    std::os::unix::fs::symlink(format!("/etc/systemd/system/{}", target::FIRSTBOOT_UNIT), &link).map_err(|e| DiskError::Failed(format!("{}: {e}", link.display())))?;
+    enable(&mnt, target::FIRSTBOOT_UNIT)?;
     write(target::FIRSTBOOT_FLAG, "installed by cloudstrap disk install; removed once the first boot installed the roles\n", 0o644)?;
 
+    if let Some(log) = opts.log.as_ref().filter(|l| l.is_file()) {
+        say("Keeping this log on the new system: /var/log/cloudstrap/disk-install.log");
+        let dest = mnt.join("var/log/cloudstrap");
+        let _ = std::fs::create_dir_all(&dest);
+        let _ = std::fs::copy(log, dest.join("disk-install.log"));
+    }
     run(Cmd::new("sync"))?;
     drop(mounts);
     say(&format!("Installed onto {disk}; remove the installer medium and boot from the disk"));
@@ -346,11 +359,22 @@ fn kernel_and_initrd(mnt: &Path) -> Result<(String, String), DiskError> {
     Ok((format!("/boot/vmlinuz-{v}"), format!("/boot/initrd.img-{v}")))
 }
 
-/// The profile at /etc/cloudstrap/profile.toml (0600) and the secret files it names beside it.
-fn copy_profile(p: &Profile, profile_path: &Path, mnt: &Path) -> Result<(), DiskError> {
+/// A unit of /etc/systemd/system wanted by multi-user.target, as `systemctl enable` links it.
+fn enable(mnt: &Path, unit: &str) -> Result<(), DiskError> {
+    let wants = mnt.join("etc/systemd/system/multi-user.target.wants");
+    std::fs::create_dir_all(&wants).map_err(|e| DiskError::Failed(format!("{}: {e}", wants.display())))?;
+    let link = wants.join(unit);
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(format!("/etc/systemd/system/{unit}"), &link).map_err(|e| DiskError::Failed(format!("{}: {e}", link.display())))
+}
+
+/// The profile at /etc/cloudstrap/profile.toml (0600), pointed at the offline copies, and the secret files
+/// it names beside it.
+fn copy_profile(p: &Profile, profile_path: &Path, mnt: &Path, offline: &offline::Offline) -> Result<(), DiskError> {
     let dir = mnt.join("etc/cloudstrap");
-    let text = std::fs::read(profile_path).map_err(|e| DiskError::Input(format!("{}: {e}", profile_path.display())))?;
-    crate::atomic_file::replace(&dir.join("profile.toml"), &text, 0o600).map_err(|e| DiskError::Failed(format!("writing the profile: {e}")))?;
+    let text = std::fs::read_to_string(profile_path).map_err(|e| DiskError::Input(format!("{}: {e}", profile_path.display())))?;
+    let text = offline::rewrite(&text, offline).map_err(|e| DiskError::Input(format!("{}: {e}", profile_path.display())))?.unwrap_or(text);
+    crate::atomic_file::replace(&dir.join("profile.toml"), text.as_bytes(), 0o600).map_err(|e| DiskError::Failed(format!("writing the profile: {e}")))?;
     let base = profile_path.parent().unwrap_or(Path::new("."));
     for f in crate::profile::secret_refs(p).iter().filter_map(|r| r.file.map(Path::to_path_buf)) {
         if f.is_absolute() {
@@ -362,21 +386,91 @@ fn copy_profile(p: &Profile, profile_path: &Path, mnt: &Path) -> Result<(), Disk
     Ok(())
 }
 
-/// The offline repository under /var/lib/cloudstrap/repo, made the system's only package source (each
-/// suite under its `dists/`).
-fn copy_repo(repo: &Path, mnt: &Path) -> Result<(), DiskError> {
-    let dest = mnt.join("var/lib/cloudstrap/repo");
+/// Root's password (disk.root-password, else agent.root-password, else this host's zone.hosts entry: the
+/// one addHost logs in with, which then needs sshd to accept it) and authorized keys.
+fn root_login(p: &Profile, secrets: &crate::profile::Secrets, mnt: &Path) -> Result<(), DiskError> {
+    let own = p.zone.as_ref().and_then(|z| z.hosts.iter().position(|h| h.address == p.host.ip()));
+    let password = secrets
+        .disk_root_password
+        .as_ref()
+        .or(secrets.agent_root_password.as_ref())
+        .or_else(|| own.and_then(|i| secrets.zone_host_passwords.get(i)).and_then(Option::as_ref));
+    if let Some(pw) = password {
+        // On stdin, never on a command line.
+        let mut redactor = Redactor::default();
+        secrets.values().into_iter().for_each(|v| redactor.add(v));
+        let line = format!("root:{}\n", pw.expose());
+        Cmd::new("chpasswd")
+            .arg("--root")
+            .arg(mnt.display().to_string())
+            .stdin_bytes(line.into_bytes())
+            .run_ok(&redactor)
+            .map_err(|e| DiskError::Failed(format!("setting root's password: {e}")))?;
+        crate::atomic_file::replace(
+            &mnt.join("etc/ssh/sshd_config.d/50-cloudstrap.conf"),
+            b"# Written by cloudstrap disk install: CloudStack's addHost logs in to a KVM host as root with its password.\nPermitRootLogin yes\n",
+            0o644,
+        )
+        .map_err(|e| DiskError::Failed(format!("writing the sshd drop-in: {e}")))?;
+    }
+    if let Some(keys) = p.disk.as_ref().map(|d| &d.ssh_keys).filter(|k| !k.is_empty()) {
+        let dir = mnt.join("root/.ssh");
+        std::fs::create_dir_all(&dir).map_err(|e| DiskError::Failed(format!("{}: {e}", dir.display())))?;
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700)).map_err(|e| DiskError::Failed(format!("{}: {e}", dir.display())))?;
+        let text: String = keys.iter().map(|k| format!("{}\n", k.trim())).collect();
+        crate::atomic_file::replace(&dir.join("authorized_keys"), text.as_bytes(), 0o600).map_err(|e| DiskError::Failed(format!("writing authorized_keys: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Copy `from` to `to`, returning the sha512 of what was written.
+fn copy_hashing(from: &Path, to: &Path) -> Result<String, DiskError> {
+    use sha2::Digest;
+    use std::io::{Read, Write};
+    if let Some(d) = to.parent() {
+        std::fs::create_dir_all(d).map_err(|e| DiskError::Failed(format!("{}: {e}", d.display())))?;
+    }
+    let mut src = std::fs::File::open(from).map_err(|e| DiskError::Input(format!("{}: {e}", from.display())))?;
+    let mut dst = std::fs::File::create(to).map_err(|e| DiskError::Failed(format!("{}: {e}", to.display())))?;
+    let mut hash = sha2::Sha512::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = src.read(&mut buf).map_err(|e| DiskError::Failed(format!("{}: {e}", from.display())))?;
+        if n == 0 {
+            break;
+        }
+        hash.update(&buf[..n]);
+        dst.write_all(&buf[..n]).map_err(|e| DiskError::Failed(format!("{}: {e}", to.display())))?;
+    }
+    dst.sync_all().map_err(|e| DiskError::Failed(format!("{}: {e}", to.display())))?;
+    Ok(hex::encode(hash.finalize()))
+}
+
+/// The offline repository under /var/lib/cloudstrap/repo. Its `debian/` (or, for a plain repository, the
+/// whole tree) becomes the system's only package source, each suite under its `dists/`; its `cloudstack/`
+/// (laid out like download.cloudstack.org) is what the profile's CloudStack repository points at.
+fn copy_repo(repo: &Path, mnt: &Path, offline: &mut offline::Offline) -> Result<(), DiskError> {
+    let root = "/var/lib/cloudstrap/repo";
+    let dest = mnt.join(root.trim_start_matches('/'));
     std::fs::create_dir_all(&dest).map_err(|e| DiskError::Failed(format!("{}: {e}", dest.display())))?;
     run(Cmd::new("cp").args(["-a", "--"]).arg(format!("{}/.", repo.display())).arg(dest.display().to_string()))?;
-    let suites: Vec<String> = std::fs::read_dir(repo.join("dists"))
-        .map_err(|e| DiskError::Input(format!("{}: not a package repository (no dists/): {e}", repo.display())))?
+    let (debian, debian_dir) = if repo.join("debian/dists").is_dir() { (repo.join("debian"), format!("{root}/debian")) } else { (repo.to_path_buf(), root.to_string()) };
+    let suites: Vec<String> = std::fs::read_dir(debian.join("dists"))
+        .map_err(|e| DiskError::Input(format!("{}: not a package repository (no dists/): {e}", debian.display())))?
         .flatten()
         .filter_map(|e| e.file_name().to_str().map(str::to_string))
         .collect();
-    let mut list = String::from("# Written by cloudstrap disk install: the offline repository is the only source.\n");
+    let mut list = String::from("# Written by cloudstrap disk install: the offline repository on this disk is the only source.\n");
     for s in suites {
-        list.push_str(&format!("deb [trusted=yes] file:/var/lib/cloudstrap/repo {s} main\n"));
+        list.push_str(&format!("deb [trusted=yes] file:{debian_dir} {s} main\n"));
     }
     let _ = std::fs::remove_file(mnt.join("etc/apt/sources.list.d/debian.sources"));
-    crate::atomic_file::replace(&mnt.join("etc/apt/sources.list"), list.as_bytes(), 0o644).map_err(|e| DiskError::Failed(format!("writing sources.list: {e}")))
+    crate::atomic_file::replace(&mnt.join("etc/apt/sources.list"), list.as_bytes(), 0o644).map_err(|e| DiskError::Failed(format!("writing sources.list: {e}")))?;
+    if repo.join("cloudstack/dists").is_dir() {
+        offline.cloudstack = Some(format!("{root}/cloudstack"));
+        if repo.join("cloudstack/release.asc").is_file() {
+            offline.cloudstack_key = Some(format!("{root}/cloudstack/release.asc"));
+        }
+    }
+    Ok(())
 }

@@ -8,6 +8,7 @@
 
 pub mod devices;
 mod install;
+pub mod offline;
 pub mod target;
 
 pub use install::{install, plan, DiskPlan, Installed, Options};

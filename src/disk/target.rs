@@ -68,9 +68,12 @@ pub const EFI_MODULES: [&str; 16] =
 /// What the BIOS core image carries (the rest loads from /boot/grub/i386-pc).
 pub const BIOS_MODULES: [&str; 7] = ["biosdisk", "part_gpt", "ext2", "search", "search_fs_uuid", "normal", "configfile"];
 
-/// The GRUB images' first config: find the root file system, then its menu.
+/// The GRUB images' first config: find the root file system and set the prefix, nothing more (as
+/// grub-install's load.cfg). GRUB then starts normal mode from the prefix, which reads the module list
+/// (command.lst) before the menu; a `configfile` here would run the menu without it, and commands such as
+/// `linux` and `serial` would not load.
 pub fn early_cfg(root_uuid: &str) -> String {
-    format!("search --no-floppy --fs-uuid --set=root {root_uuid}\nset prefix=($root)/boot/grub\nconfigfile $prefix/grub.cfg\n")
+    format!("search --no-floppy --fs-uuid --set=root {root_uuid}\nset prefix=($root)/boot/grub\n")
 }
 
 /// GRUB's BIOS embedding (what grub-bios-setup does for a GPT disk with a BIOS boot partition starting at
@@ -110,19 +113,14 @@ pub fn merge_mbr(boot: &[u8; 512], disk: &[u8; 512]) -> [u8; 512] {
 pub const FIRSTBOOT_FLAG: &str = "/var/lib/cloudstrap/firstboot";
 pub const FIRSTBOOT_UNIT: &str = "cloudstrap-firstboot.service";
 
-/// The first-boot unit: installs the profile's roles once, with the console showing progress and, on
-/// failure, the log's path; the log stays on the disk.
+/// The first-boot unit (iso/target/): installs the profile's roles once, with the console showing progress
+/// and, on failure, the log's path; the log stays on the disk.
 pub fn firstboot_unit(binary: &str) -> String {
-    format!(
-        "[Unit]\nDescription=cloudstrap: install this host's CloudStack roles (first boot)\n\
-         ConditionPathExists={FIRSTBOOT_FLAG}\nWants=network-online.target\nAfter=network-online.target\n\n\
-         [Service]\nType=oneshot\nStandardOutput=journal+console\nStandardError=journal+console\n\
-         ExecStart={binary} install --profile /etc/cloudstrap/profile.toml --yes --log-file /var/log/cloudstrap/firstboot.log\n\
-         ExecStartPost=/bin/rm -f {FIRSTBOOT_FLAG}\n\
-         ExecStopPost=/bin/sh -c 'test \"$SERVICE_RESULT\" = success || echo \"cloudstrap: the first-boot install failed; log: /var/log/cloudstrap/firstboot.log (run the same command again once fixed)\" >/dev/console'\n\
-         TimeoutStartSec=infinity\nRemainAfterExit=yes\n\n[Install]\nWantedBy=multi-user.target\n"
-    )
+    include_str!("../../iso/target/cloudstrap-firstboot.service").replace("@FLAG@", FIRSTBOOT_FLAG).replace("@BINARY@", binary)
 }
+
+/// Makes the host's own SSH host keys before sshd starts (the image carries none).
+pub const SSH_HOST_KEYS_UNIT: &str = include_str!("../../iso/target/cloudstrap-ssh-host-keys.service");
 
 #[cfg(test)]
 mod tests {

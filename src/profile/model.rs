@@ -86,6 +86,10 @@ pub struct Host {
     /// Network interface that carries the address (default: detected).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interface: Option<String>,
+    /// MAC address of that interface, e.g. "52:54:00:12:34:56": the installer medium picks this profile on
+    /// the machine that has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
 }
 
 impl Host {
@@ -211,7 +215,7 @@ fn ntp_servers() -> Vec<String> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Template {
-    /// Template URL (default: the release's KVM template).
+    /// Template URL (default: the release's KVM template), or a file on this host (file:///PATH or /PATH).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// "md5:HEX", "sha256:HEX" or "sha512:HEX" of the compressed file (default: the release's checksum file).
@@ -325,6 +329,17 @@ pub struct Disk {
     /// root file system.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub export_size: Option<String>,
+    /// The installed system's root password (default: agent.root-password, else the password of this
+    /// host's `zone.hosts` entry, which addHost logs in with; with none, root logs in by key only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_password: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_password_file: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_password_env: Option<String>,
+    /// Public keys that may log in as root on the installed system (lines of authorized_keys).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ssh_keys: Vec<String>,
 }
 
 /// The KVM agent on this host.

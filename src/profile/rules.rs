@@ -259,6 +259,29 @@ pub fn interface(s: &str) -> Rule {
     }
 }
 
+/// A MAC address as `ip link` prints it: six pairs of hex digits separated by colons.
+pub fn mac(s: &str) -> Rule {
+    let parts: Vec<&str> = s.split(':').collect();
+    if parts.len() == 6 && parts.iter().all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit())) {
+        Ok(())
+    } else {
+        Err(format!("{s:?} is not a MAC address (expected six pairs of hex digits such as 52:54:00:12:34:56)"))
+    }
+}
+
+/// One authorized_keys line: a key type, its base64 body, an optional comment.
+pub fn ssh_key(s: &str) -> Rule {
+    let mut w = s.split_whitespace();
+    let kind = w.next().unwrap_or("");
+    let body = w.next().unwrap_or("");
+    let known = kind.starts_with("ssh-") || kind.starts_with("ecdsa-") || kind.starts_with("sk-");
+    if known && body.len() >= 16 && body.bytes().all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b)) && !s.contains('\n') {
+        Ok(())
+    } else {
+        Err("is not a public key line (expected \"ssh-ed25519 AAAA... comment\" as in authorized_keys)".into())
+    }
+}
+
 pub fn env_name(s: &str) -> Rule {
     let mut b = s.bytes();
     let ok = b.next().is_some_and(|c| c.is_ascii_alphabetic() || c == b'_')

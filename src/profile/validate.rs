@@ -105,6 +105,16 @@ pub fn secret_refs(p: &Profile) -> Vec<SecretRef<'_>> {
             required: a.register.then_some("agent.register = true lets the management server log in as root"),
         });
     }
+    if let Some(d) = &p.disk {
+        out.push(SecretRef {
+            path: "disk.root-password".into(),
+            inline: d.root_password.as_deref(),
+            file: d.root_password_file.as_deref(),
+            env: d.root_password_env.as_deref(),
+            setup_rules: false,
+            required: None,
+        });
+    }
     // Zone deployment falls back to agent.root-password for hosts without their own.
     let agent_pw = p.agent.as_ref().is_some_and(|a| a.root_password.is_some() || a.root_password_file.is_some() || a.root_password_env.is_some());
     if let Some(z) = &p.zone {
@@ -169,7 +179,9 @@ pub fn validate(p: &Profile) -> Vec<Problem> {
     }
     if let Some(t) = &p.template {
         if let Some(u) = &t.url {
-            v.rule("template.url", rules::web_url(u, p.cloudstack.allow_http));
+            // A file on this machine (an offline copy, such as the installer medium leaves) or a web URL.
+            let local = u.starts_with('/') || u.starts_with("file://");
+            v.rule("template.url", if local { rules::mirror(u) } else { rules::web_url(u, p.cloudstack.allow_http) });
         }
         if let Some(c) = &t.checksum {
             v.rule("template.checksum", rules::checksum(c));
@@ -194,6 +206,9 @@ pub fn validate(p: &Profile) -> Vec<Problem> {
     zone(p, host_net, &mut v);
     if let Some(d) = &p.disk {
         v.rule("disk.device", rules::disk_device(&d.device));
+        for (i, k) in d.ssh_keys.iter().enumerate() {
+            v.rule(&format!("disk.ssh-keys[{i}]"), rules::ssh_key(k));
+        }
         if let Some(sz) = &d.export_size {
             match rules::size(sz) {
                 Err(e) => v.err("disk.export-size", e),
@@ -268,6 +283,9 @@ fn host(p: &Profile, v: &mut V) -> Option<(Ipv4Addr, u8)> {
     }
     if let Some(i) = &h.interface {
         v.rule("host.interface", rules::interface(i));
+    }
+    if let Some(m) = &p.host.mac {
+        v.rule("host.mac", rules::mac(m));
     }
     net
 }

@@ -215,6 +215,7 @@ fn draft(release: &str, roles: &[Role], d: &Defaults) -> Profile {
             gateway: String::new(),
             dns: vec![],
             interface: d.interface.clone(),
+            mac: None,
         },
         database: None,
         nfs: None,
