@@ -19,7 +19,7 @@
 //! - layer 1: `run`
 //! - layer 2: `host`, `profile`, `db`
 //! - layer 3: `render`, `disk`
-//! - layer 4: `preflight`, `action`
+//! - layer 4: `preflight`, `action`, `media`
 //! - layer 5: `template`, `cloudstack`
 //! - layer 6: `plan`
 //! - layer 7: `install`, `reset`
@@ -37,6 +37,7 @@
 //! - [`profile`]: the TOML profile, its validation with located errors, its JSON Schema, its secrets.
 //! - [`render`]: every configuration file, from templates, merged with the user's own lines.
 //! - [`disk`]: installing onto a blank machine's disk (partitions, file systems, image, GRUB, first boot).
+//! - [`media`]: the installer ISO: build, put profiles on it and read them back, and what its live system runs.
 //! - [`preflight`]: read-only checks of the host against its roles, with remedies.
 //! - [`action`]: every change to a host as a detect/execute/verify action that records how to undo itself;
 //!   the executor (a dependency graph run on a few workers), the receipt that makes installs resumable and
@@ -66,6 +67,7 @@ pub mod host;
 pub mod profile;
 // layer 3
 pub mod disk;
+pub mod media;
 pub mod preflight;
 pub mod render;
 // layer 4

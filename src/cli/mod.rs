@@ -6,6 +6,7 @@
 mod api;
 mod disk;
 mod install;
+mod media;
 mod plan;
 mod print;
 mod preflight;
@@ -104,6 +105,9 @@ pub enum Command {
     /// Install the system onto a blank machine's disk (what the installer medium runs).
     #[command(subcommand)]
     Disk(disk::DiskCmd),
+    /// The installer medium: build the ISO, put profiles on it, read them back.
+    #[command(subcommand)]
+    Media(media::MediaCmd),
     /// Print the shell completion script (bash: /usr/share/bash-completion/completions/cloudstrap).
     Completions {
         #[arg(value_enum)]
@@ -143,6 +147,7 @@ pub fn main() -> ExitCode {
         Command::Restore(args) => reset::run_restore(&args, &cli.global),
         Command::Uninstall(a) => uninstall::run(&a, &cli.global),
         Command::Disk(cmd) => disk::run(&cmd, &cli.global),
+        Command::Media(cmd) => media::run(&cmd, &cli.global),
         Command::Render(a) => render::render_main(&cli.global, &a),
         Command::Plan(a) => plan::plan_main(&cli.global, &a),
         Command::Preflight(args) => preflight::run(&cli.global, &args),

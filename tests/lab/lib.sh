@@ -468,10 +468,122 @@ has_subcommand() {   # has_subcommand WORDS...: the binary knows this subcommand
   "$LAB_RUN/cloudstrap" "$@" --help >/dev/null 2>&1
 }
 
-vm_install_cloudstrap() {   # NAME: the binary under test and the lab's assertion helper
+vm_install_cloudstrap() {   # NAME: the binary under test and the lab's assertion helpers
   vm_put "$1" "$LAB_RUN/cloudstrap" /usr/local/bin/cloudstrap
+  vm_install_cloudstrap_helpers "$1"
+}
+vm_install_cloudstrap_helpers() {   # NAME: only the assertion helpers (a machine installed from the medium has cloudstrap)
   vm_put "$1" "$LAB_DIR/guest/labcheck" /usr/local/bin/labcheck
   vm_put "$1" "$LAB_DIR/guest/labsql" /usr/local/bin/labsql
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# the installer medium (iso-* scenarios): machines with empty disks that boot cloudstrap's ISO
+
+# lab_iso: the installer ISO, built once per run by `cloudstrap media build` (the static binary) from the Debian
+# mirror and the stand-in CloudStack repository; its stages are cached in $LAB_CACHE/media.
+lab_iso() {
+  LAB_ISO=$LAB_RUN/cloudstrap.iso
+  [ -f "$LAB_ISO" ] && return 0
+  phase_start "media build"
+  "$LAB_RUN/cloudstrap" --format json media build --out "$LAB_ISO" --cloudstack-repo "$LAB_RUN/www/cloudstack" \
+    --cache "$LAB_CACHE/media" --binary "$LAB_RUN/cloudstrap" --mirror "$LAB_MIRROR" \
+    >"$LAB_RUN/media-build.json" 2>"$LAB_RUN/media-build.log" \
+    || { tail -20 "$LAB_RUN/media-build.log" >&2; die "cloudstrap media build failed (log: $LAB_RUN/media-build.log)"; }
+  phase_end "media build" "$(python3 -c 'import json,sys; b=json.load(open(sys.argv[1])); print("%d MiB ISO; built: %s; reused: %s" % (b["size"] >> 20, ",".join(b["built"]) or "none", ",".join(b["reused"]) or "none"))' "$LAB_RUN/media-build.json")"
+}
+
+# iso_profile OUT HOST IP MAC: the all-in-one profile for a machine installed from the medium: its address,
+# host name, MAC address, the disk by serial, the lab key for root, and its secrets in files beside it (the
+# installer has no environment). The zone host's password becomes root's password, as addHost needs.
+iso_profile() {
+  local out=$1 host=$2 ip=$3 mac=$4 dir
+  dir=$(dirname "$out")
+  mkdir -p "$dir/secrets"
+  ( umask 077
+    printf 'lab-db-root-1\n' >"$dir/secrets/db-root"
+    printf 'lab-db-cloud-1\n' >"$dir/secrets/db-cloud"
+    printf 'lab-admin-1\n' >"$dir/secrets/admin"
+    printf '%s\n' "$LAB_ROOT_PASSWORD" >"$dir/secrets/host-root" )
+  lab_profile "$LAB_SRC/profiles/all-in-one.toml" "$out" \
+    --sub "192.168.10.10=>$ip" --sub "192.168.10.=>$LAB_NET." --sub "cloud.example.org=>$host.lab.example" \
+    --sub "hostname = \"cloud\"=>hostname = \"$host\"" \
+    --sub 'root-password-env = "CLOUDSTRAP_DB_ROOT_PASSWORD"=>root-password-file = "secrets/db-root"' \
+    --sub 'cloud-password-env = "CLOUDSTRAP_DB_CLOUD_PASSWORD"=>cloud-password-file = "secrets/db-cloud"' \
+    --sub 'admin-password-env = "CLOUDSTRAP_ADMIN_PASSWORD"=>admin-password-file = "secrets/admin"' \
+    --sub 'password-env = "CLOUDSTRAP_HOST_ROOT_PASSWORD"=>password-file = "secrets/host-root"' \
+    --set 'host.interface="ens3"' --set "host.mac=\"$mac\"" \
+    --set 'disk.device="serial:target0"' --set "disk.ssh-keys=[\"$(cat "$BASE_DIR/id_ed25519.pub")\"]"
+}
+
+# vm_launch_iso NAME IP MAC DISK bios|uefi [ISO]: a machine whose virtio disk (serial target0, qcow2 or raw by
+# its extension) comes first in the boot order and, with ISO, whose CD comes second: an empty disk falls
+# through to the medium, an installed one boots itself. The NIC sits at PCI slot 3, so the installed system
+# calls it ens3. UEFI variables persist per machine name.
+vm_launch_iso() {
+  local name=$1 ip=$2 mac=$3 disk=$4 fw=$5 iso=${6:-} idx tap accel cpu fmt opts=()
+  idx=$(($(cat "$LAB_RUN/vm-count" 2>/dev/null || echo 0) + 1)); echo "$idx" >"$LAB_RUN/vm-count"
+  tap="tap$idx"
+  ip -n "$LAB_NS" tuntap add "$tap" mode tap
+  ip -n "$LAB_NS" link set "$tap" master br0 up
+  accel=$(lab_accel)
+  if [ "$accel" = kvm ]; then cpu=host; accel=kvm; else cpu=max; accel=tcg,thread=multi; fi
+  if [ "$fw" = uefi ]; then
+    [ -f "$LAB_RUN/$name.vars.fd" ] || cp /usr/share/OVMF/OVMF_VARS_4M.fd "$LAB_RUN/$name.vars.fd"
+    opts+=(-drive "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd" -drive "if=pflash,format=raw,file=$LAB_RUN/$name.vars.fd")
+  fi
+  [ -n "$iso" ] && opts+=(-drive "file=$iso,if=none,id=cd0,media=cdrom,readonly=on" -device "ide-cd,drive=cd0,bootindex=2")
+  fmt=qcow2; [[ $disk == *.raw ]] && fmt=raw
+  ip netns exec "$LAB_NS" qemu-system-x86_64 -name "$name" -accel "$accel" -cpu "$cpu" -smp "${VM_SMP:-2}" -m "${VM_MEM:-2048}" \
+    "${opts[@]}" -drive "file=$disk,if=none,id=d0,format=$fmt,cache=unsafe" -device "virtio-blk-pci,drive=d0,serial=target0,addr=0x5,bootindex=1" \
+    -netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" -device "virtio-net-pci,netdev=n0,mac=$mac,addr=0x3" \
+    -serial "file:$LAB_RUN/$name.serial" -display none -monitor "unix:$LAB_RUN/$name.mon,server=on,wait=off" -daemonize \
+    -pidfile "$LAB_RUN/$name.qemu.pid" || die "qemu did not start $name"
+  VM_PID[$name]=$(cat "$LAB_RUN/$name.qemu.pid"); VM_IP[$name]=$ip; VM_MAC[$name]=$mac
+}
+
+# wait_serial NAME TEXT [SECONDS]: until TEXT shows on NAME's serial console (fails when qemu exits first)
+wait_serial() {
+  local name=$1 text=$2 deadline=$((SECONDS + ${3:-1200}))
+  while ((SECONDS < deadline)); do
+    grep -aqF -- "$text" "$LAB_RUN/$name.serial" 2>/dev/null && return 0
+    kill -0 "${VM_PID[$name]}" 2>/dev/null || { tail -30 "$LAB_RUN/$name.serial" >&2; say "$name: qemu exited before \"$text\""; return 1; }
+    sleep 2
+  done
+  tail -30 "$LAB_RUN/$name.serial" >&2
+  say "$name: no \"$text\" on the console after ${3:-1200}s"
+  return 1
+}
+
+# wait_firstboot NAME: until the installed system's first-boot install has finished; fails when it failed
+wait_firstboot() {
+  local name=$1 state deadline=$((SECONDS + ${LAB_FIRSTBOOT_TIMEOUT:-1800}))
+  while ((SECONDS < deadline)); do
+    state=$(vm_ssh_raw "$name" systemctl is-active cloudstrap-firstboot.service 2>/dev/null || true)
+    case $state in
+      active) return 0 ;;
+      failed) say "$name: the first-boot install failed"; return 1 ;;
+    esac
+    sleep 5
+  done
+  say "$name: the first-boot install did not finish in ${LAB_FIRSTBOOT_TIMEOUT:-1800}s"
+  return 1
+}
+
+# lab_env FILE: the lab's secrets as an env file (0600), for the assertions' database and API checks
+lab_env() {
+  ( umask 077
+    cat >"$1" <<E
+CLOUDSTRAP_DB_ROOT_PASSWORD=lab-db-root-1
+CLOUDSTRAP_DB_CLOUD_PASSWORD=lab-db-cloud-1
+CLOUDSTRAP_ADMIN_PASSWORD=lab-admin-1
+CLOUDSTRAP_HOST_ROOT_PASSWORD=$LAB_ROOT_PASSWORD
+SQUIRREL_DB_ROOT_PASSWORD=lab-db-root-1
+SQUIRREL_DB_CLOUD_PASSWORD=lab-db-cloud-1
+SQUIRREL_ADMIN_PASSWORD=lab-admin-1
+SQUIRREL_AGENT_ROOT_PASSWORD=$LAB_ROOT_PASSWORD
+E
+  )
 }
 
 # ---------------------------------------------------------------------------------------------------------
@@ -651,18 +763,7 @@ vm_prepare_install() {
   local name=$1 profile=$2 env="$LAB_RUN/lab.env"
   vm_install_cloudstrap "$name"
   vm_put "$name" "$profile" /root/lab.toml
-  ( umask 077
-    cat >"$env" <<E
-CLOUDSTRAP_DB_ROOT_PASSWORD=lab-db-root-1
-CLOUDSTRAP_DB_CLOUD_PASSWORD=lab-db-cloud-1
-CLOUDSTRAP_ADMIN_PASSWORD=lab-admin-1
-CLOUDSTRAP_HOST_ROOT_PASSWORD=$LAB_ROOT_PASSWORD
-SQUIRREL_DB_ROOT_PASSWORD=lab-db-root-1
-SQUIRREL_DB_CLOUD_PASSWORD=lab-db-cloud-1
-SQUIRREL_ADMIN_PASSWORD=lab-admin-1
-SQUIRREL_AGENT_ROOT_PASSWORD=$LAB_ROOT_PASSWORD
-E
-  )
+  lab_env "$env"
   vm_put "$name" "$env" /root/lab.env
   vm_quiet "$name" 'chmod 600 /root/lab.env'
   # An installed Debian host has its package lists; the snapshot may not (older lab versions dropped them).

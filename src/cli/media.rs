@@ -1,0 +1,287 @@
+//! `cloudstrap media build | customize | inspect | install`: the installer medium (see `crate::media`).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand};
+
+use super::{exit, Format, Global};
+use crate::media::{self, iso, select, MediaError};
+
+#[derive(Debug, Subcommand)]
+pub enum MediaCmd {
+    /// Build the installer ISO (on a Debian 12 host, as root): live system, system image, offline repository.
+    Build(BuildArgs),
+    /// Put profiles on an existing ISO (a new file), each with a boot-menu entry.
+    Customize(CustomizeArgs),
+    /// Show an ISO's boot records, build and profiles; --extract writes the profiles back out.
+    Inspect(InspectArgs),
+    /// What the installer medium's live system runs: pick this machine's profile, install, reboot.
+    Install(InstallArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BuildArgs {
+    /// The ISO to write.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// CloudStack repository laid out like download.cloudstack.org: a directory or an http(s) URL.
+    #[arg(long, value_name = "DIR|URL")]
+    pub cloudstack_repo: String,
+    /// Its signing key (file or URL; default: release.asc at the repository's root).
+    #[arg(long, value_name = "FILE|URL")]
+    pub cloudstack_key: Option<String>,
+    /// CloudStack release line.
+    #[arg(long, default_value = "4.22", value_parser = crate::platform::Release::lines())]
+    pub release: String,
+    /// Debian mirror for the system image and the offline repository.
+    #[arg(long, value_name = "URL", default_value = "http://deb.debian.org/debian")]
+    pub mirror: String,
+    /// System VM template (.qcow2.bz2) to carry.
+    #[arg(long, value_name = "FILE")]
+    pub template: Option<PathBuf>,
+    /// A profile to carry (repeatable); checked as `profile check` does.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Vec<PathBuf>,
+    /// Where stages are cached between builds.
+    #[arg(long, value_name = "DIR", default_value = "/var/cache/cloudstrap-media")]
+    pub cache: PathBuf,
+    /// The cloudstrap binary the medium carries (default: this one; use the static build).
+    #[arg(long, value_name = "FILE")]
+    pub binary: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CustomizeArgs {
+    /// The ISO to start from (not changed).
+    pub iso: PathBuf,
+    /// A profile to put on it (repeatable; one of the same name is replaced).
+    #[arg(long, value_name = "FILE", required = true)]
+    pub profile: Vec<PathBuf>,
+    /// The new ISO.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InspectArgs {
+    pub iso: PathBuf,
+    /// Write the profiles on the ISO into this directory, byte for byte.
+    #[arg(long, value_name = "DIR")]
+    pub extract: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InstallArgs {
+    /// Where the medium is mounted.
+    #[arg(long, value_name = "DIR", default_value = "/run/live/medium")]
+    pub medium: PathBuf,
+    /// Do not reboot once installed.
+    #[arg(long)]
+    pub no_reboot: bool,
+}
+
+pub fn run(cmd: &MediaCmd, global: &Global) -> u8 {
+    let code = |e: &MediaError| match e {
+        MediaError::Input(_) => exit::INPUT,
+        MediaError::Failed(_) => exit::FAILED,
+    };
+    match cmd {
+        MediaCmd::Build(a) => {
+            let release = crate::platform::Release::get(&a.release).expect("clap checked the line");
+            let binary = a.binary.clone().or_else(|| std::env::current_exe().ok()).unwrap_or_else(|| PathBuf::from("/usr/bin/cloudstrap"));
+            let o = media::build::BuildOptions {
+                out: a.out.clone(),
+                cache: a.cache.clone(),
+                mirror: a.mirror.clone(),
+                cloudstack_repo: a.cloudstack_repo.clone(),
+                cloudstack_key: a.cloudstack_key.clone(),
+                release,
+                template: a.template.clone(),
+                profiles: a.profile.clone(),
+                binary,
+            };
+            match media::build::build(&o, &mut |l| {
+                crate::log::line(l);
+                crate::console::line(&format!("==> {l}"))
+            }) {
+                Ok(b) => {
+                    if global.format == Format::Json {
+                        crate::console::result(&serde_json::to_value(&b).unwrap_or_default());
+                    } else {
+                        crate::console::print(&format!(
+                            "{}: {} in {:.0} s; built: {}; reused: {}; profiles: {}\n",
+                            b.iso.display(),
+                            crate::disk::devices::human(b.size),
+                            b.elapsed_seconds,
+                            list(&b.built),
+                            list(&b.reused),
+                            list(&b.profiles)
+                        ));
+                    }
+                    exit::OK
+                }
+                Err(e) => {
+                    eprintln!("cloudstrap media build: {e}");
+                    code(&e)
+                }
+            }
+        }
+        MediaCmd::Customize(a) => {
+            let result = iso::check_profiles(&a.profile).and_then(|ps| iso::customize(&a.iso, &ps, &a.out));
+            match result {
+                Ok(names) => {
+                    if global.format == Format::Json {
+                        crate::console::result(&serde_json::json!({"iso": a.out, "profiles": names}));
+                    } else {
+                        crate::console::print(&format!("{}: profiles {}\n", a.out.display(), list(&names)));
+                    }
+                    exit::OK
+                }
+                Err(e) => {
+                    eprintln!("cloudstrap media customize: {e}");
+                    code(&e)
+                }
+            }
+        }
+        MediaCmd::Inspect(a) => match iso::inspect(&a.iso) {
+            Ok(i) => {
+                if let Some(dir) = &a.extract {
+                    if let Err(e) = extract(&i, dir) {
+                        eprintln!("cloudstrap media inspect: {e}");
+                        return exit::FAILED;
+                    }
+                }
+                if global.format == Format::Json {
+                    crate::console::result(&serde_json::to_value(&i).unwrap_or_default());
+                } else {
+                    let mut s = format!("{}: volume {}\n", i.iso.display(), i.volume);
+                    if let Some(b) = &i.build {
+                        s.push_str(&format!("built by cloudstrap {} for CloudStack {} on {}\n", b["cloudstrap"].as_str().unwrap_or("?"), b["release"].as_str().unwrap_or("?"), b["platform"].as_str().unwrap_or("?")));
+                    }
+                    s.push_str("boot records:\n");
+                    i.el_torito.iter().chain(&i.system_area).for_each(|l| s.push_str(&format!("  {l}\n")));
+                    s.push_str(&format!("profiles: {}\n", if i.profiles.is_empty() { "none" } else { "" }));
+                    for p in &i.profiles {
+                        s.push_str(&format!(
+                            "  {}: {} [{}] mac {} disk {}\n",
+                            p.name,
+                            p.hostname.as_deref().unwrap_or("(does not load)"),
+                            p.roles.join(", "),
+                            p.mac.as_deref().unwrap_or("-"),
+                            p.disk.as_deref().unwrap_or("-")
+                        ));
+                    }
+                    crate::console::print(&s);
+                }
+                exit::OK
+            }
+            Err(e) => {
+                eprintln!("cloudstrap media inspect: {e}");
+                code(&e)
+            }
+        },
+        MediaCmd::Install(a) => live_install(a, global),
+    }
+}
+
+fn list(v: &[String]) -> String {
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(", ")
+    }
+}
+
+fn extract(i: &iso::Inspection, dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    for p in &i.profiles {
+        crate::atomic_file::replace(&dir.join(format!("{}.toml", p.name)), &p.text, 0o600)?;
+    }
+    Ok(())
+}
+
+/// Every console the kernel writes to (/sys/class/tty/console/active: "ttyS0 tty0"), so the installer's
+/// progress shows on the screen and on the serial port alike.
+fn consoles() -> Vec<std::fs::File> {
+    let active = std::fs::read_to_string("/sys/class/tty/console/active").unwrap_or_default();
+    let mut v: Vec<std::fs::File> = active
+        .split_whitespace()
+        .map(|n| if n == "tty0" { "tty1".to_string() } else { n.to_string() })
+        .filter_map(|n| std::fs::OpenOptions::new().write(true).open(format!("/dev/{n}")).ok())
+        .collect();
+    if v.is_empty() {
+        v.extend(std::fs::OpenOptions::new().write(true).open("/dev/console").ok());
+    }
+    v
+}
+
+/// The live system's installer (iso/live/cloudstrap-installer.service).
+fn live_install(a: &InstallArgs, global: &Global) -> u8 {
+    let mut outs = consoles();
+    let mut say = |l: &str| {
+        crate::log::line(l);
+        println!("{l}");
+        for o in outs.iter_mut() {
+            let _ = write!(o, "cloudstrap: {l}\r\n");
+        }
+    };
+    let log = global.log_file.clone().unwrap_or_else(|| PathBuf::from("/var/log/cloudstrap/media-install.log"));
+    let profiles_dir = a.medium.join(media::layout::PROFILES);
+    let candidates = iso::candidates(&profiles_dir);
+    let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
+    let macs: Vec<String> = std::fs::read_dir("/sys/class/net")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name() != "lo")
+        .filter_map(|e| std::fs::read_to_string(e.path().join("address")).ok())
+        .map(|s| s.trim().to_string())
+        .collect();
+    let failed = |say: &mut dyn FnMut(&str), msg: &str| {
+        say(msg);
+        say(&format!("The log is {}; a root shell follows on this console.", log.display()));
+        exit::FAILED
+    };
+    let choice = match select::choose(&cmdline, &macs, &candidates) {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            let names: Vec<String> = candidates.iter().map(|c| c.name.clone()).collect();
+            return failed(
+                &mut say,
+                &format!(
+                    "no profile on this medium is for this machine (its MAC addresses: {}; profiles: {}). Choose one in the boot menu, or run: cloudstrap disk install --profile FILE --image {} --offline-repo {}",
+                    list(&macs),
+                    list(&names),
+                    a.medium.join(media::layout::SYSTEM).display(),
+                    a.medium.join(media::layout::REPO).display()
+                ),
+            );
+        }
+        Err(e) => return failed(&mut say, &e),
+    };
+    match &choice {
+        select::Choice::Named(n) => say(&format!("profile {n} (named on the kernel command line)")),
+        select::Choice::Mac { name, mac } => say(&format!("profile {name} (host.mac {mac} is this machine's)")),
+    }
+    let template = std::fs::read_dir(a.medium.join(media::layout::TEMPLATES)).ok().and_then(|d| d.flatten().map(|e| e.path()).find(|p| p.is_file()));
+    let args = super::disk::DiskInstallArgs {
+        profile: profiles_dir.join(format!("{}.toml", choice.name())),
+        image: a.medium.join(media::layout::SYSTEM),
+        offline_repo: Some(a.medium.join(media::layout::REPO)).filter(|p| p.is_dir()),
+        template,
+        yes: true,
+    };
+    let rc = super::disk::install(&args, Some(log.clone()), &mut say);
+    if rc != exit::OK {
+        return failed(&mut say, "the install onto the disk did not complete (see above).");
+    }
+    if a.no_reboot || cmdline.split_whitespace().any(|w| w == "cloudstrap.noreboot") {
+        say("installed; not rebooting (asked not to)");
+        return exit::OK;
+    }
+    say("installed; ejecting the medium and rebooting into the new system");
+    let _ = crate::run::Cmd::new("eject").arg("/dev/sr0").timeout(std::time::Duration::from_secs(10)).run(&Default::default());
+    let _ = crate::run::Cmd::new("systemctl").arg("reboot").run(&Default::default());
+    exit::OK
+}
