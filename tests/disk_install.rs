@@ -68,7 +68,13 @@ impl Drop for Mounted {
 /// A small system image: a kernel and initrd (stand-in bytes: nothing boots them here), /etc.
 fn image(dir: &Path) -> PathBuf {
     let img = dir.join("image");
-    for (rel, text) in [("boot/vmlinuz-6.1.0-99-amd64", "kernel"), ("boot/initrd.img-6.1.0-99-amd64", "initrd"), ("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n")] {
+    for (rel, text) in [
+        ("boot/vmlinuz-6.1.0-99-amd64", "kernel"),
+        ("boot/initrd.img-6.1.0-99-amd64", "initrd"),
+        ("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n"),
+        ("etc/passwd", "root:x:0:0:root:/root:/bin/bash\n"),
+        ("etc/shadow", "root:*:20000:0:99999:7:::\n"),
+    ] {
         std::fs::create_dir_all(img.join(rel).parent().unwrap()).unwrap();
         std::fs::write(img.join(rel), text).unwrap();
     }
@@ -261,7 +267,7 @@ fn the_medium_s_repository_template_and_root_login_land_on_the_disk_and_the_prof
     let template = d.join("systemvmtemplate-4.22.0-x86_64-kvm.qcow2.bz2");
     std::fs::write(&template, b"BZh9 not really a template").unwrap();
     let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHc0nK3yL4bQ2x9m0Wm1b7qk5u3f6r0cT2wS1aPq8e9Z admin@site";
-    let p = profile(d, &l.dev, &format!("ssh-keys = [\"{key}\"]\n"));
+    let p = profile(d, &l.dev, &format!("ssh-keys = [\"{key}\"]\nroot-password = \"disk-root-1\"\n"));
     let with_sources = std::fs::read_to_string(&p).unwrap().replace(
         "release = \"4.22\"\n",
         "release = \"4.22\"\nrepository = \"https://download.example.org/cloudstack\"\n\n# the operator's note\n[template]\nurl = \"https://download.example.org/t.qcow2.bz2\"\n",
@@ -306,7 +312,12 @@ fn the_medium_s_repository_template_and_root_login_land_on_the_disk_and_the_prof
     assert_eq!(std::fs::metadata(root.path("root/.ssh/authorized_keys")).unwrap().permissions().mode() & 0o777, 0o600);
     assert!(root.read("etc/systemd/system/cloudstrap-ssh-host-keys.service").contains("ExecStart=/usr/bin/ssh-keygen -A"));
     assert!(root.path("etc/systemd/system/multi-user.target.wants/cloudstrap-ssh-host-keys.service").is_symlink());
-    assert!(!root.path("etc/ssh/sshd_config.d/50-cloudstrap.conf").exists(), "no root password given: sshd left as it is");
+    // Root's password: a SHA-512 crypt hash of it in the new system's shadow file, and sshd accepts it (addHost).
+    let shadow = root.read("etc/shadow");
+    let hash = shadow.lines().find_map(|l| l.strip_prefix("root:")).and_then(|r| r.split(':').next()).unwrap().to_string();
+    let salt = hash.split('$').nth(2).unwrap();
+    assert_eq!(sh("openssl", &["passwd", "-6", "-salt", salt, "disk-root-1"]).trim(), hash, "root's hash is not of its password");
+    assert!(root.read("etc/ssh/sshd_config.d/50-cloudstrap.conf").contains("PermitRootLogin yes"));
     assert!(root.read("var/log/cloudstrap/disk-install.log").contains("Partitioning"), "the log is kept on the disk");
 }
 

@@ -65,11 +65,16 @@ pub fn install(a: &DiskInstallArgs, log: Option<PathBuf>, say: &mut dyn FnMut(&s
     let mut confirmed = false;
     if !(plan.contents.is_empty() && a.yes) && !(plan.wipe_allowed && a.yes) {
         if !std::io::stdin().is_terminal() {
-            return fail(say, DiskError::Refused(format!(
-                "installing onto {} needs confirmation and there is no terminal to ask on: pass --yes{}; nothing was written",
-                plan.disk.display(),
-                if plan.contents.is_empty() { "" } else { " and set disk.wipe = true in the profile" }
-            )));
+            let why = if plan.contents.is_empty() {
+                format!("installing onto {} needs confirmation and there is no terminal to ask on: pass --yes", plan.disk.display())
+            } else {
+                format!(
+                    "{} holds data ({}): set disk.wipe = true in the profile (and pass --yes), or run the install on a terminal and type the disk's name",
+                    plan.disk.display(),
+                    plan.contents.join("; ")
+                )
+            };
+            return fail(say, DiskError::Refused(format!("{why}; nothing was written")));
         }
         let name = plan.disk.display().to_string();
         eprint!("Type the disk's name ({name}) to erase it and install, anything else cancels: ");

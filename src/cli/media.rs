@@ -79,7 +79,17 @@ pub struct InstallArgs {
     /// Do not reboot once installed.
     #[arg(long)]
     pub no_reboot: bool,
+    /// Ask for the profile on this terminal (the live system's console login runs this when no profile on
+    /// the medium is for the machine).
+    #[arg(long)]
+    pub guided: bool,
+    /// Where the guided install saves the profile and its secret files.
+    #[arg(long, value_name = "DIR", default_value = "/run/cloudstrap")]
+    pub profile_dir: PathBuf,
 }
+
+/// Left by the installer unit when no profile is for this machine: the console login runs the guided install.
+const GUIDED_MARK: &str = "/run/cloudstrap/guided";
 
 pub fn run(cmd: &MediaCmd, global: &Global) -> u8 {
     let code = |e: &MediaError| match e {
@@ -181,6 +191,7 @@ pub fn run(cmd: &MediaCmd, global: &Global) -> u8 {
                 code(&e)
             }
         },
+        MediaCmd::Install(a) if a.guided => guided_install(a, global),
         MediaCmd::Install(a) => live_install(a, global),
     }
 }
@@ -247,16 +258,13 @@ fn live_install(a: &InstallArgs, global: &Global) -> u8 {
         Ok(Some(c)) => c,
         Ok(None) => {
             let names: Vec<String> = candidates.iter().map(|c| c.name.clone()).collect();
-            return failed(
-                &mut say,
-                &format!(
-                    "no profile on this medium is for this machine (its MAC addresses: {}; profiles: {}). Choose one in the boot menu, or run: cloudstrap disk install --profile FILE --image {} --offline-repo {}",
-                    list(&macs),
-                    list(&names),
-                    a.medium.join(media::layout::SYSTEM).display(),
-                    a.medium.join(media::layout::REPO).display()
-                ),
-            );
+            say(&format!(
+                "no profile on this medium is for this machine (its MAC addresses: {}; profiles: {}): the guided install starts on the console (log in there if it asks); or choose a profile in the boot menu",
+                list(&macs),
+                list(&names),
+            ));
+            let _ = std::fs::create_dir_all("/run/cloudstrap").and_then(|_| std::fs::write(GUIDED_MARK, b""));
+            return exit::OK;
         }
         Err(e) => return failed(&mut say, &e),
     };
@@ -264,18 +272,29 @@ fn live_install(a: &InstallArgs, global: &Global) -> u8 {
         select::Choice::Named(n) => say(&format!("profile {n} (named on the kernel command line)")),
         select::Choice::Mac { name, mac } => say(&format!("profile {name} (host.mac {mac} is this machine's)")),
     }
+    let profile = profiles_dir.join(format!("{}.toml", choice.name()));
+    let rc = install_from_medium(a, &profile, &log, &mut say);
+    if rc != exit::OK {
+        return failed(&mut say, "the install onto the disk did not complete (see above).");
+    }
+    finish(a, &cmdline, &mut say)
+}
+
+/// `disk install` of `profile` from the medium's image, repository and template.
+fn install_from_medium(a: &InstallArgs, profile: &Path, log: &Path, say: &mut dyn FnMut(&str)) -> u8 {
     let template = std::fs::read_dir(a.medium.join(media::layout::TEMPLATES)).ok().and_then(|d| d.flatten().map(|e| e.path()).find(|p| p.is_file()));
     let args = super::disk::DiskInstallArgs {
-        profile: profiles_dir.join(format!("{}.toml", choice.name())),
+        profile: profile.to_path_buf(),
         image: a.medium.join(media::layout::SYSTEM),
         offline_repo: Some(a.medium.join(media::layout::REPO)).filter(|p| p.is_dir()),
         template,
         yes: true,
     };
-    let rc = super::disk::install(&args, Some(log.clone()), &mut say);
-    if rc != exit::OK {
-        return failed(&mut say, "the install onto the disk did not complete (see above).");
-    }
+    super::disk::install(&args, Some(log.to_path_buf()), say)
+}
+
+/// Installed: eject the medium and reboot into the new system, unless asked not to.
+fn finish(a: &InstallArgs, cmdline: &str, say: &mut dyn FnMut(&str)) -> u8 {
     if a.no_reboot || cmdline.split_whitespace().any(|w| w == "cloudstrap.noreboot") {
         say("installed; not rebooting (asked not to)");
         return exit::OK;
@@ -284,4 +303,48 @@ fn live_install(a: &InstallArgs, global: &Global) -> u8 {
     let _ = crate::run::Cmd::new("eject").arg("/dev/sr0").timeout(std::time::Duration::from_secs(10)).run(&Default::default());
     let _ = crate::run::Cmd::new("systemctl").arg("reboot").run(&Default::default());
     exit::OK
+}
+
+/// The guided install on this terminal, for a machine no profile on the medium is for; one console at a time.
+fn guided_install(a: &InstallArgs, global: &Global) -> u8 {
+    let _ = std::fs::create_dir_all("/run/cloudstrap");
+    let lock = match std::fs::File::create("/run/cloudstrap/guided.lock") {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("media install --guided: /run/cloudstrap/guided.lock: {e}");
+            return exit::FAILED;
+        }
+    };
+    if lock.try_lock().is_err() {
+        eprintln!("The guided install is running on another console.");
+        return exit::REFUSED;
+    }
+    let _ = std::fs::remove_file(GUIDED_MARK);
+    let build = std::fs::read(a.medium.join(media::layout::BUILD_INFO)).ok().and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
+    let Some(release) = build.as_ref().and_then(|b| b["release"].as_str()).map(str::to_string) else {
+        eprintln!("media install --guided: {} has no {} (not a medium made by cloudstrap media build)", a.medium.display(), media::layout::BUILD_INFO);
+        return exit::INPUT;
+    };
+    let lsblk = match crate::run::Cmd::new("lsblk").args(["--json", "--bytes", "--output", crate::disk::devices::LSBLK_COLUMNS]).run_ok(&Default::default()) {
+        Ok(o) => o.stdout,
+        Err(e) => {
+            eprintln!("media install --guided: cannot list the disks: {e}");
+            return exit::FAILED;
+        }
+    };
+    let profile = match super::tui::medium::run(&global.site().sysroot(), &release, &a.profile_dir, &lsblk) {
+        super::tui::Outcome::Install(p) => p,
+        super::tui::Outcome::Exit(code) => return code,
+    };
+    let log = global.log_file.clone().unwrap_or_else(|| PathBuf::from("/var/log/cloudstrap/media-install.log"));
+    let mut say = |l: &str| {
+        crate::log::line(l);
+        eprintln!("{l}");
+    };
+    let rc = install_from_medium(a, &profile, &log, &mut say);
+    if rc != exit::OK {
+        say(&format!("The install onto the disk did not complete (see above); the log is {}.", log.display()));
+        return rc;
+    }
+    finish(a, &std::fs::read_to_string("/proc/cmdline").unwrap_or_default(), &mut say)
 }

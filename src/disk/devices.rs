@@ -56,6 +56,11 @@ impl Device {
         self.all().iter().any(|d| d.mountpoints.iter().flatten().any(|m| LIVE_MOUNTS.contains(&m.as_str())))
     }
 
+    /// It, or a partition of it, is mounted somewhere.
+    pub fn is_mounted(&self) -> bool {
+        self.all().iter().any(|d| d.mountpoints.iter().any(Option::is_some))
+    }
+
     /// It holds a partition table, partitions or a file system.
     pub fn is_used(&self) -> bool {
         self.pttype.is_some() || self.fstype.is_some() || !self.children.is_empty()

@@ -396,14 +396,21 @@ fn root_login(p: &Profile, secrets: &crate::profile::Secrets, mnt: &Path) -> Res
         .or(secrets.agent_root_password.as_ref())
         .or_else(|| own.and_then(|i| secrets.zone_host_passwords.get(i)).and_then(Option::as_ref));
     if let Some(pw) = password {
-        // On stdin, never on a command line.
+        // Hashed here (SHA-512 crypt) and set in the new system's shadow file, both through stdin, never on
+        // a command line: chpasswd -e needs no PAM inside the new system, as a plain chpasswd would.
         let mut redactor = Redactor::default();
         secrets.values().into_iter().for_each(|v| redactor.add(v));
-        let line = format!("root:{}\n", pw.expose());
+        let hash = Cmd::new("openssl")
+            .args(["passwd", "-6", "-stdin"])
+            .stdin_bytes(format!("{}\n", pw.expose()).into_bytes())
+            .run_ok(&redactor)
+            .map_err(|e| DiskError::Failed(format!("hashing root's password: {e}")))?
+            .stdout;
+        redactor.add(hash.trim());
         Cmd::new("chpasswd")
-            .arg("--root")
+            .args(["-e", "--root"])
             .arg(mnt.display().to_string())
-            .stdin_bytes(line.into_bytes())
+            .stdin_bytes(format!("root:{}\n", hash.trim()).into_bytes())
             .run_ok(&redactor)
             .map_err(|e| DiskError::Failed(format!("setting root's password: {e}")))?;
         crate::atomic_file::replace(

@@ -362,6 +362,7 @@ fn installer_layer(binary: &Path, out: &Path) -> Result<(), MediaError> {
     for getty in ["getty@tty1.service.d", "serial-getty@ttyS0.service.d"] {
         put(&format!("etc/systemd/system/{getty}/autologin.conf"), include_bytes!("../../iso/live/autologin.conf"), 0o644)?;
     }
+    put("root/.bash_profile", include_bytes!("../../iso/live/bash_profile"), 0o644)?;
     put("etc/hostname", b"cloudstrap-installer\n", 0o644)?;
     let wants = r.join("etc/systemd/system/multi-user.target.wants");
     std::fs::create_dir_all(&wants).map_err(|e| fail(&wants, e))?;

@@ -315,7 +315,7 @@ impl Default for ApiTimeouts {
 }
 
 /// Installing onto a disk of a blank machine (`cloudstrap disk install`, run by the installer medium).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Disk {
     /// The disk to install on: a device path ("/dev/vda", "/dev/disk/by-id/..."), "serial:SERIAL", or

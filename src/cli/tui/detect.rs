@@ -20,6 +20,9 @@ pub struct Defaults {
     pub dhcp: bool,
     /// Where the FQDN resolves to, when it does.
     pub fqdn_addresses: Vec<IpAddr>,
+    /// The answers are for another system (the installer medium's target), not this one: this host's DHCP
+    /// address and name resolution are not the operator's to fix.
+    pub for_another_system: bool,
 }
 
 impl Defaults {
@@ -50,6 +53,7 @@ impl Defaults {
             platform: facts.platform.as_ref().ok().map(|p| p.as_str().to_string()),
             dhcp: primary.iter().any(|i| i.method == Method::Dhcp),
             fqdn_addresses: facts.names.addresses.clone(),
+            for_another_system: false,
         }
     }
 }

@@ -9,6 +9,7 @@
 mod ask;
 pub mod detect;
 mod interrupt;
+pub mod medium;
 pub mod save;
 
 use std::io::IsTerminal;
@@ -240,7 +241,7 @@ fn own_ip(p: &Profile) -> String {
 fn questions(p: &mut Profile, d: &Defaults) -> Asked<()> {
     let has = |p: &Profile, r| p.has_role(r);
     say("\nNetwork");
-    if d.dhcp {
+    if d.dhcp && !d.for_another_system {
         say("  warning: this host's address comes from DHCP. CloudStack needs a static address (services break when it \
              changes): configure the address below statically before installing.");
     }
@@ -250,7 +251,7 @@ fn questions(p: &mut Profile, d: &Defaults) -> Asked<()> {
     ask::field(p, "Address with prefix length", d.address.clone(), "host.address", |p, s| p.host.address = s.to_string())?;
     let own = own_ip(p);
     let resolves_here = d.fqdn.as_deref() == Some(p.host.fqdn.as_str()) && d.fqdn_addresses.iter().any(|a| a.to_string() == own);
-    if !resolves_here {
+    if !resolves_here && !d.for_another_system {
         say(format!(
             "  warning: {} does not resolve to {own} on this host; `hostname --fqdn` must print it (add \"{own} {} {}\" to /etc/hosts).",
             p.host.fqdn, p.host.fqdn, p.host.hostname

@@ -50,6 +50,10 @@ fn slots<'a>(p: &'a mut Profile, path: &str) -> Option<(&'a mut Option<String>, 
             let a = p.agent.as_mut()?;
             (&mut a.root_password, &mut a.root_password_file)
         }
+        "disk.root-password" => {
+            let d = p.disk.as_mut()?;
+            (&mut d.root_password, &mut d.root_password_file)
+        }
         other => {
             let i: usize = other.strip_prefix("zone.hosts[")?.split(']').next()?.parse().ok()?;
             let h = p.zone.as_mut()?.hosts.get_mut(i)?;

@@ -31,7 +31,7 @@ scenario() {
     "grep -q 'profile cloud (host.mac $mac' /var/log/cloudstrap/disk-install.log"
   check "$m" "the first boot's flag is gone and its log kept" "! test -e /var/lib/cloudstrap/firstboot && test -s /var/log/cloudstrap/firstboot.log"
   check "$m" "apt's only sources are the repositories on the disk" \
-    "! grep -rhs '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/ | grep -v ' file:/var/lib/cloudstrap/repo/' && grep -q 'file:///var/lib/cloudstrap/repo/cloudstack' /etc/apt/sources.list.d/cloudstack.list"
+    "! grep -rhs '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/ | grep -vE ' file:(//)?/var/lib/cloudstrap/repo/' && grep -q 'file:///var/lib/cloudstrap/repo/cloudstack' /etc/apt/sources.list.d/cloudstack.list"
   check "$m" "the installed profile points at the offline CloudStack repository" \
     "grep -q '^mirror = \"/var/lib/cloudstrap/repo/cloudstack\"' /etc/cloudstrap/profile.toml"
   check "$m" "the role packages came with the image, CloudStack's from the disk's repository" \

@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# The same ISO under OVMF. First a disk that holds a partition table and a profile without `wipe`: the
+# The same ISO under OVMF. First a machine no profile is for: the guided install is offered on the console.
+# Then a disk that holds a partition table and a profile without `wipe`: the
 # installer refuses, says why on the console, and the disk is unchanged. Then an empty disk: it installs,
 # and the installed disk boots under OVMF (fresh variables, so through the removable path).
 scenario() {
@@ -13,6 +14,17 @@ scenario() {
   "$LAB_RUN/cloudstrap" media customize "$LAB_ISO" --profile "$dir/cloud.toml" --profile "$dir/cloud2.toml" \
     --out "$LAB_RUN/site2.iso" >"$LAB_RUN/customize2.log" 2>&1 || { cat "$LAB_RUN/customize2.log" >&2; die "media customize failed"; }
 
+  # A MAC address no profile names: the installer says so and the console offers the guided install.
+  qemu-img create -q -f qcow2 "$LAB_RUN/stranger.qcow2" 20G
+  phase_start "iso-uefi: a machine without a profile"
+  vm_launch_iso stranger "$LAB_NET.12" 52:54:00:4c:ac:99 "$LAB_RUN/stranger.qcow2" uefi "$LAB_RUN/site2.iso"
+  wait_serial stranger "Press Enter to start the guided install on this console" || die "stranger: no guided install offered"
+  kill "${VM_PID[stranger]}"
+  phase_end "iso-uefi: a machine without a profile"
+  local what="no profile for 52:54:00:4c:ac:99: said on the console, with the profiles on the medium"
+  if grep -aq "no profile on this medium is for this machine (its MAC addresses: 52:54:00:4c:ac:99; profiles: cloud, cloud2)" "$LAB_RUN/stranger.serial"; then say "  ok   [stranger] $what"
+  else say "  FAIL [stranger] $what: $(grep -a 'cloudstrap:' "$LAB_RUN/stranger.serial" | tail -3)"; SCENARIO_FAILS=$((SCENARIO_FAILS + 1)); fi
+
   # A disk with a partition table (nothing else) and no `wipe` in the profile; the machine writes to an
   # overlay of it, so "unchanged" is qemu-img's comparison of the two.
   qemu-img create -q -f raw "$LAB_RUN/used.raw" 20G
@@ -24,7 +36,7 @@ scenario() {
   kill "${VM_PID[$m-used]}"; sleep 2
   phase_end "iso-uefi: refusal"
   local what="a disk holding a partition table and no wipe: refused on the console with the reason"
-  if grep -aq "holds data (GPT partition table); set disk.wipe = true" "$LAB_RUN/$m-used.serial"; then say "  ok   [$m] $what"
+  if grep -aq "holds data (GPT partition table): set disk.wipe = true" "$LAB_RUN/$m-used.serial"; then say "  ok   [$m] $what"
   else say "  FAIL [$m] $what: $(grep -a 'cloudstrap:' "$LAB_RUN/$m-used.serial" | tail -5)"; SCENARIO_FAILS=$((SCENARIO_FAILS + 1)); fi
   what="the refused disk is byte for byte as it was (qemu-img compare)"
   if qemu-img compare -q "$LAB_RUN/used.raw" "$LAB_RUN/$m-used.qcow2"; then say "  ok   [$m] $what"; else say "  FAIL [$m] $what"; SCENARIO_FAILS=$((SCENARIO_FAILS + 1)); fi
