@@ -206,3 +206,31 @@ fn bad_profiles_are_refused_at_line_and_column_and_nothing_is_written() {
     let o = cloudstrap(&["media", "inspect", d.join("missing.iso").to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }
+
+#[test]
+fn media_build_says_what_is_wrong_with_its_inputs_before_building_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cache = d.join("cache");
+    let out_iso = d.join("out.iso");
+    let build = |extra: &[&str]| {
+        let mut args = vec!["media", "build", "--out", out_iso.to_str().unwrap(), "--cache", cache.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        cloudstrap(&args)
+    };
+    // A folder that is not a repository laid out like download.cloudstack.org.
+    let o = build(&["--cloudstack-repo", d.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("not a repository laid out like download.cloudstack.org (deb URL bookworm 4.22)"), "{}", text(&o));
+    // A bad profile, located.
+    let bad = profile(d, "bad", "bad", "10.0.0.9", "52:54:00:00:00:09", "");
+    std::fs::write(&bad, std::fs::read_to_string(&bad).unwrap().replace("wipe = true", "wipe = \"yes\"")).unwrap();
+    let o = build(&["--cloudstack-repo", d.to_str().unwrap(), "--profile", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains(&format!("{}:", bad.display())) && text(&o).contains("disk.wipe"), "{}", text(&o));
+    // A release line Debian 12 has no packages for.
+    let o = build(&["--cloudstack-repo", d.to_str().unwrap(), "--release", "3.0.2"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("release 3.0.2 has no packages for Debian 12"), "{}", text(&o));
+    assert!(!out_iso.exists() && !cache.join("system.tmp").exists(), "nothing is built from bad inputs");
+}

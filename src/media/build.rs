@@ -121,6 +121,9 @@ fn role_services() -> Vec<String> {
 
 pub fn build(o: &BuildOptions, say: &mut dyn FnMut(&str)) -> Result<Built, MediaError> {
     let started = Instant::now();
+    if !nix::unistd::geteuid().is_root() {
+        return Err(MediaError::Input("media build runs as root: mmdebstrap builds the system image in root mode, with a chroot".into()));
+    }
     if PLATFORM != PlatformId::Debian12 || !Platform::get(PLATFORM).supports_release(o.release.line) {
         return Err(MediaError::Input(format!("release {} has no packages for Debian 12 (the medium's system)", o.release.line)));
     }
@@ -134,19 +137,7 @@ pub fn build(o: &BuildOptions, say: &mut dyn FnMut(&str)) -> Result<Built, Media
     let (mut reused, mut built) = (vec![], vec![]);
     let (debian, cloudstack) = role_packages(o.release);
 
-    // 1. The system image.
-    let system_key = digest(&[RECIPE, &o.mirror, &debian.join(","), &role_services().join(","), crate::disk::target::SSH_HOST_KEYS_UNIT]);
-    let system = o.cache.join(format!("system-{system_key}"));
-    if system.join("system.squashfs").is_file() {
-        say(&format!("system image: reused {}", system.display()));
-        reused.push("system".into());
-    } else {
-        say(&format!("system image: mmdebstrap {CODENAME} from {} with {} packages (a few minutes)", o.mirror, debian.len()));
-        build_system(&o.mirror, &debian, &system)?;
-        built.push("system".into());
-    }
-
-    // 2. The CloudStack packages.
+    // The CloudStack packages first: a wrong repository is said before minutes of image building.
     let src = Source::parse(&o.cloudstack_repo);
     let component = o.release.repo_version;
     let cs_stage = o.cache.join("cloudstack.tmp");
@@ -172,7 +163,19 @@ pub fn build(o: &BuildOptions, say: &mut dyn FnMut(&str)) -> Result<Built, Media
         std::fs::rename(&cs_stage, &cs_dir).map_err(|e| fail(&cs_dir, e))?;
     }
 
-    // 3. The Debian repository: the image's packages and the CloudStack packages' dependencies.
+    // The system image.
+    let system_key = digest(&[RECIPE, &o.mirror, &debian.join(","), &role_services().join(","), crate::disk::target::SSH_HOST_KEYS_UNIT]);
+    let system = o.cache.join(format!("system-{system_key}"));
+    if system.join("system.squashfs").is_file() {
+        say(&format!("system image: reused {}", system.display()));
+        reused.push("system".into());
+    } else {
+        say(&format!("system image: mmdebstrap {CODENAME} from {} with {} packages (a few minutes)", o.mirror, debian.len()));
+        build_system(&o.mirror, &debian, &system)?;
+        built.push("system".into());
+    }
+
+    // The Debian repository: the image's packages and the CloudStack packages' dependencies.
     let repo_key = digest(&[RECIPE, &system_key, &cs_key, &cloudstack.join(",")]);
     let repo = o.cache.join(format!("repo-{repo_key}"));
     if repo.join("dists").is_dir() {
@@ -184,7 +187,7 @@ pub fn build(o: &BuildOptions, say: &mut dyn FnMut(&str)) -> Result<Built, Media
         built.push("repository".into());
     }
 
-    // 4. The medium.
+    // The medium.
     say("the medium: live system, repository, template, profiles, boot menu");
     let tree = o.cache.join("tree.tmp");
     let _ = std::fs::remove_dir_all(&tree);

@@ -7,7 +7,7 @@
 
 pub mod boot;
 pub mod build;
-mod cloudstack_repo;
+pub mod cloudstack_repo;
 pub mod iso;
 pub mod select;
 
