@@ -234,8 +234,20 @@ pub fn build(o: &BuildOptions, say: &mut dyn FnMut(&str)) -> Result<Built, Media
     run(Cmd::new("grub-mkrescue").arg("-o").arg(part.display().to_string()).arg(tree.display().to_string()).args(["--", "-volid", layout::VOLUME]))?;
     std::fs::rename(&part, &o.out).map_err(|e| fail(&o.out, e))?;
     let _ = std::fs::remove_dir_all(&tree);
+    prune(&o.cache, &[&system, &cs_dir, &repo]);
     let size = std::fs::metadata(&o.out).map(|m| m.len()).unwrap_or(0);
     Ok(Built { iso: o.out.clone(), size, reused, built, profiles: names, elapsed_seconds: started.elapsed().as_secs_f64() })
+}
+
+/// The cache keeps the stages of the last build: others (older inputs, an interrupted build's leftovers) go.
+fn prune(cache: &Path, keep: &[&Path]) {
+    for e in std::fs::read_dir(cache).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let stage = ["system-", "cloudstack-", "repo-"].iter().any(|p| name.starts_with(p));
+        if stage && !keep.iter().any(|k| *k == e.path()) {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 /// mmdebstrap the system into a temporary root, keep its packages, squash it.
