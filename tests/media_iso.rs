@@ -1,7 +1,8 @@
 //! `cloudstrap media customize` and `media inspect` on a real hybrid ISO made by grub-mkrescue (the tool
 //! `media build` uses): profiles go on and come back byte for byte, the boot records are the same before and
-//! after, the new boot menu has an entry per profile and boots under SeaBIOS and OVMF, the ISO given is never
-//! changed, and a bad profile is refused at its line and column with nothing written.
+//! after, the new boot menu has an entry per profile and boots under SeaBIOS and OVMF, as a CD and as a disk
+//! (a USB stick), the ISO given is never changed, and a bad profile is refused at its line and column with
+//! nothing written.
 
 #[path = "common/json_shape.rs"]
 mod json_shape;
@@ -73,14 +74,14 @@ fn inspect(iso: &Path, extract: &Path) -> serde_json::Value {
     json_shape::assert_documented("media-inspect", &out.stdout)
 }
 
-/// Boot `iso` as a CD under qemu (TCG) and wait for `wanted` on the serial console.
-fn boot_until(iso: &Path, firmware: &str, wanted: &str) -> String {
+/// Boot `iso` under qemu (TCG) as a CD, or as a disk (`as_disk`: a USB stick it was written to), and wait
+/// for `wanted` on the serial console.
+fn boot_until(iso: &Path, firmware: &str, as_disk: bool, wanted: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
     let serial = dir.path().join("serial.log");
     let mut cmd = Command::new("qemu-system-x86_64");
     cmd.args(["-accel", "tcg", "-m", "512", "-nographic", "-display", "none", "-monitor", "none", "-no-reboot"])
-        .arg("-cdrom")
-        .arg(iso)
+        .args(if as_disk { ["-drive".to_string(), format!("file={},format=raw,if=virtio,readonly=on", iso.display())] } else { ["-cdrom".to_string(), iso.display().to_string()] })
         .arg("-serial")
         .arg(format!("file:{}", serial.display()));
     if firmware == "uefi" {
@@ -156,9 +157,14 @@ fn profiles_go_on_an_iso_and_come_back_byte_for_byte_with_the_boot_records_kept(
 
     // The menu has an entry per profile, and the customised medium boots to it from BIOS and UEFI: the
     // EFI image finds the medium by its UUID (the volume date), which the customisation kept.
-    for firmware in ["bios", "uefi"] {
-        let console = boot_until(&site2, firmware, "Install with profile storage2");
-        assert!(console.contains("Install with profile storage2") && console.contains("Install with profile cloud-server"), "{firmware}: no menu entry per profile:\n{console}");
+    // Written to a USB stick, the same image boots as a disk (its hybrid MBR and GPT).
+    for (firmware, as_disk) in [("bios", false), ("uefi", false), ("bios", true), ("uefi", true)] {
+        let console = boot_until(&site2, firmware, as_disk, "Install with profile storage2");
+        assert!(
+            console.contains("Install with profile storage2") && console.contains("Install with profile cloud-server"),
+            "{firmware} ({}): no menu entry per profile:\n{console}",
+            if as_disk { "disk" } else { "CD" }
+        );
     }
 }
 
