@@ -28,7 +28,7 @@ pub struct BuildArgs {
     /// CloudStack repository laid out like download.cloudstack.org: a directory or an http(s) URL.
     #[arg(long, value_name = "DIR|URL")]
     pub cloudstack_repo: String,
-    /// Its signing key (file or URL; default: release.asc at the repository's root).
+    /// Its signing key (file or URL; default: release.asc at the repository's root, else one folder above).
     #[arg(long, value_name = "FILE|URL")]
     pub cloudstack_key: Option<String>,
     /// CloudStack release line.

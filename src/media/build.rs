@@ -183,7 +183,7 @@ pub fn build(o: &BuildOptions, say: &mut dyn FnMut(&str)) -> Result<Built, Media
         reused.push("repository".into());
     } else {
         say("offline repository: resolving the CloudStack packages' Debian dependencies");
-        build_repo(&o.mirror, &system, &cs_dir, copied.key, component, &cloudstack, &repo)?;
+        build_repo(&o.mirror, &system, &cs_dir, component, &cloudstack, &repo)?;
         built.push("repository".into());
     }
 
@@ -298,14 +298,15 @@ printf 'auto lo\niface lo inet loopback\n' >"$1/etc/network/interfaces"
 
 /// The Debian packages for the offline repository: the image's, and what apt (working against the image's
 /// package state) downloads for the CloudStack packages; indexed as `deb file:DIR bookworm main`.
-fn build_repo(mirror: &str, system: &Path, cs_dir: &Path, signed: bool, component: &str, cloudstack: &[String], dest: &Path) -> Result<(), MediaError> {
+fn build_repo(mirror: &str, system: &Path, cs_dir: &Path, component: &str, cloudstack: &[String], dest: &Path) -> Result<(), MediaError> {
     let tmp = dest.with_extension("tmp");
     let _ = std::fs::remove_dir_all(&tmp);
     let apt = tmp.join("apt");
     for d in ["lists/partial", "archives/partial", "cache", "etc"] {
         std::fs::create_dir_all(apt.join(d)).map_err(|e| fail(&apt, e))?;
     }
-    let cs_opt = if signed { format!("signed-by={}/release.asc", cs_dir.display()) } else { "trusted=yes".into() };
+    // apt checks the copied index against the repository's key here, as the hosts will.
+    let cs_opt = format!("signed-by={}/release.asc", cs_dir.display());
     std::fs::write(
         apt.join("etc/sources.list"),
         format!(

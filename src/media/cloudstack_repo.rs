@@ -83,15 +83,14 @@ fn newer(a: &str, b: &str) -> bool {
     std::process::Command::new("dpkg").args(["--compare-versions", a, "gt", b]).status().is_ok_and(|s| s.success())
 }
 
-/// What was copied.
+/// What was copied (the signing key always: as `release.asc` at the copy's root).
 pub struct Copied {
     /// Every package name in the line's index (the CloudStack packages).
     pub packages: Vec<String>,
-    pub key: bool,
 }
 
 /// Copy the line's index and newest packages from `src` into `dest` (a new directory); `key` is the
-/// repository's signing key (default: release.asc at its root).
+/// repository's signing key (default: release.asc at its root, else one folder above).
 pub fn copy(src: &Source, codename: &str, component: &str, key: Option<&str>, dest: &Path) -> Result<Copied, MediaError> {
     let put = |rel: &str, bytes: &[u8]| -> Result<(), MediaError> {
         let p = dest.join(rel);
@@ -143,17 +142,36 @@ pub fn copy(src: &Source, codename: &str, component: &str, key: Option<&str>, de
         }
         put(&e.filename, &bytes)?;
     }
+    // The medium must carry the key: an offline host cannot fetch it. download.cloudstack.org keeps it
+    // above the distribution folders (/release.asc for /debian), a mirror often beside them.
     let key_bytes = match key {
-        Some(k) => Some(Source::parse(k).get_whole(k)?),
-        None => src.get("release.asc")?,
+        Some(k) => Source::parse(k).get_whole(k)?,
+        None => match src.get("release.asc")? {
+            Some(b) => b,
+            None => src.parent().map(|p| p.get("release.asc")).transpose()?.flatten().ok_or_else(|| {
+                MediaError::Input(format!(
+                    "no signing key at {} or one folder above: pass --cloudstack-key FILE|URL (the offline hosts cannot fetch it)",
+                    src.describe("release.asc")
+                ))
+            })?,
+        },
     };
-    if let Some(k) = &key_bytes {
-        put("release.asc", k)?;
-    }
-    Ok(Copied { packages: newest.keys().cloned().collect(), key: key_bytes.is_some() })
+    put("release.asc", &key_bytes)?;
+    Ok(Copied { packages: newest.keys().cloned().collect() })
 }
 
 impl Source {
+    /// The folder above (download.cloudstack.org's root for its /debian).
+    fn parent(&self) -> Option<Source> {
+        match self {
+            Source::Dir(d) => d.parent().map(|p| Source::Dir(p.to_path_buf())),
+            Source::Url(u) => {
+                let (base, _) = u.rsplit_once('/')?;
+                (base.matches('/').count() >= 2 && !base.ends_with('/')).then(|| Source::Url(base.to_string()))
+            }
+        }
+    }
+
     /// A file named by its own path or URL.
     fn get_whole(&self, what: &str) -> Result<Vec<u8>, MediaError> {
         match self {
