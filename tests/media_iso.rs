@@ -26,7 +26,7 @@ fn base_iso(dir: &Path) -> PathBuf {
     let tree = dir.join("tree");
     std::fs::create_dir_all(tree.join("boot/grub")).unwrap();
     std::fs::create_dir_all(tree.join("live")).unwrap();
-    std::fs::write(tree.join("boot/grub/grub.cfg"), cloudstrap::media::boot::grub_cfg(&[], "")).unwrap();
+    std::fs::write(tree.join("boot/grub/grub.cfg"), cloudstrap::media::boot::grub_cfg(&[])).unwrap();
     std::fs::write(tree.join("live/vmlinuz"), "not a kernel").unwrap();
     let iso = dir.join("base.iso");
     let out = Command::new("grub-mkrescue").arg("-o").arg(&iso).arg(&tree).args(["--", "-volid", "CLOUDSTRAP"]).output().unwrap();

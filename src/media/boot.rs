@@ -4,15 +4,15 @@
 
 const TEMPLATE: &str = include_str!("../../iso/grub.cfg");
 
-/// The menu for a medium holding `profiles` (names without `.toml`), with `extra` kernel arguments.
-pub fn grub_cfg(profiles: &[String], extra: &str) -> String {
+/// The menu for a medium holding `profiles` (names without `.toml`).
+pub fn grub_cfg(profiles: &[String]) -> String {
     let mut entries = String::new();
     for name in profiles {
         entries.push_str(&format!(
-            "menuentry \"Install with profile {name}\" {{\n    linux /live/vmlinuz boot=live components @CMDLINE@ console=ttyS0,115200 console=tty0 cloudstrap.profile={name}\n    initrd /live/initrd.img\n}}\n"
+            "menuentry \"Install with profile {name}\" {{\n    linux /live/vmlinuz boot=live components console=ttyS0,115200 console=tty0 cloudstrap.profile={name}\n    initrd /live/initrd.img\n}}\n"
         ));
     }
-    TEMPLATE.replace("@PROFILE_ENTRIES@\n", &entries).replace("@CMDLINE@ ", &if extra.is_empty() { String::new() } else { format!("{extra} ") })
+    TEMPLATE.replace("@PROFILE_ENTRIES@\n", &entries)
 }
 
 #[cfg(test)]
@@ -21,7 +21,7 @@ mod tests {
 
     #[test]
     fn one_entry_per_profile_between_the_defaults_and_rescue() {
-        let cfg = grub_cfg(&["cloud-server".into(), "cloud-agent".into()], "");
+        let cfg = grub_cfg(&["cloud-server".into(), "cloud-agent".into()]);
         let titles: Vec<&str> = cfg.lines().filter_map(|l| l.strip_prefix("menuentry \"")).map(|l| l.split('"').next().unwrap()).collect();
         assert_eq!(
             titles,

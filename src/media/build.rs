@@ -216,7 +216,7 @@ pub fn build(o: &BuildOptions, say: &mut dyn FnMut(&str)) -> Result<Built, Media
     let names = iso::staged_names(&pdir);
     run(Cmd::new("chmod").args(["-R", "go-rwx"]).arg(pdir.display().to_string()))?;
     std::fs::create_dir_all(tree.join("boot/grub")).map_err(|e| fail(&tree, e))?;
-    std::fs::write(tree.join(layout::GRUB_CFG), boot::grub_cfg(&names, "")).map_err(|e| fail(&tree, e))?;
+    std::fs::write(tree.join(layout::GRUB_CFG), boot::grub_cfg(&names)).map_err(|e| fail(&tree, e))?;
     let info = serde_json::json!({
         "cloudstrap": env!("CARGO_PKG_VERSION"),
         "platform": PLATFORM.as_str(),

@@ -184,7 +184,7 @@ pub fn customize(iso: &Path, profiles: &[MediumProfile], out: &Path) -> Result<V
     stage_profiles(profiles, &dir)?;
     let names = staged_names(&dir);
     let cfg = stage.path().join("grub.cfg");
-    std::fs::write(&cfg, boot::grub_cfg(&names, "")).map_err(|e| MediaError::Failed(format!("{}: {e}", cfg.display())))?;
+    std::fs::write(&cfg, boot::grub_cfg(&names)).map_err(|e| MediaError::Failed(format!("{}: {e}", cfg.display())))?;
     let tmp_out = out.with_extension("iso.part");
     let _ = std::fs::remove_file(&tmp_out);
     let mut cmd = xorriso()
