@@ -14,6 +14,8 @@ scenario() {
   # The only package sources are on the medium: the host side's repository refuses this machine.
   ip netns exec "$LAB_NS" iptables -I INPUT -s "$ip" -p tcp --dport "$LAB_PORT" -j REJECT
   qemu-img create -q -f qcow2 "$LAB_RUN/$m.qcow2" 20G
+  # Earlier scenarios' machines used this address too: only requests from now on count.
+  local http_from; http_from=$(($(wc -l <"$LAB_RUN/http.log") + 1))
   t0=$SECONDS
   phase_start "iso: power-on to disk installed"
   vm_launch_iso "$m" "$ip" "$mac" "$LAB_RUN/$m.qcow2" bios "$LAB_RUN/site.iso"
@@ -41,8 +43,8 @@ scenario() {
   assert_all_in_one "$m" "$ip"
   say "  the zone is Enabled with its host Up $((SECONDS - t0)) s after power-on"
   local what="the machine asked the host side's repository for nothing"
-  if grep -q "^$ip " "$LAB_RUN/http.log"; then
-    say "  FAIL [host] $what: $(grep "^$ip " "$LAB_RUN/http.log" | head -3)"; SCENARIO_FAILS=$((SCENARIO_FAILS + 1))
+  if tail -n +"$http_from" "$LAB_RUN/http.log" | grep -q "^$ip "; then
+    say "  FAIL [host] $what: $(tail -n +"$http_from" "$LAB_RUN/http.log" | grep "^$ip " | head -3)"; SCENARIO_FAILS=$((SCENARIO_FAILS + 1))
   else
     say "  ok   [host] $what"
   fi
