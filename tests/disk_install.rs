@@ -8,39 +8,12 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+#[path = "common/machine.rs"]
+mod machine;
+
+use machine::{boot_until, image, sh, Boot, Loop};
+
 const BIN: &str = env!("CARGO_BIN_EXE_cloudstrap");
-
-fn sh(program: &str, args: &[&str]) -> String {
-    let out = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("{program} is needed (scripts/test-env/packages/disk.list): {e}"));
-    assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A sparse file on a loop device (partitions shown), detached when dropped.
-struct Loop {
-    dev: String,
-    file: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Loop {
-    fn new(gib: u64) -> Loop {
-        let dir = tempfile::Builder::new().prefix("disk-install-").tempdir_in("/var/tmp").unwrap();
-        let file = dir.path().join("disk.img");
-        std::fs::File::create(&file).unwrap().set_len(gib << 30).unwrap();
-        let dev = sh("losetup", &["--find", "--partscan", "--show", file.to_str().unwrap()]).trim().to_string();
-        Loop { dev, file, _dir: dir }
-    }
-    fn part(&self, n: usize) -> String {
-        format!("{}p{n}", self.dev)
-    }
-}
-
-impl Drop for Loop {
-    fn drop(&mut self) {
-        let _ = Command::new("losetup").args(["--detach", &self.dev]).status();
-    }
-}
 
 /// A read-only mount, unmounted when dropped.
 struct Mounted(tempfile::TempDir);
@@ -65,22 +38,6 @@ impl Drop for Mounted {
     }
 }
 
-/// A small system image: a kernel and initrd (stand-in bytes: nothing boots them here), /etc.
-fn image(dir: &Path) -> PathBuf {
-    let img = dir.join("image");
-    for (rel, text) in [
-        ("boot/vmlinuz-6.1.0-99-amd64", "kernel"),
-        ("boot/initrd.img-6.1.0-99-amd64", "initrd"),
-        ("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n"),
-        ("etc/passwd", "root:x:0:0:root:/root:/bin/bash\n"),
-        ("etc/shadow", "root:*:20000:0:99999:7:::\n"),
-    ] {
-        std::fs::create_dir_all(img.join(rel).parent().unwrap()).unwrap();
-        std::fs::write(img.join(rel), text).unwrap();
-    }
-    img
-}
-
 fn profile(dir: &Path, disk: &str, extra: &str) -> PathBuf {
     let p = dir.join("storage.toml");
     std::fs::write(
@@ -93,39 +50,6 @@ fn profile(dir: &Path, disk: &str, extra: &str) -> PathBuf {
     )
     .unwrap();
     p
-}
-
-/// Boot the disk under qemu (TCG) with `firmware` ("bios": SeaBIOS; "uefi": OVMF, a fresh copy of its
-/// variables, so no boot entry exists and the firmware takes the removable path) and wait for `wanted` on
-/// the serial console; returns what the console showed.
-fn boot_until(disk: &Path, firmware: &str, wanted: &str) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let serial = dir.path().join("serial.log");
-    let mut cmd = Command::new("qemu-system-x86_64");
-    cmd.args(["-accel", "tcg", "-m", "512", "-nographic", "-display", "none", "-monitor", "none", "-no-reboot"])
-        .arg("-drive")
-        .arg(format!("file={},format=raw,if=virtio,readonly=on", disk.display()))
-        .arg("-serial")
-        .arg(format!("file:{}", serial.display()));
-    if firmware == "uefi" {
-        let vars = dir.path().join("vars.fd");
-        std::fs::copy("/usr/share/OVMF/OVMF_VARS_4M.fd", &vars).expect("OVMF (Debian package ovmf)");
-        cmd.arg("-drive").arg("if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd");
-        cmd.arg("-drive").arg(format!("if=pflash,format=raw,file={}", vars.display()));
-    }
-    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("qemu-system-x86_64");
-    // Under emulation on a busy machine GRUB's menu takes seconds (BIOS) to tens of seconds (UEFI).
-    let mut seen = String::new();
-    for _ in 0..600 {
-        seen = String::from_utf8_lossy(&std::fs::read(&serial).unwrap_or_default()).into_owned();
-        if seen.contains(wanted) || child.try_wait().unwrap().is_some() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(250));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    seen
 }
 
 fn install(profile: &Path, image: &Path) -> Output {
@@ -222,7 +146,7 @@ fn a_blank_disk_gets_partitions_file_systems_the_image_grub_and_the_first_boot()
     // It boots: GRUB's menu from this disk on the serial console, from BIOS and from UEFI.
     sh("sync", &[]);
     for firmware in ["bios", "uefi"] {
-        let console = boot_until(&l.file, firmware, "Debian GNU/Linux (cloudstrap)");
+        let console = boot_until(Boot::Disk(&l.file), firmware, "Debian GNU/Linux (cloudstrap)");
         assert!(console.contains("Debian GNU/Linux (cloudstrap)"), "{firmware}: no GRUB menu on the console:\n{console}");
         // The menu's commands load from the module directory (normal mode read its list): the `serial` line
         // ran before the menu, as `linux` runs when an entry boots.

@@ -8,35 +8,12 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+#[path = "common/machine.rs"]
+mod machine;
+
+use machine::{image, sh, Loop};
+
 const BIN: &str = env!("CARGO_BIN_EXE_cloudstrap");
-
-fn sh(program: &str, args: &[&str]) -> String {
-    let out = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("{program}: {e}"));
-    assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A sparse file on a loop device, detached when dropped.
-struct Loop {
-    dev: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Loop {
-    fn new(gib: u64) -> Loop {
-        let dir = tempfile::Builder::new().prefix("media-guided-").tempdir_in("/var/tmp").unwrap();
-        let file = dir.path().join("disk.img");
-        std::fs::File::create(&file).unwrap().set_len(gib << 30).unwrap();
-        let dev = sh("losetup", &["--find", "--partscan", "--show", file.to_str().unwrap()]).trim().to_string();
-        Loop { dev, _dir: dir }
-    }
-}
-
-impl Drop for Loop {
-    fn drop(&mut self) {
-        let _ = Command::new("losetup").args(["--detach", &self.dev]).status();
-    }
-}
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
@@ -82,6 +59,13 @@ impl Tmux {
         }
         self.send(&["Enter"]);
     }
+    /// A hidden value at its prompt, typed twice.
+    fn secret(&self, prompt: &str, value: &str) {
+        self.prompt(prompt);
+        self.line(value);
+        self.prompt("Type it again");
+        self.line(value);
+    }
     fn exit_code(&self) -> i32 {
         self.wait("the command to end", |s| s.contains("__EXIT="));
         self.screen().split("__EXIT=").nth(1).and_then(|r| r.split("__").next()).unwrap().parse().unwrap()
@@ -94,20 +78,10 @@ impl Drop for Tmux {
     }
 }
 
-/// A medium folder: what `media build` records, and a squashfs system image (stand-in kernel bytes).
+/// A medium folder: what `media build` records, and the test image as its squashfs system image.
 fn medium(dir: &Path) -> PathBuf {
     let m = dir.join("medium");
-    let img = dir.join("image");
-    for (rel, text) in [
-        ("boot/vmlinuz-6.1.0-99-amd64", "kernel"),
-        ("boot/initrd.img-6.1.0-99-amd64", "initrd"),
-        ("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n"),
-        ("etc/passwd", "root:x:0:0:root:/root:/bin/bash\n"),
-        ("etc/shadow", "root:*:20000:0:99999:7:::\n"),
-    ] {
-        std::fs::create_dir_all(img.join(rel).parent().unwrap()).unwrap();
-        std::fs::write(img.join(rel), text).unwrap();
-    }
+    let img = image(dir);
     std::fs::create_dir_all(m.join("live")).unwrap();
     std::fs::create_dir_all(m.join("cloudstrap")).unwrap();
     std::fs::write(m.join("cloudstrap/build.json"), r#"{"release": "4.22", "platform": "debian-12"}"#).unwrap();
@@ -156,10 +130,7 @@ fn the_guided_install_asks_for_the_disk_and_installs_onto_it() {
     ));
     walk(&t, &l.dev);
     t.wait("the empty disk", |s| s.contains(&format!("{} 10.0 GiB: empty", l.dev)));
-    t.prompt("Root password of the new system");
-    t.line("medium-root-1");
-    t.prompt("Type it again");
-    t.line("medium-root-1");
+    t.secret("Root password of the new system", "medium-root-1");
     t.menu("Go ahead?");
     let review = t.screen();
     assert!(review.contains(&format!("device = \"{}\"", l.dev)) && review.contains("mac = \""), "{review}");
@@ -192,10 +163,7 @@ fn the_guided_install_asks_for_the_disk_and_installs_onto_it() {
     walk(&t, &l.dev);
     // (What lsblk can tell about the partitions depends on udev, which a test machine may not run.)
     t.wait("the disk's contents", |s| s.contains(&format!("{} holds data: ", l.dev)) && s.contains(&format!("{}p3 (9.7 GiB)", l.dev)));
-    t.prompt("Root password of the new system");
-    t.line("medium-root-1");
-    t.prompt("Type it again");
-    t.line("medium-root-1");
+    t.secret("Root password of the new system", "medium-root-1");
     t.menu("Go ahead?");
     t.send(&["Enter"]);
     t.prompt("Type the disk's name");

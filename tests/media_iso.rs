@@ -6,6 +6,10 @@
 
 #[path = "common/json_shape.rs"]
 mod json_shape;
+#[path = "common/machine.rs"]
+mod machine;
+
+use machine::{boot_until, Boot};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -74,36 +78,6 @@ fn inspect(iso: &Path, extract: &Path) -> serde_json::Value {
     json_shape::assert_documented("media-inspect", &out.stdout)
 }
 
-/// Boot `iso` under qemu (TCG) as a CD, or as a disk (`as_disk`: a USB stick it was written to), and wait
-/// for `wanted` on the serial console.
-fn boot_until(iso: &Path, firmware: &str, as_disk: bool, wanted: &str) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let serial = dir.path().join("serial.log");
-    let mut cmd = Command::new("qemu-system-x86_64");
-    cmd.args(["-accel", "tcg", "-m", "512", "-nographic", "-display", "none", "-monitor", "none", "-no-reboot"])
-        .args(if as_disk { ["-drive".to_string(), format!("file={},format=raw,if=virtio,readonly=on", iso.display())] } else { ["-cdrom".to_string(), iso.display().to_string()] })
-        .arg("-serial")
-        .arg(format!("file:{}", serial.display()));
-    if firmware == "uefi" {
-        let vars = dir.path().join("vars.fd");
-        std::fs::copy("/usr/share/OVMF/OVMF_VARS_4M.fd", &vars).expect("OVMF (Debian package ovmf)");
-        cmd.arg("-drive").arg("if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd");
-        cmd.arg("-drive").arg(format!("if=pflash,format=raw,file={}", vars.display()));
-    }
-    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("qemu-system-x86_64");
-    let mut seen = String::new();
-    for _ in 0..800 {
-        seen = String::from_utf8_lossy(&std::fs::read(&serial).unwrap_or_default()).into_owned();
-        if seen.contains(wanted) || child.try_wait().unwrap().is_some() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(250));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    seen
-}
-
 #[test]
 fn profiles_go_on_an_iso_and_come_back_byte_for_byte_with_the_boot_records_kept() {
     let dir = tempfile::tempdir().unwrap();
@@ -159,7 +133,8 @@ fn profiles_go_on_an_iso_and_come_back_byte_for_byte_with_the_boot_records_kept(
     // EFI image finds the medium by its UUID (the volume date), which the customisation kept.
     // Written to a USB stick, the same image boots as a disk (its hybrid MBR and GPT).
     for (firmware, as_disk) in [("bios", false), ("uefi", false), ("bios", true), ("uefi", true)] {
-        let console = boot_until(&site2, firmware, as_disk, "Install with profile storage2");
+        let from = if as_disk { Boot::Disk(&site2) } else { Boot::Cd(&site2) };
+        let console = boot_until(from, firmware, "Install with profile storage2");
         assert!(
             console.contains("Install with profile storage2") && console.contains("Install with profile cloud-server"),
             "{firmware} ({}): no menu entry per profile:\n{console}",

@@ -241,14 +241,7 @@ fn live_install(a: &InstallArgs, global: &Global) -> u8 {
     let profiles_dir = a.medium.join(media::layout::PROFILES);
     let candidates = iso::candidates(&profiles_dir);
     let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
-    let macs: Vec<String> = std::fs::read_dir("/sys/class/net")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.file_name() != "lo")
-        .filter_map(|e| std::fs::read_to_string(e.path().join("address")).ok())
-        .map(|s| s.trim().to_string())
-        .collect();
+    let macs: Vec<String> = select::interfaces().into_iter().map(|(_, mac)| mac).collect();
     let failed = |say: &mut dyn FnMut(&str), msg: &str| {
         say(msg);
         say(&format!("The log is {}; a root shell follows on this console.", log.display()));

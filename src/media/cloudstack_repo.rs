@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use sha2::Digest;
 
 use super::MediaError;
+use crate::run::{Cmd, Redactor};
 
 /// Where the repository is.
 pub enum Source {
@@ -80,7 +81,7 @@ fn entries(index: &str) -> Vec<Entry> {
 }
 
 fn newer(a: &str, b: &str) -> bool {
-    std::process::Command::new("dpkg").args(["--compare-versions", a, "gt", b]).status().is_ok_and(|s| s.success())
+    Cmd::new("dpkg").args(["--compare-versions", a, "gt", b]).run(&Redactor::default()).is_ok_and(|o| o.status == 0)
 }
 
 /// What was copied (the signing key always: as `release.asc` at the copy's root).
@@ -190,9 +191,10 @@ fn decompress(name: &str, bytes: &[u8], path: &Path) -> Result<String, MediaErro
         "Packages.xz" => "xz",
         _ => return String::from_utf8(bytes.to_vec()).map_err(|e| MediaError::Input(format!("{}: {e}", path.display()))),
     };
-    let out = std::process::Command::new(tool).arg("-dc").arg(path).output().map_err(|e| MediaError::Failed(format!("{tool}: {e}")))?;
-    if !out.status.success() {
-        return Err(MediaError::Input(format!("{}: {tool} cannot read it", path.display())));
-    }
-    String::from_utf8(out.stdout).map_err(|e| MediaError::Input(format!("{}: {e}", path.display())))
+    Cmd::new(tool)
+        .arg("-dc")
+        .arg(path.display().to_string())
+        .run_ok(&Redactor::default())
+        .map(|o| o.stdout)
+        .map_err(|e| MediaError::Input(format!("{}: {tool} cannot read it: {e}", path.display())))
 }

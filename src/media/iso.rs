@@ -3,7 +3,6 @@
 //! volume date, which is the ISO's UUID that GRUB's images search for. Only the Apple partition map is
 //! dropped (see `customize`).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::{boot, layout, run, select, MediaError};
@@ -251,14 +250,13 @@ pub fn inspect(iso: &Path) -> Result<Inspection, MediaError> {
     Ok(Inspection { iso: iso.to_path_buf(), volume, el_torito, system_area, profiles, build })
 }
 
-/// The profiles of a medium's folder as `select::choose` sees them (name and host.mac).
+/// The profiles of a medium's folder as `select::choose` sees them (name and host.mac), sorted by name.
 pub fn candidates(dir: &Path) -> Vec<select::Candidate> {
-    let macs: BTreeMap<String, Option<String>> = staged_names(dir)
+    staged_names(dir)
         .into_iter()
-        .map(|n| {
-            let mac = crate::profile::load(&dir.join(format!("{n}.toml"))).ok().and_then(|p| p.host.mac);
-            (n, mac)
+        .map(|name| {
+            let mac = crate::profile::load(&dir.join(format!("{name}.toml"))).ok().and_then(|p| p.host.mac);
+            select::Candidate { name, mac }
         })
-        .collect();
-    macs.into_iter().map(|(name, mac)| select::Candidate { name, mac }).collect()
+        .collect()
 }

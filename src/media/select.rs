@@ -1,6 +1,23 @@
 //! Which profile on the medium this machine installs: the one its boot entry or kernel command line names
 //! (`cloudstrap.profile=NAME`), else the one whose `host.mac` is one of this machine's MAC addresses.
 
+/// This machine's network interfaces (hardware ones: `lo`, bridges and the like left out) with their MAC
+/// addresses, sorted by name.
+pub fn interfaces() -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = std::fs::read_dir("/sys/class/net")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_str()?.to_string();
+            let mac = std::fs::read_to_string(e.path().join("address")).ok()?.trim().to_string();
+            (name != "lo" && e.path().join("device").exists()).then_some((name, mac))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
 /// A profile on the medium: its name (file name without `.toml`) and the MAC address it names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {

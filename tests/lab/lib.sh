@@ -262,17 +262,23 @@ vm_start() { vm_launch "$@" && wait_ssh "$1"; }
 
 # vm_launch NAME NET DISK: vm_start without the wait; `wait_ssh NAME` later. Two machines launched before
 # either is waited for boot side by side: a TCG boot leaves part of the host idle (93 s for two instead of 129).
+# vm_slot: the next machine's number and its tap on the bridge (VM_IDX, VM_TAP), and qemu's accelerator and
+# CPU (VM_ACCEL, VM_CPU). A counter file, not a variable: scenarios run in subshells and taps must stay unique
+# in the namespace.
+vm_slot() {
+  VM_IDX=$(($(cat "$LAB_RUN/vm-count" 2>/dev/null || echo 0) + 1)); echo "$VM_IDX" >"$LAB_RUN/vm-count"
+  VM_TAP="tap$VM_IDX"
+  ip -n "$LAB_NS" tuntap add "$VM_TAP" mode tap
+  ip -n "$LAB_NS" link set "$VM_TAP" master br0 up
+  if [ "$(lab_accel)" = kvm ]; then VM_CPU=host; VM_ACCEL=kvm; else VM_CPU=max; VM_ACCEL=tcg,thread=multi; fi
+}
+
 vm_launch() {
-  local name=$1 net=$2 disk=$3 idx mac tap accel cpu
-  # A counter file, not a variable: scenarios run in subshells and taps must stay unique in the namespace.
-  idx=$(($(cat "$LAB_RUN/vm-count" 2>/dev/null || echo 0) + 1)); echo "$idx" >"$LAB_RUN/vm-count"
-  mac=$(printf '52:54:00:4c:ab:%02x' "$idx"); tap="tap$idx"
-  ip -n "$LAB_NS" tuntap add "$tap" mode tap
-  ip -n "$LAB_NS" link set "$tap" master br0 up
-  accel=$(lab_accel)
-  if [ "$accel" = kvm ]; then cpu=host; accel_opt=kvm; else cpu=max; accel_opt=tcg,thread=multi; fi
+  local name=$1 net=$2 disk=$3 idx mac tap
+  vm_slot; idx=$VM_IDX; tap=$VM_TAP
+  mac=$(printf '52:54:00:4c:ab:%02x' "$idx")
   local cmdline="console=ttyS0 root=/dev/vda rw net.ifnames=0 quiet modprobe.blacklist=floppy cslab.net=$net cslab.host=${VM_HOSTNAME:-$name} cslab.domain=${VM_DOMAIN-lab.example} cslab.hostip=$LAB_HOST_IP"
-  ip netns exec "$LAB_NS" qemu-system-x86_64 -name "$name" -accel "$accel_opt" -cpu "$cpu" -smp "${VM_SMP:-2}" \
+  ip netns exec "$LAB_NS" qemu-system-x86_64 -name "$name" -accel "$VM_ACCEL" -cpu "$VM_CPU" -smp "${VM_SMP:-2}" \
     -m "${VM_MEM:-2048}" -kernel "$BASE_DIR/vmlinuz" -initrd "$BASE_DIR/initrd.img" -append "$cmdline" \
     -drive "file=$disk,if=virtio,format=qcow2,cache=unsafe,discard=unmap" \
     -netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" -device "virtio-net-pci,netdev=n0,mac=$mac" \
@@ -521,22 +527,17 @@ iso_profile() {
 # through to the medium, an installed one boots itself. The NIC sits at PCI slot 3, so the installed system
 # calls it ens3. UEFI variables persist per machine name.
 vm_launch_iso() {
-  local name=$1 ip=$2 mac=$3 disk=$4 fw=$5 iso=${6:-} idx tap accel cpu fmt opts=()
-  idx=$(($(cat "$LAB_RUN/vm-count" 2>/dev/null || echo 0) + 1)); echo "$idx" >"$LAB_RUN/vm-count"
-  tap="tap$idx"
-  ip -n "$LAB_NS" tuntap add "$tap" mode tap
-  ip -n "$LAB_NS" link set "$tap" master br0 up
-  accel=$(lab_accel)
-  if [ "$accel" = kvm ]; then cpu=host; accel=kvm; else cpu=max; accel=tcg,thread=multi; fi
+  local name=$1 ip=$2 mac=$3 disk=$4 fw=$5 iso=${6:-} fmt opts=()
+  vm_slot
   if [ "$fw" = uefi ]; then
     [ -f "$LAB_RUN/$name.vars.fd" ] || cp /usr/share/OVMF/OVMF_VARS_4M.fd "$LAB_RUN/$name.vars.fd"
     opts+=(-drive "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd" -drive "if=pflash,format=raw,file=$LAB_RUN/$name.vars.fd")
   fi
   [ -n "$iso" ] && opts+=(-drive "file=$iso,if=none,id=cd0,media=cdrom,readonly=on" -device "ide-cd,drive=cd0,bootindex=2")
   fmt=qcow2; [[ $disk == *.raw ]] && fmt=raw
-  ip netns exec "$LAB_NS" qemu-system-x86_64 -name "$name" -accel "$accel" -cpu "$cpu" -smp "${VM_SMP:-2}" -m "${VM_MEM:-2048}" \
+  ip netns exec "$LAB_NS" qemu-system-x86_64 -name "$name" -accel "$VM_ACCEL" -cpu "$VM_CPU" -smp "${VM_SMP:-2}" -m "${VM_MEM:-2048}" \
     "${opts[@]}" -drive "file=$disk,if=none,id=d0,format=$fmt,cache=unsafe" -device "virtio-blk-pci,drive=d0,serial=target0,addr=0x5,bootindex=1" \
-    -netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" -device "virtio-net-pci,netdev=n0,mac=$mac,addr=0x3" \
+    -netdev "tap,id=n0,ifname=$VM_TAP,script=no,downscript=no" -device "virtio-net-pci,netdev=n0,mac=$mac,addr=0x3" \
     -serial "file:$LAB_RUN/$name.serial" -display none -monitor "unix:$LAB_RUN/$name.mon,server=on,wait=off" -daemonize \
     -pidfile "$LAB_RUN/$name.qemu.pid" || die "qemu did not start $name"
   VM_PID[$name]=$(cat "$LAB_RUN/$name.qemu.pid"); VM_IP[$name]=$ip; VM_MAC[$name]=$mac

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use super::ask::{self, Asked, Stop};
 use super::detect::Defaults;
-use super::{draft, interrupt, mask_inline, questions, save, say, Outcome, ROLE_CHOICES};
+use super::{answers_valid, draft, interrupt, mask_inline, questions, save, say, Outcome, ROLE_CHOICES};
 use crate::cli::exit;
 use crate::disk::devices::{self, Device};
 use crate::host::{GatherOptions, HostFacts};
@@ -52,22 +52,6 @@ fn label(d: &Device) -> String {
     format!("{} {}{serial}: {what}", d.path.display(), devices::human(d.size))
 }
 
-/// The machine's network interfaces with their MAC addresses (`lo` left out).
-fn interfaces() -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = std::fs::read_dir("/sys/class/net")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().to_str()?.to_string();
-            let mac = std::fs::read_to_string(e.path().join("address")).ok()?.trim().to_string();
-            (name != "lo" && e.path().join("device").exists()).then_some((name, mac))
-        })
-        .collect();
-    v.sort();
-    v
-}
-
 fn guided(sys: &crate::host::Sysroot, release: &str, dir: &Path, lsblk: &str) -> Asked<Outcome> {
     say("cloudstrap guided install from the installer medium: no profile on it is for this machine.");
     say("Answers are checked as you go; nothing is written to any disk before you confirm.\n");
@@ -83,7 +67,7 @@ fn guided(sys: &crate::host::Sysroot, release: &str, dir: &Path, lsblk: &str) ->
     let facts = HostFacts::gather(sys, &GatherOptions { probe_vms: false, ..GatherOptions::default() });
     let defaults = Defaults { platform: Some(PLATFORM.into()), for_another_system: true, ..Defaults::from_facts(&facts, sys) };
     let mut p = draft(release, &roles, &defaults);
-    let nics = interfaces();
+    let nics = crate::media::select::interfaces();
     if !nics.is_empty() {
         let items: Vec<String> = nics.iter().map(|(n, m)| format!("{n} ({m})")).collect();
         let i = ask::select("Network interface that carries the host's address", &items, 0)?;
@@ -105,12 +89,7 @@ fn guided(sys: &crate::host::Sysroot, release: &str, dir: &Path, lsblk: &str) ->
             d.root_password = Some(s.to_string())
         }
     })?;
-    let left = crate::profile::validate(&p);
-    if !left.is_empty() {
-        for q in left {
-            say(format!("error: {}: {}", q.path, q.message));
-        }
-        say("The answers do not make a valid profile; nothing was written.");
+    if !answers_valid(&p, "nothing was written") {
         return Ok(Outcome::Exit(exit::FAILED));
     }
     let path: PathBuf = dir.join("profile.toml");

@@ -121,13 +121,7 @@ fn guided(global: &Global, dry_run: bool) -> Asked<Outcome> {
     let defaults = Defaults::from_facts(&facts, &sys);
     let mut p = draft(&release, &roles, &defaults);
     questions(&mut p, &defaults)?;
-    // Every answer was checked where it was given; this catches a rule no single question owns.
-    let left = crate::profile::validate(&p);
-    if !left.is_empty() {
-        for q in left {
-            say(format!("error: {}: {}", q.path, q.message));
-        }
-        say("The answers do not make a valid profile; nothing on this host was changed.");
+    if !answers_valid(&p, "nothing on this host was changed") {
         return Ok(Outcome::Exit(exit::FAILED));
     }
 
@@ -182,6 +176,19 @@ fn guided(global: &Global, dry_run: bool) -> Asked<Outcome> {
         return Ok(Outcome::Exit(exit::OK));
     }
     Ok(Outcome::Install(path))
+}
+
+/// Every answer was checked where it was given; this catches a rule no single question owns. Says each
+/// problem, then that the answers make no valid profile and `unchanged`.
+fn answers_valid(p: &Profile, unchanged: &str) -> bool {
+    let left = crate::profile::validate(p);
+    for q in &left {
+        say(format!("error: {}: {}", q.path, q.message));
+    }
+    if !left.is_empty() {
+        say(format!("The answers do not make a valid profile; {unchanged}."));
+    }
+    left.is_empty()
 }
 
 /// Hide inline secret values in the review (the profile file itself holds them).
