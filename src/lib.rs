@@ -21,10 +21,11 @@
 //! - layer 3: `render`, `disk`
 //! - layer 4: `preflight`, `action`, `media`
 //! - layer 5: `template`, `cloudstack`
-//! - layer 6: `plan`
-//! - layer 7: `install`, `reset`
-//! - layer 8: `uninstall`
-//! - layer 9: `cli`
+//! - layer 6: `fleet`
+//! - layer 7: `plan`
+//! - layer 8: `install`, `reset`
+//! - layer 9: `uninstall`
+//! - layer 10: `cli`
 //!
 //! - [`platform`]: distributions and CloudStack release lines as data (one table each), and the host roles.
 //! - [`run`]: the one way to run a command. [`log`], [`console`] (the one printer: lines, results, JSON on
@@ -44,6 +45,8 @@
 //!   is the undo log, progress display.
 //! - [`template`]: seeding the system VM template into secondary storage, and its two actions.
 //! - [`cloudstack`]: the hand-off to the management server API (signed client, keys, zone deployment).
+//! - [`fleet`]: the hosts the provisioning role installs over the network: their answers, iPXE scripts and
+//!   the HTTP tree they boot and install from.
 //! - [`plan`]: the whole install for a profile's roles on a platform (one lane per role, hand-off included).
 //! - [`install`]: a profile loaded and planned. [`reset`]: start over (backup, recreate the databases) and restore.
 //! - [`uninstall`]: undo an install from the undo records in its receipt, newest first.
@@ -67,20 +70,22 @@ pub mod host;
 pub mod profile;
 // layer 3
 pub mod disk;
-pub mod media;
-pub mod preflight;
 pub mod render;
 // layer 4
 pub mod action;
+pub mod media;
+pub mod preflight;
 // layer 5
 pub mod cloudstack;
 pub mod template;
 // layer 6
-pub mod plan;
+pub mod fleet;
 // layer 7
+pub mod plan;
+// layer 8
 pub mod install;
 pub mod reset;
-// layer 8
-pub mod uninstall;
 // layer 9
+pub mod uninstall;
+// layer 10
 pub mod cli;

@@ -5,6 +5,7 @@
 
 mod api;
 mod disk;
+mod fleet;
 mod install;
 mod media;
 mod plan;
@@ -108,6 +109,9 @@ pub enum Command {
     /// The installer medium: build the ISO, put profiles on it, read them back.
     #[command(subcommand)]
     Media(media::MediaCmd),
+    /// The hosts this management node installs over the network: their status, a reinstall.
+    #[command(subcommand)]
+    Fleet(fleet::FleetCmd),
     /// Print the shell completion script (bash: /usr/share/bash-completion/completions/cloudstrap).
     Completions {
         #[arg(value_enum)]
@@ -148,6 +152,7 @@ pub fn main() -> ExitCode {
         Command::Uninstall(a) => uninstall::run(&a, &cli.global),
         Command::Disk(cmd) => disk::run(&cmd, &cli.global),
         Command::Media(cmd) => media::run(&cmd, &cli.global),
+        Command::Fleet(cmd) => fleet::run(&cmd, &cli.global),
         Command::Render(a) => render::render_main(&cli.global, &a),
         Command::Plan(a) => plan::plan_main(&cli.global, &a),
         Command::Preflight(args) => preflight::run(&cli.global, &args),

@@ -113,7 +113,7 @@ fn role_packages(release: &Release) -> (Vec<String>, Vec<String>) {
 /// image has it; cloudstrap enables each role's services.
 fn role_services() -> Vec<String> {
     let platform = Platform::get(PLATFORM);
-    let mut v: Vec<String> = [Role::Database, Role::Nfs, Role::KvmAgent].iter().flat_map(|r| platform.role(*r).services.iter().map(|s| s.to_string())).collect();
+    let mut v: Vec<String> = [Role::Database, Role::Nfs, Role::KvmAgent, Role::Provisioning].iter().flat_map(|r| platform.role(*r).services.iter().map(|s| s.to_string())).collect();
     v.sort();
     v.dedup();
     v

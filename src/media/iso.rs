@@ -212,6 +212,19 @@ pub fn customize(iso: &Path, profiles: &[MediumProfile], out: &Path) -> Result<V
     Ok(names)
 }
 
+/// Copy files of the medium (paths relative to its root, e.g. `live/vmlinuz`) into `to` under their own
+/// names; an error names the first one missing. What the provisioning role serves comes off the ISO this way.
+pub fn extract_files(iso: &Path, files: &[&str], to: &Path) -> Result<(), MediaError> {
+    check_iso(iso)?;
+    for f in files {
+        let name = Path::new(f).file_name().map(|n| n.to_os_string()).unwrap_or_default();
+        if !extract(iso, &format!("/{f}"), &to.join(&name))? {
+            return Err(MediaError::Input(format!("{}: no {f} on this ISO (not a medium made by cloudstrap media build)", iso.display())));
+        }
+    }
+    Ok(())
+}
+
 /// Read the boot records and the profiles of `iso`.
 pub fn inspect(iso: &Path) -> Result<Inspection, MediaError> {
     check_iso(iso)?;

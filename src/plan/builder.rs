@@ -20,6 +20,7 @@ pub enum Lane {
     Management,
     KvmAgent,
     Template,
+    Provisioning,
     Handoff,
 }
 
@@ -65,6 +66,8 @@ pub enum StepId {
     Libvirtd,
     TemplateSeed,
     TemplateRow,
+    ProvisioningPackages,
+    ProvisioningFiles,
 }
 
 /// What a plan says about each of its steps beside the action.

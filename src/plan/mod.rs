@@ -15,7 +15,9 @@
 //! - template: download into secondary storage as soon as its directory exists (not after package
 //!   installs), then its database row once setup-databases ran; secondary storage on another host is
 //!   mounted (`nfs.secondary-mount`) around each of the two, after the NFS client is installed;
-//! - hand-off: the management server's API (keys, zone) and the agent's registration, after everything.
+//! - provisioning: dnsmasq, nginx and the iPXE loaders, their files and services;
+//! - hand-off: the management server's API (keys, zone) and the agent's registration, after everything;
+//!   then the fleet's network install is published (its hosts' answers need the hand-off's API keys).
 
 pub mod builder;
 mod database;
@@ -24,6 +26,7 @@ mod host;
 mod kvm_agent;
 mod management;
 mod nfs;
+mod provisioning;
 mod repository;
 pub mod template;
 pub mod view;
@@ -168,9 +171,15 @@ pub fn build(input: &PlanInput) -> Result<Plan, PlanError> {
     if l.has(Role::KvmAgent) {
         kvm_agent::lane(&mut b, &l);
     }
+    if l.has(Role::Provisioning) {
+        provisioning::lane(&mut b, &l)?;
+    }
     if input.live {
         template::lane(&mut b, &l);
         handoff::lane(&mut b, &l)?;
+        if l.has(Role::Provisioning) {
+            provisioning::publish(&mut b, &l)?;
+        }
     }
     Ok(Plan {
         platform: p.id,

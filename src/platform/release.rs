@@ -224,7 +224,7 @@ mod tests {
             assert_eq!(p.id, id);
             let db = p.database(None).expect("default database");
             assert!(!db.packages.is_empty() && !db.service().is_empty());
-            for role in Role::CONCRETE {
+            for role in Role::ALL_IN_ONE {
                 assert!(!p.role(role).packages.is_empty(), "{id}: {role:?} has no packages");
             }
         }

@@ -12,14 +12,25 @@ pub enum Role {
     Database,
     Nfs,
     KvmAgent,
-    /// All four roles on one host.
+    /// All four CloudStack roles on one host (not `provisioning`).
     AllInOne,
+    /// Installs the fleet's other hosts over the network (`[fleet]`): DHCP/TFTP, network boot, HTTP.
+    Provisioning,
 }
 
 impl Role {
-    pub const CONCRETE: [Role; 4] = [Role::Database, Role::Nfs, Role::Management, Role::KvmAgent];
+    /// Every role a host can take, in install order.
+    pub const CONCRETE: [Role; 5] = [Role::Database, Role::Nfs, Role::Management, Role::KvmAgent, Role::Provisioning];
+    /// What `all-in-one` stands for.
+    pub const ALL_IN_ONE: [Role; 4] = [Role::Database, Role::Nfs, Role::Management, Role::KvmAgent];
     /// Every role, as the command line lists them.
-    pub const ALL: [Role; 5] = [Role::Management, Role::Database, Role::Nfs, Role::KvmAgent, Role::AllInOne];
+    pub const ALL: [Role; 6] = [Role::Management, Role::Database, Role::Nfs, Role::KvmAgent, Role::AllInOne, Role::Provisioning];
+
+    /// `given` (a profile's or the command line's roles) with all-in-one expanded, in install order.
+    pub fn expand(given: &[Role]) -> Vec<Role> {
+        let all = given.contains(&Role::AllInOne);
+        Role::CONCRETE.into_iter().filter(|r| (all && Role::ALL_IN_ONE.contains(r)) || given.contains(r)).collect()
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -28,6 +39,7 @@ impl Role {
             Role::Nfs => "nfs",
             Role::KvmAgent => "kvm-agent",
             Role::AllInOne => "all-in-one",
+            Role::Provisioning => "provisioning",
         }
     }
 

@@ -281,6 +281,41 @@ pub struct RoleSpec {
     pub services: &'static [&'static str],
 }
 
+/// The provisioning role (network installs of the fleet's hosts): Debian's or EL's own dnsmasq (DHCP and
+/// TFTP), iPXE loaders, nginx, and xorriso to take the installer's kernel and initrd off its ISO.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Provisioning {
+    pub spec: RoleSpec,
+    /// iPXE for BIOS machines whose firmware is not iPXE already (chained through its PXE stack).
+    pub bios_loader: &'static str,
+    /// iPXE for x86-64 UEFI machines (using the firmware's network driver).
+    pub efi_loader: &'static str,
+    /// Our dnsmasq drop-in (the packaged dnsmasq.conf reads the directory).
+    pub dnsmasq_conf: &'static str,
+    /// Our nginx server block.
+    pub nginx_conf: &'static str,
+    /// The user nginx's workers run as: it owns the directories hosts write to.
+    pub web_user: &'static str,
+}
+
+const DEB_PROVISIONING: Provisioning = Provisioning {
+    spec: RoleSpec { packages: &["dnsmasq", "ipxe", "nginx", "xorriso"], services: &["dnsmasq", "nginx"] },
+    bios_loader: "/usr/lib/ipxe/undionly.kpxe",
+    efi_loader: "/usr/lib/ipxe/snponly.efi",
+    dnsmasq_conf: "/etc/dnsmasq.d/cloudstrap-fleet.conf",
+    nginx_conf: "/etc/nginx/conf.d/cloudstrap-fleet.conf",
+    web_user: "www-data",
+};
+
+const EL_PROVISIONING: Provisioning = Provisioning {
+    spec: RoleSpec { packages: &["dnsmasq", "ipxe-bootimgs-x86", "nginx", "xorriso"], services: &["dnsmasq", "nginx"] },
+    bios_loader: "/usr/share/ipxe/undionly.kpxe",
+    efi_loader: "/usr/share/ipxe/ipxe-snponly-x86_64.efi",
+    dnsmasq_conf: "/etc/dnsmasq.d/cloudstrap-fleet.conf",
+    nginx_conf: "/etc/nginx/conf.d/cloudstrap-fleet.conf",
+    web_user: "nginx",
+};
+
 /// Database server flavour a profile can ask for (`database.server`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DbFlavour {
@@ -391,6 +426,8 @@ pub struct Platform {
     pub management: RoleSpec,
     /// KVM agent role (OS side: hypervisor, libvirt, NFS client).
     pub kvm_agent: RoleSpec,
+    /// Provisioning role; `None` where cloudstrap does not offer it (EL6).
+    pub provisioning: Option<Provisioning>,
     pub libvirt: Libvirt,
     pub repo: RepoForm,
     /// Drop-in directory for sudoers (`#includedir` in the stock sudoers on every supported platform).
@@ -434,6 +471,7 @@ impl Platform {
             Role::Nfs => self.nfs_server,
             Role::Management => self.management,
             Role::KvmAgent => self.kvm_agent,
+            Role::Provisioning => self.provisioning.map(|p| p.spec).unwrap_or(RoleSpec { packages: &[], services: &[] }),
             Role::AllInOne => self.base,
         }
     }
@@ -586,6 +624,12 @@ const EL8: Platform = Platform {
     nfs_server: EL_NFS,
     management: EL_MGMT,
     kvm_agent: EL_KVM,
+    // EL8 names the package ipxe-bootimgs and ships no SNP-only build.
+    provisioning: Some(Provisioning {
+        spec: RoleSpec { packages: &["dnsmasq", "ipxe-bootimgs", "nginx", "xorriso"], services: &["dnsmasq", "nginx"] },
+        efi_loader: "/usr/share/ipxe/ipxe-x86_64.efi",
+        ..EL_PROVISIONING
+    }),
     libvirt: el_libvirt(false),
     repo: RepoForm::Yum { path: "/etc/yum.repos.d/cloudstack.repo", el_major: 8 },
     sudoers_dir: SUDOERS_DIR,
@@ -621,6 +665,7 @@ const UBUNTU_2204: Platform = Platform {
         packages: &["qemu-kvm", "libvirt-daemon-system", "nfs-common", "bridge-utils"],
         services: &["libvirtd"],
     },
+    provisioning: Some(DEB_PROVISIONING),
     libvirt: deb_libvirt(false),
     repo: RepoForm::Apt {
         path: "/etc/apt/sources.list.d/cloudstack.list",
@@ -679,6 +724,7 @@ pub static PLATFORMS: [Platform; 6] = [
         nfs_server: RoleSpec { packages: &["nfs-utils", "rpcbind"], services: &["rpcbind", "nfs"] },
         management: RoleSpec { packages: &["nfs-utils"], services: &[] },
         kvm_agent: RoleSpec { packages: &["qemu-kvm", "libvirt", "nfs-utils"], services: &["libvirtd"] },
+        provisioning: None,
         libvirt: Libvirt {
             service: "libvirtd",
             daemon_conf: "/etc/libvirt/libvirtd.conf",
@@ -702,6 +748,7 @@ pub static PLATFORMS: [Platform; 6] = [
         id: PlatformId::El9,
         name: "RHEL 9 and rebuilds (Rocky, Alma, Oracle)",
         libvirt: el_libvirt(true),
+        provisioning: Some(EL_PROVISIONING),
         repo: RepoForm::Yum { path: "/etc/yum.repos.d/cloudstack.repo", el_major: 9 },
         os_release: el("9"),
         ..EL8
@@ -759,6 +806,7 @@ pub static PLATFORMS: [Platform; 6] = [
         nfs_server: DEB_NFS,
         management: DEB_MGMT,
         kvm_agent: DEB_KVM,
+        provisioning: Some(DEB_PROVISIONING),
         libvirt: deb_libvirt(false),
         repo: RepoForm::Apt {
             path: "/etc/apt/sources.list.d/cloudstack.list",

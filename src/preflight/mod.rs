@@ -93,9 +93,8 @@ impl Options {
                 self.roles = p.roles();
             }
         }
-        let all = self.roles.is_empty() || self.roles.contains(&Role::AllInOne);
-        let given = self.roles.clone();
-        self.roles = Role::CONCRETE.into_iter().filter(|r| all || given.contains(r)).collect();
+        // No role named: every CloudStack role is checked.
+        self.roles = if self.roles.is_empty() { Role::ALL_IN_ONE.to_vec() } else { Role::expand(&self.roles) };
         if self.release.is_none() {
             self.release = self.profile.as_ref().map(|p| p.cloudstack.release.clone());
         }

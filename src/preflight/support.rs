@@ -12,7 +12,7 @@ pub fn memory_minimum(role: Role) -> u64 {
     match role {
         Role::Management | Role::KvmAgent => 4 * GIB,
         Role::Database => GIB,
-        Role::Nfs => GIB / 2,
+        Role::Nfs | Role::Provisioning => GIB / 2,
         Role::AllInOne => 4 * GIB,
     }
 }
@@ -44,6 +44,7 @@ pub fn disk_needs(role: Role, primary: &str, secondary: &str) -> Vec<DiskNeed> {
             DiskNeed { path: primary.into(), fail_below: 10 * GIB, warn_below: 50 * GIB, what: "primary storage: VM disks" },
         ],
         Role::KvmAgent => vec![DiskNeed { path: "/".into(), fail_below: 10 * GIB, warn_below: 36 * GIB, what: "the KVM host system" }],
+        Role::Provisioning => vec![DiskNeed { path: "/srv".into(), fail_below: 2 * GIB, warn_below: 5 * GIB, what: "the installer ISO the fleet boots from" }],
         Role::AllInOne => vec![],
     }
 }
@@ -84,11 +85,13 @@ pub fn port_needs(role: Role) -> &'static [PortNeed] {
         p(32769, false, true, "lockd", &[], true),
     ];
     const KVM: &[PortNeed] = &[p(16509, true, false, "libvirtd", &["libvirtd", "virtproxyd"], false)];
+    const PROVISIONING: &[PortNeed] = &[p(67, false, true, "DHCP", &["dnsmasq"], false), p(69, false, true, "TFTP", &["dnsmasq"], false)];
     match role {
         Role::Management => MGMT,
         Role::Database => DB,
         Role::Nfs => NFS,
         Role::KvmAgent => KVM,
+        Role::Provisioning => PROVISIONING,
         Role::AllInOne => &[],
     }
 }

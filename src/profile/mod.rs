@@ -284,8 +284,7 @@ impl Profile {
 
     /// The concrete roles of this host, with all-in-one expanded, in install order.
     pub fn roles(&self) -> Vec<Role> {
-        let all = self.host.roles.contains(&Role::AllInOne);
-        Role::CONCRETE.into_iter().filter(|r| all || self.host.roles.contains(r)).collect()
+        Role::expand(&self.host.roles)
     }
 
     pub fn has_role(&self, role: Role) -> bool {

@@ -32,6 +32,8 @@ pub struct Profile {
     pub zone: Option<Zone>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disk: Option<Disk>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<Fleet>,
     /// Where this profile was read from, to place later errors (e.g. an unreadable `*-file`) at their line.
     /// Not part of the file, and ignored when comparing profiles.
     #[serde(skip)]
@@ -340,6 +342,134 @@ pub struct Disk {
     /// Public keys that may log in as root on the installed system (lines of authorized_keys).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ssh_keys: Vec<String>,
+}
+
+/// How the provisioning network gets its addresses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum FleetDhcp {
+    /// This node's dnsmasq gives each listed MAC its address (and nobody else anything).
+    #[default]
+    Server,
+    /// Another DHCP server gives the addresses; this node only adds the network boot (proxy-DHCP).
+    Proxy,
+}
+
+/// The hosts this node (role `provisioning`) installs over the network, and the network they boot from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Fleet {
+    /// This node's interface on the provisioning network (DHCP, TFTP and HTTP answer there only).
+    pub interface: String,
+    /// The provisioning network, e.g. "192.168.1.0/24"; every host's address is inside it.
+    pub subnet: String,
+    /// "server" (default) or "proxy" when another DHCP server already serves that network.
+    #[serde(default)]
+    pub dhcp: FleetDhcp,
+    /// The installer ISO (`cloudstrap media build`) the hosts boot and install from.
+    #[serde(default = "fleet_media")]
+    pub media: String,
+    /// Port of the provisioning HTTP server (nginx) on this node's address.
+    #[serde(default = "fleet_http_port")]
+    #[schemars(range(min = 1))]
+    pub http_port: u16,
+    /// The installed hosts' root password (addHost logs in with it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_password: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_password_file: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_password_env: Option<String>,
+    /// What every host takes unless its entry says otherwise.
+    #[serde(default)]
+    pub defaults: FleetDefaults,
+    #[serde(default)]
+    pub hosts: Vec<FleetHost>,
+}
+
+/// Where the provisioning role looks for the installer ISO by default.
+pub const FLEET_MEDIA: &str = "/var/lib/cloudstrap/cloudstrap.iso";
+
+/// The provisioning HTTP server's document root (what hosts fetch) and the TFTP root (the iPXE loaders).
+pub const FLEET_WWW: &str = "/srv/cloudstrap/fleet";
+pub const FLEET_TFTP: &str = "/srv/cloudstrap/tftp";
+/// nginx's access log of the provisioning server: what `fleet status` reads requests from.
+pub const FLEET_ACCESS_LOG: &str = "/var/log/nginx/cloudstrap-fleet.log";
+/// The iPXE loaders' names in the TFTP root (dnsmasq's proxy `pxe-service` appends ".0" for BIOS).
+pub const FLEET_BIOS_LOADER: &str = "ipxe-bios.0";
+pub const FLEET_EFI_LOADER: &str = "ipxe-x64.efi";
+
+impl FleetHost {
+    /// The MAC as the fleet's URLs spell it: lowercase, hyphens (iPXE's `${mac:hexhyp}`).
+    pub fn mac_path(&self) -> String {
+        mac_path(&self.mac)
+    }
+}
+
+/// "52:54:00:AA:BB:01" -> "52-54-00-aa-bb-01".
+pub fn mac_path(mac: &str) -> String {
+    mac.to_ascii_lowercase().replace(':', "-")
+}
+
+fn fleet_media() -> String {
+    FLEET_MEDIA.into()
+}
+fn fleet_http_port() -> u16 {
+    8090
+}
+
+/// Settings shared by the fleet's hosts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FleetDefaults {
+    /// Roles of an installed host (default: kvm-agent).
+    #[serde(default = "kvm_agent_role")]
+    pub roles: Vec<Role>,
+    /// The installed system's interface name (e.g. "ens3", "eno1").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+    /// Which disk to install on, as disk.device (default "largest").
+    #[serde(default = "largest")]
+    pub disk: String,
+    /// As disk.wipe: whether a disk holding data may be wiped (absent: such a disk is refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wipe: Option<bool>,
+    /// As disk.ssh-keys.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ssh_keys: Vec<String>,
+}
+
+impl Default for FleetDefaults {
+    fn default() -> Self {
+        FleetDefaults { roles: kvm_agent_role(), interface: None, disk: largest(), wipe: None, ssh_keys: vec![] }
+    }
+}
+
+fn kvm_agent_role() -> Vec<Role> {
+    vec![Role::KvmAgent]
+}
+fn largest() -> String {
+    "largest".into()
+}
+
+/// One host of the fleet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FleetHost {
+    /// Short host name; its FQDN takes this node's domain.
+    pub name: String,
+    /// MAC address of the interface it boots from.
+    pub mac: String,
+    /// Its static address, inside fleet.subnet (the prefix is the subnet's).
+    pub address: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<Role>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wipe: Option<bool>,
 }
 
 /// The KVM agent on this host.

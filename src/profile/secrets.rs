@@ -39,6 +39,8 @@ pub struct Secrets {
     pub agent_root_password: Option<Secret>,
     /// The installed system's root password (`disk install`).
     pub disk_root_password: Option<Secret>,
+    /// The root password of the hosts the fleet installs.
+    pub fleet_root_password: Option<Secret>,
     /// By position in `zone.hosts`.
     pub zone_host_passwords: Vec<Option<Secret>>,
 }
@@ -97,6 +99,7 @@ impl Secrets {
             "management.secret-key" => self.api_secret = Some(v),
             "agent.root-password" => self.agent_root_password = Some(v),
             "disk.root-password" => self.disk_root_password = Some(v),
+            "fleet.root-password" => self.fleet_root_password = Some(v),
             other => {
                 let i = other.strip_prefix("zone.hosts[").and_then(|r| r.split(']').next()).and_then(|n| n.parse::<usize>().ok());
                 if let Some(slot) = i.and_then(|i| self.zone_host_passwords.get_mut(i)) {
@@ -108,7 +111,7 @@ impl Secrets {
 
     /// Every resolved value, for a `run::Redactor`.
     pub fn values(&self) -> Vec<&str> {
-        [&self.db_root, &self.db_cloud, &self.management_key, &self.database_key, &self.admin_password, &self.api_secret, &self.agent_root_password, &self.disk_root_password]
+        [&self.db_root, &self.db_cloud, &self.management_key, &self.database_key, &self.admin_password, &self.api_secret, &self.agent_root_password, &self.disk_root_password, &self.fleet_root_password]
             .into_iter()
             .chain(self.zone_host_passwords.iter())
             .flatten()

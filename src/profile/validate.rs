@@ -115,6 +115,16 @@ pub fn secret_refs(p: &Profile) -> Vec<SecretRef<'_>> {
             required: None,
         });
     }
+    if let Some(f) = &p.fleet {
+        out.push(SecretRef {
+            path: "fleet.root-password".into(),
+            inline: f.root_password.as_deref(),
+            file: f.root_password_file.as_deref(),
+            env: f.root_password_env.as_deref(),
+            setup_rules: false,
+            required: (!f.hosts.is_empty()).then_some("the installed hosts' root login, which addHost uses"),
+        });
+    }
     // Zone deployment falls back to agent.root-password for hosts without their own.
     let agent_pw = p.agent.as_ref().is_some_and(|a| a.root_password.is_some() || a.root_password_file.is_some() || a.root_password_env.is_some());
     if let Some(z) = &p.zone {
@@ -219,6 +229,7 @@ pub fn validate(p: &Profile) -> Vec<Problem> {
             }
         }
     }
+    fleet(p, &mut v);
     secrets(p, &mut v);
     v.out
 }
@@ -293,13 +304,13 @@ fn host(p: &Profile, v: &mut V) -> Option<(Ipv4Addr, u8)> {
 fn roles(p: &Profile, v: &mut V) {
     let r = &p.host.roles;
     if r.is_empty() {
-        v.err("host.roles", "is empty (expected one or more of management, database, nfs, kvm-agent, all-in-one)");
+        v.err("host.roles", "is empty (expected one or more of management, database, nfs, kvm-agent, all-in-one, provisioning)");
     }
     for (i, role) in r.iter().enumerate() {
         if r[..i].contains(role) {
             v.err(&format!("host.roles[{i}]"), format!("{} is listed twice (expected each role once)", role.as_str()));
-        } else if *role == Role::AllInOne && r.len() > 1 {
-            v.err(&format!("host.roles[{i}]"), "all-in-one already includes every role (expected it alone)");
+        } else if *role == Role::AllInOne && r.iter().any(|o| Role::ALL_IN_ONE.contains(o)) {
+            v.err(&format!("host.roles[{i}]"), "all-in-one already includes management, database, nfs and kvm-agent (expected it alone, or with provisioning)");
         }
     }
     let needs = |v: &mut V, section: &str, role: &str, why: &str| {
@@ -569,6 +580,128 @@ fn zone(p: &Profile, host_net: Option<(Ipv4Addr, u8)>, v: &mut V) {
     }
     if z.secondary.is_none() && p.nfs.is_none() {
         v.missing("zone.secondary", "missing: the zone needs secondary storage (expected [zone.secondary] or an [nfs] section)");
+    }
+}
+
+/// The provisioning role and its [fleet]: the network, the hosts (each MAC, name and address once, inside
+/// the subnet and outside the zone's ranges), what every host needs to be installed unattended.
+fn fleet(p: &Profile, v: &mut V) {
+    let provisioning = p.has_role(Role::Provisioning);
+    let Some(f) = &p.fleet else {
+        if provisioning {
+            v.missing("fleet", "missing: the provisioning role needs a [fleet] section (the network and the hosts it installs)");
+        }
+        return;
+    };
+    if !provisioning {
+        v.err("fleet", "is given but this host has no provisioning role (expected provisioning in host.roles)");
+    }
+    let platform = p.host.platform.as_deref().and_then(|pl| pl.parse::<crate::platform::PlatformId>().ok());
+    if let Some(id) = platform.filter(|id| provisioning && crate::platform::Platform::get(*id).provisioning.is_none()) {
+        v.err("host.roles", format!("the provisioning role is not offered on {id} (expected a platform with dnsmasq, iPXE and nginx packages: el8, el9, ubuntu or debian-12)"));
+    }
+    if provisioning && !p.has_role(Role::Management) {
+        v.err("host.roles", "the provisioning role runs on the management node: its hosts register with it (expected management in host.roles too)");
+    }
+    v.rule("fleet.interface", rules::interface(&f.interface));
+    let subnet = rules::network(&f.subnet).map_err(|e| v.err("fleet.subnet", e)).ok();
+    if let (Some(net), Ok((own, _))) = (subnet, rules::host_cidr(&p.host.address)) {
+        if !rules::contains(net, own) {
+            v.err("fleet.subnet", format!("{}/{} does not contain this node's address {own} (expected the network the hosts reach this node on)", net.0, net.1));
+        }
+    }
+    v.rule("fleet.media", rules::absolute_path(&f.media));
+    if f.http_port == 0 {
+        v.err("fleet.http-port", "0 is not a port (expected 1-65535)");
+    } else if p.has_role(Role::Management) && [8080, 8250, 8443, 9090].contains(&f.http_port) {
+        v.err("fleet.http-port", format!("{} is a management server port (expected another, e.g. 8090)", f.http_port));
+    }
+    let d = &f.defaults;
+    host_roles(v, "fleet.defaults.roles", &d.roles);
+    if let Some(i) = &d.interface {
+        v.rule("fleet.defaults.interface", rules::interface(i));
+    }
+    v.rule("fleet.defaults.disk", rules::disk_device(&d.disk));
+    for (i, k) in d.ssh_keys.iter().enumerate() {
+        v.rule(&format!("fleet.defaults.ssh-keys[{i}]"), rules::ssh_key(k));
+    }
+    let ranges: Vec<(&str, &str, &str)> = match &p.zone {
+        Some(z) => {
+            let mut r = vec![("zone.pod", z.pod.start_ip.as_str(), z.pod.end_ip.as_str()), ("zone.guest", z.guest.start_ip.as_str(), z.guest.end_ip.as_str())];
+            if let Some(pb) = &z.public {
+                r.push(("zone.public", pb.start_ip.as_str(), pb.end_ip.as_str()));
+            }
+            r
+        }
+        None => vec![],
+    };
+    let mut missing_interface = false;
+    for (i, h) in f.hosts.iter().enumerate() {
+        let base = format!("fleet.hosts[{i}]");
+        let earlier = &f.hosts[..i];
+        match rules::hostname(&h.name) {
+            Err(e) => v.err(&format!("{base}.name"), e),
+            Ok(()) if earlier.iter().any(|o| o.name.eq_ignore_ascii_case(&h.name)) => {
+                v.err(&format!("{base}.name"), format!("{} is listed twice (expected each host name once)", h.name))
+            }
+            Ok(()) if h.name.eq_ignore_ascii_case(&p.host.hostname) => {
+                v.err(&format!("{base}.name"), format!("{} is this node's own name (expected another host's)", h.name))
+            }
+            Ok(()) => {}
+        }
+        match rules::mac(&h.mac) {
+            Err(e) => v.err(&format!("{base}.mac"), e),
+            Ok(()) if earlier.iter().any(|o| o.mac.eq_ignore_ascii_case(&h.mac)) => {
+                v.err(&format!("{base}.mac"), format!("{} is listed twice (expected each MAC address once)", h.mac))
+            }
+            Ok(()) if p.host.mac.as_deref().is_some_and(|m| m.eq_ignore_ascii_case(&h.mac)) => {
+                v.err(&format!("{base}.mac"), format!("{} is this node's own host.mac (expected another machine's)", h.mac))
+            }
+            Ok(()) => {}
+        }
+        let key = format!("{base}.address");
+        match rules::ipv4(&h.address) {
+            Err(e) => v.err(&key, e),
+            Ok(a) => {
+                if earlier.iter().any(|o| o.address == h.address) {
+                    v.err(&key, format!("{a} is listed twice (expected each address once)"));
+                } else if a.to_string() == p.host.ip() || a.to_string() == p.host.gateway {
+                    v.err(&key, format!("{a} is this node's address or its gateway (expected a free address)"));
+                } else if let Some(net) = subnet {
+                    let (lo, hi) = rules::bounds(net.0, net.1);
+                    if !rules::contains(net, a) || a == lo || a == hi {
+                        v.err(&key, format!("{a} is outside fleet.subnet {lo}/{} (expected a host address inside it)", net.1));
+                    }
+                }
+                for (name, start, end) in &ranges {
+                    if let (Ok(s), Ok(e)) = (rules::ipv4(start), rules::ipv4(end)) {
+                        if (s..=e).contains(&a) {
+                            v.err(&key, format!("{a} lies inside {name} {s}-{e}, which CloudStack hands to system VMs and guests (expected an address outside it)"));
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(r) = &h.roles {
+            host_roles(v, &format!("{base}.roles"), r);
+        }
+        match &h.interface {
+            Some(i) => v.rule(&format!("{base}.interface"), rules::interface(i)),
+            None => missing_interface |= d.interface.is_none(),
+        }
+        if let Some(dev) = &h.disk {
+            v.rule(&format!("{base}.disk"), rules::disk_device(dev));
+        }
+    }
+    if missing_interface {
+        v.missing("fleet.defaults.interface", "missing: a disk install writes the host's static address for its interface (expected fleet.defaults.interface, e.g. \"eno1\", or interface in each host)");
+    }
+}
+
+/// The roles of a host the fleet installs: KVM hosts (the management node keeps its own roles).
+fn host_roles(v: &mut V, key: &str, roles: &[Role]) {
+    if roles != [Role::KvmAgent] {
+        v.err(key, "a host installed over the network is a KVM host (expected [\"kvm-agent\"])");
     }
 }
 

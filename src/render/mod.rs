@@ -110,6 +110,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("ifcfg-bridge", include_str!("../../templates/network/ifcfg-bridge.tera")),
     ("netplan", include_str!("../../templates/network/netplan.yaml.tera")),
     ("ifupdown", include_str!("../../templates/network/interfaces.tera")),
+    ("fleet-dnsmasq", include_str!("../../templates/fleet/dnsmasq.conf.tera")),
+    ("fleet-nginx", include_str!("../../templates/fleet/nginx.conf.tera")),
 ];
 
 fn tera() -> &'static tera::Tera {
@@ -313,6 +315,12 @@ fn render_host(profile: &Profile, id: PlatformId) -> Result<Vec<RenderedFile>, R
             "CloudStack agent settings",
             &[],
         )?;
+    }
+
+    if let (true, Some(pv)) = (has(Role::Provisioning), pf.provisioning) {
+        let p = Some(Role::Provisioning);
+        r.add("fleet-dnsmasq", pv.dnsmasq_conf, 0o644, FileKind::Whole, p, "DHCP and TFTP for the fleet's network boot", &[])?;
+        r.add("fleet-nginx", pv.nginx_conf, 0o644, FileKind::Whole, p, "HTTP server of the fleet's installer", &[])?;
     }
     Ok(r.files)
 }

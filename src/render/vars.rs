@@ -10,7 +10,7 @@ use super::RenderError;
 use crate::platform::{Platform, Release};
 use crate::profile::{Profile, Role};
 
-/// One firewall opening: `proto` `port` from `source`.
+/// One firewall opening: `proto` `port` from `source`, on one interface when `interface` is set.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Rule {
     pub role: &'static str,
@@ -20,6 +20,8 @@ pub struct Rule {
     /// firewalld form: "8080" or "5900-6100".
     pub port_range: String,
     pub source: String,
+    /// iptables `-i`: the provisioning role answers on its network's interface only.
+    pub interface: Option<String>,
 }
 
 /// Ports a role opens, as the CloudStack guide and the seed article list them.
@@ -115,6 +117,35 @@ pub struct AgentVars {
     pub public_bridge: String,
 }
 
+/// One host of the fleet as dnsmasq and nginx see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FleetHostVars {
+    pub name: String,
+    /// Lowercase with colons (dnsmasq) ...
+    pub mac: String,
+    /// ... and with hyphens (URL paths).
+    pub mac_path: String,
+    pub address: String,
+}
+
+/// The provisioning role's network and hosts.
+#[derive(Debug, Clone, Serialize)]
+pub struct FleetVars {
+    pub interface: String,
+    pub network: String,
+    pub netmask: String,
+    pub proxy: bool,
+    /// This node's address, where hosts fetch from.
+    pub node: String,
+    pub http_port: u16,
+    pub www: String,
+    pub tftp: String,
+    pub bios_loader: String,
+    pub efi_loader: String,
+    pub access_log: String,
+    pub hosts: Vec<FleetHostVars>,
+}
+
 /// Everything a template can use.
 #[derive(Debug, Clone, Serialize)]
 pub struct Vars {
@@ -128,6 +159,7 @@ pub struct Vars {
     pub db: Option<DbVars>,
     pub repo: RepoVars,
     pub agent: Option<AgentVars>,
+    pub fleet: Option<FleetVars>,
 }
 
 const EXPORT_OPTIONS: &str = "rw,async,no_root_squash,no_subtree_check,insecure";
@@ -235,8 +267,22 @@ impl Vars {
                     } else {
                         (format!("{lo}:{hi}"), format!("{lo}-{hi}"))
                     };
-                    rules.push(Rule { role: rp.role.as_str(), proto, port, port_range, source: source.clone() });
+                    rules.push(Rule { role: rp.role.as_str(), proto, port, port_range, source: source.clone(), interface: None });
                 }
+            }
+        }
+        let fleet = match (&p.fleet, p.has_role(Role::Provisioning)) {
+            (Some(f), true) => Some(fleet_vars(f, &host, platform)?),
+            (None, true) => return Err(bad("fleet", "the provisioning role needs a [fleet] section")),
+            _ => None,
+        };
+        if let Some(f) = &fleet {
+            // DHCP requests come from 0.0.0.0; TFTP and HTTP from the subnet; all on the interface only.
+            let port = f.http_port.to_string();
+            let net = format!("{}/{}", f.network, ipnet::ipv4_mask_to_prefix(f.netmask.parse().expect("from Ipv4Net")).expect("from Ipv4Net"));
+            for (proto, port, source) in [("udp", "67".to_string(), "0.0.0.0/0".to_string()), ("udp", "69".into(), net.clone()), ("tcp", port, net)] {
+                let interface = Some(f.interface.clone());
+                rules.push(Rule { role: Role::Provisioning.as_str(), proto, port_range: port.clone(), port, source, interface });
             }
         }
         let db = p.has_role(Role::Database).then(|| {
@@ -281,8 +327,33 @@ impl Vars {
             db,
             repo,
             agent,
+            fleet,
         })
     }
+}
+
+fn fleet_vars(f: &crate::profile::Fleet, host: &HostVars, platform: &Platform) -> Result<FleetVars, RenderError> {
+    platform.provisioning.ok_or_else(|| bad("host.roles", format!("the provisioning role is not offered on {}", platform.name)))?;
+    let net = parse_net("fleet.subnet", &f.subnet)?.trunc();
+    let hosts = f
+        .hosts
+        .iter()
+        .map(|h| FleetHostVars { name: h.name.clone(), mac: h.mac.to_ascii_lowercase(), mac_path: h.mac_path(), address: h.address.clone() })
+        .collect();
+    Ok(FleetVars {
+        interface: f.interface.clone(),
+        network: net.network().to_string(),
+        netmask: net.netmask().to_string(),
+        proxy: f.dhcp == crate::profile::FleetDhcp::Proxy,
+        node: host.ip.clone(),
+        http_port: f.http_port,
+        www: crate::profile::FLEET_WWW.into(),
+        tftp: crate::profile::FLEET_TFTP.into(),
+        bios_loader: crate::profile::FLEET_BIOS_LOADER.into(),
+        efi_loader: crate::profile::FLEET_EFI_LOADER.into(),
+        access_log: crate::profile::FLEET_ACCESS_LOG.into(),
+        hosts,
+    })
 }
 
 fn repo_vars(p: &Profile, platform: &Platform, release: &Release) -> RepoVars {

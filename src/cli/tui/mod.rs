@@ -205,6 +205,7 @@ fn mask_inline(text: &str) -> String {
 /// The profile before any question: the answers so far and the detected facts.
 fn draft(release: &str, roles: &[Role], d: &Defaults) -> Profile {
     Profile {
+        fleet: None,
         version: 1,
         cloudstack: CloudStack {
             release: release.to_string(),

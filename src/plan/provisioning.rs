@@ -1,0 +1,47 @@
+//! Provisioning lane (the management node installs its fleet over the network): dnsmasq, iPXE, nginx
+//! and xorriso, their files, the services once the firewall lets DHCP, TFTP and HTTP in; after the
+//! hand-off, the fleet's HTTP tree (its hosts' answers carry the API keys the hand-off made).
+
+use super::builder::{Builder, Lane, StepId};
+use super::{strs, Lanes, PlanError};
+use crate::action::packages::InstallPackages;
+use crate::action::service::Service;
+use crate::fleet::publish::PublishFleet;
+use crate::profile::Role;
+
+fn row(l: &Lanes) -> Result<crate::platform::Provisioning, PlanError> {
+    l.input.platform.provisioning.ok_or_else(|| PlanError::Profile(format!("host.roles: the provisioning role is not offered on {}", l.input.platform.name)))
+}
+
+pub(super) fn lane(b: &mut Builder, l: &Lanes) -> Result<(), PlanError> {
+    let pv = row(l)?;
+    let pk = InstallPackages { manager: l.pm(), packages: strs(pv.spec.packages), purpose: "network installs (DHCP/TFTP, iPXE, HTTP)".into() };
+    b.add(Lane::Provisioning, Some(StepId::ProvisioningPackages), pk, &[StepId::BasePackages]);
+    let files = l.files_for(Some(Role::Provisioning));
+    b.files(Lane::Provisioning, &files, l.input.merge, &[StepId::ProvisioningPackages], StepId::ProvisioningFiles);
+    for s in pv.spec.services {
+        let watched = files.iter().map(|f| f.path.clone()).collect();
+        b.add(Lane::Provisioning, None, Service::run(l.init(), *s, watched, l.input.live), &[StepId::ProvisioningFiles, StepId::Firewall]);
+    }
+    Ok(())
+}
+
+/// The fleet's tree, after the hand-off made the API keys its hosts register with.
+pub(super) fn publish(b: &mut Builder, l: &Lanes) -> Result<(), PlanError> {
+    let pv = row(l)?;
+    let profile = l.input.profile;
+    let f = profile.fleet.as_ref().ok_or_else(|| PlanError::Profile("fleet: the provisioning role needs a [fleet] section".into()))?;
+    let action = PublishFleet {
+        profile: profile.clone(),
+        profile_path: l.input.profile_path.to_path_buf(),
+        media: f.media.clone().into(),
+        www: crate::profile::FLEET_WWW.into(),
+        tftp: crate::profile::FLEET_TFTP.into(),
+        bios_loader: pv.bios_loader.into(),
+        efi_loader: pv.efi_loader.into(),
+        web_user: pv.web_user.into(),
+        base_url: crate::fleet::tree::base_url(profile.host.ip(), f.http_port),
+    };
+    b.add_after_all(Lane::Provisioning, Box::new(action));
+    Ok(())
+}
