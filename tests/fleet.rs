@@ -422,3 +422,56 @@ fn fleet_status_reports_network_boot_install_and_the_hosts_state_in_the_zone() {
     let o = cloudstrap(&["fleet", "reinstall", "nope", "--profile", profile.to_str().unwrap(), "--root", root.path().to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn preflight_finds_another_dhcp_server_on_the_provisioning_network() {
+    const NAME: &str = "preflight_finds_another_dhcp_server_on_the_provisioning_network";
+    if std::env::var_os("FLEET_IN_NETNS").is_none() {
+        // A network namespace, and a mount namespace whose /sys shows that network's interfaces.
+        let out = Command::new("unshare")
+            .args(["-n", "-m", "--propagation", "private", "--", "sh", "-c", "mount -t sysfs sysfs /sys && exec \"$0\" \"$@\""])
+            .arg(std::env::current_exe().unwrap())
+            .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
+            .env("FLEET_IN_NETNS", "1")
+            .output()
+            .unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success() && text.contains("1 passed"), "inside the namespace:\n{text}");
+        return;
+    }
+    // The node's interface `prov` (its address 10.99.0.1) faces `lan` in another network namespace, where
+    // another DHCP server may run.
+    let mut holder = Command::new("unshare").args(["-n", "--", "sleep", "60"]).spawn().unwrap();
+    let pid = holder.id().to_string();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let ip = |args: &[&str]| assert!(Command::new("ip").args(args).status().unwrap().success(), "ip {args:?}");
+    let lan = |args: &[&str]| assert!(Command::new("nsenter").args(["-t", &pid, "-n"]).args(args).status().unwrap().success(), "{args:?}");
+    ip(&["link", "set", "lo", "up"]);
+    ip(&["link", "add", "prov", "type", "veth", "peer", "name", "lan", "netns", &pid]);
+    ip(&["addr", "add", "10.99.0.1/24", "dev", "prov"]);
+    ip(&["link", "set", "prov", "up"]);
+    lan(&["ip", "addr", "add", "10.99.0.250/24", "dev", "lan"]);
+    lan(&["ip", "link", "set", "lan", "up"]);
+    use cloudstrap::host::dhcp::{probe, DhcpFacts};
+    let wait = std::time::Duration::from_secs(4);
+    let none = DhcpFacts::Offers { interface: "prov".into(), servers: vec![] };
+    assert_eq!(probe("prov", wait), none, "no server yet");
+    let dir = tempfile::tempdir().unwrap();
+    let leases = format!("--dhcp-leasefile={}", dir.path().join("leases").display());
+    let pidfile = dir.path().join("dnsmasq.pid");
+    let pid_arg = format!("--pid-file={}", pidfile.display());
+    lan(&["dnsmasq", "--conf-file=/dev/null", "--port=0", "--interface=lan", "--bind-interfaces", "--dhcp-range=10.99.0.100,10.99.0.150,12h", &leases, &pid_arg]);
+    let found = probe("prov", wait);
+    let node = Node::new("http://10.99.0.1:1/client/api");
+    let profile = std::fs::read_to_string(&node.profile).unwrap().replace("interface = \"lo\"", "interface = \"prov\"");
+    std::fs::write(&node.profile, &profile).unwrap();
+    let pf = cloudstrap(&["preflight", "--profile", node.profile.to_str().unwrap(), "--format", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&pf.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&pf.stdout)));
+    let _ = Command::new("kill").arg(std::fs::read_to_string(&pidfile).unwrap().trim()).status();
+    let _ = holder.kill();
+    assert_eq!(found, DhcpFacts::Offers { interface: "prov".into(), servers: vec!["10.99.0.250".into()] });
+    let checks = report["checks"].as_array().unwrap_or_else(|| panic!("{report}"));
+    let check = checks.iter().find(|c| c["id"] == "fleet.dhcp").unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(check["status"], "fail", "{check}");
+    assert!(check["summary"].as_str().unwrap().contains("10.99.0.250") && check["remedy"].as_str().unwrap().contains("fleet.dhcp = \"proxy\""), "{check}");
+}

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-const IDS: [&str; 14] = [
+const IDS: [&str; 15] = [
     "user.root",
     "os.arch",
     "os.supported",
@@ -22,6 +22,7 @@ const IDS: [&str; 14] = [
     "time.sync",
     "nfs.exports",
     "disk.target",
+    "fleet.dhcp",
 ];
 
 fn fixture(name: &str) -> PathBuf {
@@ -68,6 +69,7 @@ fn healthy(el: bool) -> BTreeMap<String, String> {
     m.insert("vm.none-running".into(), "skip".into()); // libvirt is not asked in a fixture without --libvirt-uri
     m.insert("nfs.exports".into(), "skip".into()); // the host serves the exports itself
     m.insert("disk.target".into(), "skip".into()); // no [disk]: not an install onto a blank disk
+    m.insert("fleet.dhcp".into(), "skip".into()); // no provisioning role
     if !el {
         m.insert("selinux.mode".into(), "skip".into());
     }
@@ -147,6 +149,7 @@ fn the_articles_two_hosts() {
     want.insert("vm.none-running".into(), "skip".into());
     want.insert("nfs.exports".into(), "skip".into());
     want.insert("disk.target".into(), "skip".into());
+    want.insert("fleet.dhcp".into(), "skip".into());
     assert_eq!(statuses(&r), want);
     assert!(check(&r, "nfs.exports")["summary"].as_str().unwrap().contains("fixture"));
 }

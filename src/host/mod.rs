@@ -11,6 +11,7 @@ mod network;
 mod nfs;
 mod os;
 mod ports;
+pub mod dhcp;
 pub mod resources;
 mod selinux;
 mod sysroot;
@@ -50,6 +51,8 @@ pub struct GatherOptions {
     pub disk_paths: Vec<PathBuf>,
     /// List the block devices (`lsblk`; live root only): for an install onto a disk.
     pub block_devices: bool,
+    /// Ask for DHCP offers on this interface (live root only): the provisioning role's network.
+    pub dhcp_interface: Option<String>,
     /// Limit for each slow probe (external commands, the resolver).
     pub timeout: Duration,
 }
@@ -62,6 +65,7 @@ impl Default for GatherOptions {
             nfs_server: None,
             disk_paths: vec![PathBuf::from("/")],
             block_devices: false,
+            dhcp_interface: None,
             timeout: Duration::from_secs(3),
         }
     }
@@ -91,6 +95,8 @@ pub struct HostFacts {
     pub ports: Option<Vec<PortUse>>,
     pub time: TimeFacts,
     pub nfs: NfsFacts,
+    /// DHCP servers answering on the provisioning network.
+    pub dhcp: dhcp::DhcpFacts,
     /// `lsblk --json` of the machine when asked for (an install onto a disk); the reason when not read.
     pub block_devices: Result<String, String>,
     /// True when read from the running system's own root.
@@ -124,6 +130,12 @@ impl HostFacts {
             let names = s.spawn(|| names::name_facts(sys, opts.timeout));
             let procs = s.spawn(|| ports::process_names(sys));
             let ports = s.spawn(|| ports::ports_in_use(sys));
+            let dhcp = s.spawn(|| match (&opts.dhcp_interface, live) {
+                (None, _) => dhcp::DhcpFacts::NotProbed { reason: "no provisioning network".into() },
+                (Some(_), false) => dhcp::DhcpFacts::NotProbed { reason: "no DHCP probe from a fixture sysroot".into() },
+                // Servers ping an address before they offer it (dnsmasq for 3 s): the wait covers that.
+                (Some(i), true) => dhcp::probe(i, Duration::from_secs(4)),
+            });
             let os = os_info(sys);
             let platform = os.as_ref().ok_or(OsError::Unknown).and_then(platform_of);
             let procs = procs.join().unwrap_or_default();
@@ -147,6 +159,7 @@ impl HostFacts {
                 vms: vms.join().expect("libvirt probe panicked"),
                 ports: ports.join().expect("port probe panicked"),
                 nfs: nfs.join().expect("nfs probe panicked"),
+                dhcp: dhcp.join().expect("dhcp probe panicked"),
                 block_devices: match (opts.block_devices, live) {
                     (false, _) => Err("not asked (no [disk] in the profile)".into()),
                     (true, false) => Err("lsblk is not run against a fixture sysroot".into()),

@@ -68,7 +68,35 @@ pub const CHECKS: &[Check] = &[
     Check { id: "time.sync", roles: ALL, probe: time_sync },
     Check { id: "nfs.exports", roles: &[Role::Management, Role::KvmAgent], probe: nfs_exports },
     Check { id: "disk.target", roles: ALL, probe: disk_target },
+    Check { id: "fleet.dhcp", roles: &[Role::Provisioning], probe: fleet_dhcp },
 ];
+
+/// The provisioning network's DHCP: in server mode no other server may answer the fleet's machines (they
+/// would race this node's dnsmasq); in proxy mode one must (it gives the addresses).
+fn fleet_dhcp(c: &Ctx) -> Outcome {
+    use crate::host::dhcp::DhcpFacts;
+    use crate::profile::FleetDhcp;
+    let Some(f) = c.opts.profile.as_ref().and_then(|p| p.fleet.as_ref()) else {
+        return skip("no [fleet] in the profile");
+    };
+    match (&c.facts.dhcp, f.dhcp) {
+        (DhcpFacts::NotProbed { reason }, _) => skip(format!("not probed: {reason}")),
+        (DhcpFacts::Failed { interface, reason }, _) => warn(
+            format!("could not ask for DHCP offers on {interface}: {reason}"),
+            format!("check by hand that {} answers the fleet's machines on {interface} (e.g. `nmap --script broadcast-dhcp-discover -e {interface}`)", if f.dhcp == FleetDhcp::Server { "no other DHCP server" } else { "another DHCP server" }),
+        ),
+        (DhcpFacts::Offers { interface, servers }, FleetDhcp::Server) if !servers.is_empty() => fail(
+            format!("another DHCP server answers on {interface}: {}", servers.join(", ")),
+            "two servers would race to answer the fleet's machines: set fleet.dhcp = \"proxy\" (that server keeps giving the addresses, this node adds the network boot), or stop it on this network",
+        ),
+        (DhcpFacts::Offers { interface, .. }, FleetDhcp::Server) => pass(format!("no other DHCP server answers on {interface}: this node's dnsmasq gives the fleet its addresses")),
+        (DhcpFacts::Offers { interface, servers }, FleetDhcp::Proxy) if servers.is_empty() => fail(
+            format!("no DHCP server answers on {interface}, and fleet.dhcp = \"proxy\" leaves the addresses to one"),
+            "set fleet.dhcp = \"server\" (this node's dnsmasq gives each listed MAC its address), or start the network's DHCP server",
+        ),
+        (DhcpFacts::Offers { interface, servers }, FleetDhcp::Proxy) => pass(format!("{} gives addresses on {interface}; this node adds the network boot (proxy-DHCP)", servers.join(", "))),
+    }
+}
 
 /// The profile's [disk] (an install onto a blank disk): it exists, is large enough, is not the medium the
 /// machine runs from, and what is on it (erased only with disk.wipe = true or the operator's typed consent).

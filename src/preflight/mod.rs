@@ -116,6 +116,7 @@ impl Options {
             nfs_server,
             disk_paths,
             block_devices: self.profile.as_ref().is_some_and(|p| p.disk.is_some()),
+            dhcp_interface: self.profile.as_ref().filter(|_| self.roles.contains(&Role::Provisioning)).and_then(|p| p.fleet.as_ref()).map(|f| f.interface.clone()),
             ..GatherOptions::default()
         }
     }
