@@ -68,6 +68,7 @@ pub enum StepId {
     TemplateRow,
     ProvisioningPackages,
     ProvisioningFiles,
+    ProvisioningDirs,
 }
 
 /// What a plan says about each of its steps beside the action.

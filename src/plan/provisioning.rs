@@ -4,6 +4,7 @@
 
 use super::builder::{Builder, Lane, StepId};
 use super::{strs, Lanes, PlanError};
+use crate::action::dirs::CreateDirs;
 use crate::action::packages::InstallPackages;
 use crate::action::service::Service;
 use crate::fleet::publish::PublishFleet;
@@ -19,9 +20,12 @@ pub(super) fn lane(b: &mut Builder, l: &Lanes) -> Result<(), PlanError> {
     b.add(Lane::Provisioning, Some(StepId::ProvisioningPackages), pk, &[StepId::BasePackages]);
     let files = l.files_for(Some(Role::Provisioning));
     b.files(Lane::Provisioning, &files, l.input.merge, &[StepId::ProvisioningPackages], StepId::ProvisioningFiles);
+    // dnsmasq will not start without its TFTP root, nor nginx serve a missing document root.
+    let dirs = CreateDirs { dirs: vec![crate::profile::FLEET_WWW.into(), crate::profile::FLEET_TFTP.into()], mode: 0o755 };
+    b.add(Lane::Provisioning, Some(StepId::ProvisioningDirs), dirs, &[]);
     for s in pv.spec.services {
         let watched = files.iter().map(|f| f.path.clone()).collect();
-        b.add(Lane::Provisioning, None, Service::run(l.init(), *s, watched, l.input.live), &[StepId::ProvisioningFiles, StepId::Firewall]);
+        b.add(Lane::Provisioning, None, Service::run(l.init(), *s, watched, l.input.live), &[StepId::ProvisioningFiles, StepId::ProvisioningDirs, StepId::Firewall]);
     }
     Ok(())
 }
