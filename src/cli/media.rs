@@ -83,7 +83,8 @@ pub struct InstallArgs {
     /// the medium is for the machine).
     #[arg(long)]
     pub guided: bool,
-    /// Where the guided install saves the profile and its secret files.
+    /// Where the guided install saves the profile and its secret files (a network install: its `fleet`
+    /// folder).
     #[arg(long, value_name = "DIR", default_value = "/run/cloudstrap")]
     pub profile_dir: PathBuf,
 }
@@ -247,6 +248,16 @@ fn live_install(a: &InstallArgs, global: &Global) -> u8 {
         say(&format!("The log is {}; a root shell follows on this console.", log.display()));
         exit::FAILED
     };
+    match media::netboot::fleet_url(&cmdline) {
+        Ok(Some(url)) => {
+            return match network_install(a, &url, &cmdline, &log, &mut say) {
+                Ok(rc) => rc,
+                Err(e) => failed(&mut say, &e),
+            };
+        }
+        Ok(None) => {}
+        Err(e) => return failed(&mut say, &e.to_string()),
+    }
     let choice = match select::choose(&cmdline, &macs, &candidates) {
         Ok(Some(c)) => c,
         Ok(None) => {
@@ -271,6 +282,38 @@ fn live_install(a: &InstallArgs, global: &Global) -> u8 {
         return failed(&mut say, "the install onto the disk did not complete (see above).");
     }
     finish(a, &cmdline, &mut say)
+}
+
+/// Network mode (`cloudstrap.fleet=URL`): this machine's profile and its secrets from the provisioning node
+/// into `PROFILE_DIR/fleet`, the install from the medium as for the ISO, then the node told it is installed
+/// (its next network boot goes to the disk). A machine the node does not know installs nothing: there is no
+/// guided install from the network. `Err`: the one sentence for the consoles.
+fn network_install(a: &InstallArgs, url: &url::Url, cmdline: &str, log: &Path, say: &mut dyn FnMut(&str)) -> Result<u8, String> {
+    use media::netboot;
+    let fleet = netboot::Fleet::new(url).map_err(|e| e.to_string())?;
+    let node = fleet.node_ip().ok_or_else(|| netboot::NetbootError::BadUrl(url.to_string()).to_string())?;
+    let interfaces = select::interfaces();
+    say(&format!("network install: asking {url} for this machine's profile"));
+    let Some(found) = fleet.find_profile(&interfaces).map_err(|e| e.to_string())? else {
+        let macs: Vec<String> = interfaces.into_iter().map(|(_, mac)| mac).collect();
+        say(&format!("this machine is not in the fleet of {url} (none of its MAC addresses has a profile there: {}); nothing installed", list(&macs)));
+        return Ok(exit::OK);
+    };
+    let dir = a.profile_dir.join("fleet");
+    let path = netboot::save_profile(&dir, &found.text).map_err(|e| e.to_string())?;
+    let profile = crate::profile::load(&path).map_err(|e| format!("the profile from {url} does not load:\n{e}"))?;
+    say(&format!("profile of {} (MAC {} on {})", profile.host.fqdn, found.mac, found.interface));
+    netboot::bring_up(&found.interface, &profile.host.address, node).map_err(|e| format!("cannot bring up {} on {}: {e}", profile.host.address, found.interface))?;
+    let files = fleet.fetch_secrets(&found.mac, &profile, &dir).map_err(|e| e.to_string())?;
+    say(&format!("{} secret file(s) fetched from the node and removed there", files.len()));
+    if install_from_medium(a, &path, log, say) != exit::OK {
+        return Err("the install onto the disk did not complete (see above).".into());
+    }
+    fleet
+        .mark_installed(&found.mac, &profile.host.hostname)
+        .map_err(|e| format!("installed, but the node did not record it ({e}); its next network boot would install again"))?;
+    say("the node records this machine as installed: its next network boot starts the disk");
+    Ok(finish(a, cmdline, say))
 }
 
 /// `disk install` of `profile` from the medium's image, repository and template.

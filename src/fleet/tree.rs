@@ -14,15 +14,11 @@ use std::path::{Path, PathBuf};
 
 pub const ENTRY: &str = "boot.ipxe";
 pub const MEDIA: &str = "media";
-pub const HOSTS: &str = "hosts";
-pub const SECRETS: &str = "secrets";
-pub const STATE: &str = "state";
 pub const KERNEL: &str = "vmlinuz";
 pub const INITRD: &str = "initrd.img";
 pub const ISO: &str = "cloudstrap.iso";
-pub const INSTALLED: &str = "installed";
 pub const HOST_SCRIPT: &str = "boot.ipxe";
-pub const PROFILE: &str = "profile.toml";
+pub use crate::profile::fleet_tree::{HOSTS, INSTALLED, PROFILE, SECRETS, STATE};
 pub use crate::profile::FLEET_ACCESS_LOG as ACCESS_LOG;
 
 /// Where a host's files are under the document root `www`.

@@ -2,13 +2,15 @@
 //! the Debian 12 system image with every role's Debian packages installed, an offline repository, the
 //! system VM template, this binary and profiles), `media customize` and `media inspect` (profiles put on
 //! and read back from an existing ISO with xorriso, its boot records replayed), and `media install`
-//! (what the live system runs: pick this machine's profile, install onto its disk, reboot).
+//! (what the live system runs: pick this machine's profile, install onto its disk, reboot; booted from the
+//! network, the profile and its secrets come from the provisioning node: [`netboot`]).
 //! Debian tools do the work: mmdebstrap, apt-get, apt-ftparchive, mksquashfs, grub-mkrescue, xorriso.
 
 pub mod boot;
 pub mod build;
 pub mod cloudstack_repo;
 pub mod iso;
+pub mod netboot;
 pub mod select;
 
 /// Where things are on the medium (paths relative to its root).

@@ -399,6 +399,16 @@ pub const FLEET_ACCESS_LOG: &str = "/var/log/nginx/cloudstrap-fleet.log";
 pub const FLEET_BIOS_LOADER: &str = "ipxe-bios.0";
 pub const FLEET_EFI_LOADER: &str = "ipxe-x64.efi";
 
+/// The provisioning server's URL paths, relative to its root (the node publishes them, the installer asks
+/// for them): `HOSTS/<mac>/PROFILE`, `SECRETS/<mac>/<file name>`, `STATE/<mac>/INSTALLED`.
+pub mod fleet_tree {
+    pub const HOSTS: &str = "hosts";
+    pub const SECRETS: &str = "secrets";
+    pub const STATE: &str = "state";
+    pub const PROFILE: &str = "profile.toml";
+    pub const INSTALLED: &str = "installed";
+}
+
 impl FleetHost {
     /// The MAC as the fleet's URLs spell it: lowercase, hyphens (iPXE's `${mac:hexhyp}`).
     pub fn mac_path(&self) -> String {
@@ -408,7 +418,7 @@ impl FleetHost {
 
 /// "52:54:00:AA:BB:01" -> "52-54-00-aa-bb-01".
 pub fn mac_path(mac: &str) -> String {
-    mac.to_ascii_lowercase().replace(':', "-")
+    mac.trim().to_ascii_lowercase().replace(':', "-")
 }
 
 fn fleet_media() -> String {
