@@ -280,3 +280,41 @@ fn bad_disk_sections_and_unusable_disks_are_refused_before_anything_is_written()
         None => eprintln!("\"/\" is not on a block device here ({}): the running-disk refusal is not exercised", source.trim()),
     }
 }
+
+#[test]
+fn a_provisioning_node_keeps_the_installer_iso_as_its_fleet_media() {
+    let l = Loop::new(10);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let img = image(d);
+    // The installer ISO as a CD device reads it: the image, then whatever follows on the device.
+    let tree = d.join("iso-tree");
+    std::fs::create_dir_all(tree.join("live")).unwrap();
+    std::fs::write(tree.join("live/vmlinuz"), "kernel").unwrap();
+    let iso = d.join("cloudstrap.iso");
+    sh("xorriso", &["-as", "mkisofs", "-quiet", "-V", "CLOUDSTRAP", "-o", iso.to_str().unwrap(), tree.to_str().unwrap()]);
+    let exact = std::fs::read(&iso).unwrap();
+    let device = d.join("sr0");
+    std::fs::write(&device, [exact.as_slice(), &[0u8; 8192]].concat()).unwrap();
+    std::fs::write(d.join("fleet-root"), "fleet-root-1\n").unwrap();
+    let p = profile(d, &l.dev, "");
+    let node = std::fs::read_to_string(&p)
+        .unwrap()
+        .replace("roles = [\"nfs\"]", "roles = [\"management\", \"database\", \"nfs\", \"provisioning\"]")
+        .replace("[disk]\n", "[database]\nroot-password = \"db-root-1\"\ncloud-password = \"db-cloud-1\"\n\n[fleet]\ninterface = \"ens3\"\nsubnet = \"10.0.0.0/24\"\nroot-password-file = \"fleet-root\"\n\n[disk]\n");
+    std::fs::write(&p, node).unwrap();
+    let out = Command::new(BIN)
+        .args(["disk", "install", "--yes", "--profile"])
+        .arg(&p)
+        .arg("--image")
+        .arg(&img)
+        .arg("--medium-iso")
+        .arg(&device)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let root = Mounted::new(&l.part(3));
+    assert!(std::fs::read(root.path("var/lib/cloudstrap/cloudstrap.iso")).unwrap() == exact, "the ISO, exactly, without the device's tail");
+    assert_eq!(root.read("etc/cloudstrap/fleet-root"), "fleet-root-1\n", "the profile's secret files travel with it");
+}

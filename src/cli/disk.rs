@@ -29,6 +29,10 @@ pub struct DiskInstallArgs {
     /// The system VM template (.qcow2.bz2) copied to the disk.
     #[arg(long, value_name = "FILE")]
     pub template: Option<PathBuf>,
+    /// The installer ISO (a file or the medium's device), kept on the disk as fleet.media when the profile
+    /// has the provisioning role: the node installs its fleet from it.
+    #[arg(long, value_name = "FILE")]
+    pub medium_iso: Option<PathBuf>,
     /// Do not ask before installing onto an empty disk (a disk holding data needs disk.wipe = true).
     #[arg(long)]
     pub yes: bool,
@@ -91,6 +95,7 @@ pub fn install(a: &DiskInstallArgs, log: Option<PathBuf>, say: &mut dyn FnMut(&s
         image: a.image.clone(),
         offline_repo: a.offline_repo.clone(),
         template: a.template.clone(),
+        medium_iso: a.medium_iso.clone(),
         operator_confirmed: confirmed,
         binary,
         log,

@@ -324,9 +324,21 @@ fn install_from_medium(a: &InstallArgs, profile: &Path, log: &Path, say: &mut dy
         image: a.medium.join(media::layout::SYSTEM),
         offline_repo: Some(a.medium.join(media::layout::REPO)).filter(|p| p.is_dir()),
         template,
+        medium_iso: medium_source(&a.medium),
         yes: true,
     };
     super::disk::install(&args, Some(log.to_path_buf()), say)
+}
+
+/// What the medium is mounted from (/proc/mounts): the CD's device, or the loop device over the ISO the
+/// network boot fetched into memory.
+fn medium_source(medium: &Path) -> Option<PathBuf> {
+    let mounts = std::fs::read_to_string("/proc/mounts").ok()?;
+    mounts.lines().find_map(|l| {
+        let mut w = l.split_whitespace();
+        let (dev, at) = (w.next()?, w.next()?);
+        (Path::new(at) == medium && dev.starts_with("/dev/")).then(|| PathBuf::from(dev))
+    })
 }
 
 /// Installed: eject the medium and reboot into the new system, unless asked not to.

@@ -20,6 +20,8 @@ pub struct Options {
     pub image: PathBuf,
     pub offline_repo: Option<PathBuf>,
     pub template: Option<PathBuf>,
+    /// The installer ISO (file or device), kept as fleet.media on a provisioning node.
+    pub medium_iso: Option<PathBuf>,
     /// The operator typed the disk's name at the console: a disk holding data may be wiped.
     pub operator_confirmed: bool,
     /// The cloudstrap binary to put on the new system when its image has none.
@@ -236,6 +238,10 @@ pub fn install(p: &Profile, profile_path: &Path, plan: &DiskPlan, opts: &Options
         offline.template = Some((format!("file://{dir}/{name}"), sha512));
     }
     copy_profile(p, profile_path, &mnt, &offline)?;
+    if let (Some(iso), Some(f)) = (&opts.medium_iso, p.fleet.as_ref().filter(|_| p.has_role(crate::profile::Role::Provisioning))) {
+        say(&format!("Keeping the installer ISO as {} for the fleet's network installs", f.media));
+        copy_iso(iso, &mnt.join(f.media.trim_start_matches('/')))?;
+    }
 
     say("Setting root's login: password and SSH keys");
     root_login(p, &secrets, &mnt)?;
@@ -431,6 +437,26 @@ fn root_login(p: &Profile, secrets: &crate::profile::Secrets, mnt: &Path) -> Res
 }
 
 /// Copy `from` to `to`, returning the sha512 of what was written.
+/// The ISO 9660 image at the start of `from` (a file, or a CD whose device reads past the image), exactly
+/// its size as `isosize` reads it from the volume descriptor, written under a temporary name and renamed.
+fn copy_iso(from: &Path, to: &Path) -> Result<(), DiskError> {
+    use std::io::Read;
+    let size: u64 = run(Cmd::new("isosize").arg(from.display().to_string()))?
+        .trim()
+        .parse()
+        .map_err(|_| DiskError::Input(format!("{}: not an ISO 9660 image (isosize)", from.display())))?;
+    let dir = to.parent().expect("an absolute path has a parent");
+    std::fs::create_dir_all(dir).map_err(|e| DiskError::Failed(format!("creating {}: {e}", dir.display())))?;
+    let src = std::fs::File::open(from).map_err(|e| DiskError::Failed(format!("{}: {e}", from.display())))?;
+    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| DiskError::Failed(format!("{}: {e}", dir.display())))?;
+    let copied = std::io::copy(&mut src.take(size), &mut tmp.as_file()).map_err(|e| DiskError::Failed(format!("copying {}: {e}", from.display())))?;
+    if copied != size {
+        return Err(DiskError::Failed(format!("{}: {copied} of {size} bytes read", from.display())));
+    }
+    tmp.persist(to).map_err(|e| DiskError::Failed(format!("{}: {e}", to.display())))?;
+    std::fs::set_permissions(to, std::os::unix::fs::PermissionsExt::from_mode(0o644)).map_err(|e| DiskError::Failed(format!("{}: {e}", to.display())))
+}
+
 fn copy_hashing(from: &Path, to: &Path) -> Result<String, DiskError> {
     use sha2::Digest;
     use std::io::{Read, Write};
