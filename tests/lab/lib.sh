@@ -21,7 +21,7 @@ REPO_PACKAGES=(mariadb-server mariadb-client default-mysql-client default-mysql-
   nfs-common rpcbind libvirt-daemon-system libvirt-clients libvirt-daemon-driver-qemu qemu-system-x86
   qemu-utils chrony iptables nftables bridge-utils ipmitool genisoimage sudo openssh-client python3
   python3-paramiko python3-pymysql ebtables ipset cpu-checker curl wget bzip2 lsof sysstat augeas-tools
-  apparmor dnsmasq-base uuid-runtime man-db bash-completion)
+  apparmor dnsmasq-base uuid-runtime man-db bash-completion dnsmasq nginx ipxe xorriso)
 # Alternatives that conflict with the set above (or each other), downloaded in separate passes.
 REPO_ALTERNATIVES=(ntpsec ufw iptables-persistent firewalld)
 
@@ -222,6 +222,18 @@ dhcp_up() {   # a DHCP server on the bridge (no DNS), for machines that configur
   ip netns exec "$LAB_NS" dnsmasq --conf-file=/dev/null --user=root --port=0 --interface=br0 --bind-interfaces \
     --dhcp-range="$LAB_NET.100,$LAB_NET.150,255.255.255.0,12h" --dhcp-leasefile="$LAB_RUN/dhcp.leases" \
     --pid-file="$LAB_RUN/dnsmasq.pid" --log-facility="$LAB_RUN/dnsmasq.log" --log-dhcp
+}
+
+# dhcp_down: stop the lab's DHCP server; a scenario whose own DHCP server must be the only one on the bridge
+dhcp_down() {
+  [ -f "$LAB_RUN/dnsmasq.pid" ] || return 0
+  kill "$(cat "$LAB_RUN/dnsmasq.pid")" 2>/dev/null || true
+  rm -f "$LAB_RUN/dnsmasq.pid"
+}
+
+# lab_http_status URL [METHOD]: the HTTP status a request from the host side (10.77.0.1) gets
+lab_http_status() {
+  ip netns exec "$LAB_NS" python3 "$LAB_DIR/guest/labcheck" http-status "$1" "${2:-GET}"
 }
 
 lab_cleanup() {
@@ -535,12 +547,27 @@ vm_launch_iso() {
   fi
   [ -n "$iso" ] && opts+=(-drive "file=$iso,if=none,id=cd0,media=cdrom,readonly=on" -device "ide-cd,drive=cd0,bootindex=2")
   fmt=qcow2; [[ $disk == *.raw ]] && fmt=raw
+  # VM_NETBOOT=1 (vm_launch_netboot): the NIC boots first, the disk second
+  local diskboot=1 netboot=""
+  if [ -n "${VM_NETBOOT:-}" ]; then
+    diskboot=2; netboot=,bootindex=1
+    # Only the NIC's iPXE boots from the network: after its `exit 1` OVMF would otherwise try its own PXEv4,
+    # PXEv6 and HTTP boot first, each waiting out its DHCP (minutes) before the disk.
+    [ "$fw" = uefi ] && opts+=(-fw_cfg name=opt/org.tianocore/IPv6PXESupport,string=n
+      -fw_cfg name=opt/org.tianocore/IPv4Support,string=n -fw_cfg name=opt/org.tianocore/IPv6Support,string=n)
+  fi
   ip netns exec "$LAB_NS" qemu-system-x86_64 -name "$name" -accel "$VM_ACCEL" -cpu "$VM_CPU" -smp "${VM_SMP:-2}" -m "${VM_MEM:-2048}" \
-    "${opts[@]}" -drive "file=$disk,if=none,id=d0,format=$fmt,cache=unsafe" -device "virtio-blk-pci,drive=d0,serial=target0,addr=0x5,bootindex=1" \
-    -netdev "tap,id=n0,ifname=$VM_TAP,script=no,downscript=no" -device "virtio-net-pci,netdev=n0,mac=$mac,addr=0x3" \
+    "${opts[@]}" -drive "file=$disk,if=none,id=d0,format=$fmt,cache=unsafe" -device "virtio-blk-pci,drive=d0,serial=target0,addr=0x5,bootindex=$diskboot" \
+    -netdev "tap,id=n0,ifname=$VM_TAP,script=no,downscript=no" -device "virtio-net-pci,netdev=n0,mac=$mac,addr=0x3$netboot" \
     -serial "file:$LAB_RUN/$name.serial" -display none -monitor "unix:$LAB_RUN/$name.mon,server=on,wait=off" -daemonize \
     -pidfile "$LAB_RUN/$name.qemu.pid" || die "qemu did not start $name"
   VM_PID[$name]=$(cat "$LAB_RUN/$name.qemu.pid"); VM_IP[$name]=$ip; VM_MAC[$name]=$mac
+}
+
+# vm_launch_netboot NAME IP MAC DISK bios|uefi: a machine that boots from the network first and from its disk
+# second (NIC at PCI slot 3: ens3 once installed), with room for a live system that holds its ISO in RAM
+vm_launch_netboot() {
+  VM_NETBOOT=1 VM_MEM=${VM_MEM:-3072} vm_launch_iso "$@"
 }
 
 # wait_serial NAME TEXT [SECONDS]: until TEXT shows on NAME's serial console (fails when qemu exits first)
@@ -615,7 +642,9 @@ require() {   # like check, and the scenario stops when it fails (later checks w
   ((SCENARIO_FAILS == before)) || { say "  stopping the scenario: a required step failed"; exit 1; }
 }
 
-skip_scenario() { echo "$*" >"$LAB_RUN/skip-reason"; return 77; }
+# exit, not return: the scenario's subshell runs where errexit is ignored (run_scenario_once ... || rc=$?), so a
+# returned 77 would let the scenario carry on without its feature.
+skip_scenario() { echo "$*" >"$LAB_RUN/skip-reason"; exit 77; }
 
 lab_scenarios() {
   local f
