@@ -97,6 +97,25 @@ fn medium(at: &Path) {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
+/// Outside a namespace: run test `name` again inside a fresh network namespace (with `sysfs`, also a mount
+/// namespace whose /sys shows that network's interfaces), check it passed there, and say so with `true`.
+/// Inside: `false`, the test goes on. The host's own network is never touched.
+fn ran_in_namespace(name: &str, sysfs: bool) -> bool {
+    if std::env::var_os("FLEET_IN_NETNS").is_some() {
+        return false;
+    }
+    let mut c = Command::new("unshare");
+    if sysfs {
+        c.args(["-n", "-m", "--propagation", "private", "--", "sh", "-c", "mount -t sysfs sysfs /sys && exec \"$0\" \"$@\""]);
+    } else {
+        c.args(["-n", "--"]);
+    }
+    let out = c.arg(std::env::current_exe().unwrap()).args(["--exact", name, "--nocapture", "--test-threads=1"]).env("FLEET_IN_NETNS", "1").output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && text.contains("1 passed"), "inside the namespace:\n{text}");
+    true
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -250,18 +269,8 @@ fn a_fleet_with_a_mac_twice_an_address_outside_the_subnet_or_in_the_pods_range_o
 
 #[test]
 fn the_fleet_tree_is_published_and_nginx_serves_each_host_its_secrets_once_and_its_installed_mark_alone() {
-    const NAME: &str = "the_fleet_tree_is_published_and_nginx_serves_each_host_its_secrets_once_and_its_installed_mark_alone";
-    if std::env::var_os("FLEET_IN_NETNS").is_none() {
-        // Run again inside a fresh network namespace whose loopback carries the node's and the hosts' addresses.
-        let out = Command::new("unshare")
-            .args(["-n", "--"])
-            .arg(std::env::current_exe().unwrap())
-            .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
-            .env("FLEET_IN_NETNS", "1")
-            .output()
-            .unwrap();
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        assert!(out.status.success() && text.contains("1 passed"), "inside the namespace:\n{text}");
+    // Inside a fresh network namespace whose loopback carries the node's and the hosts' addresses.
+    if ran_in_namespace("the_fleet_tree_is_published_and_nginx_serves_each_host_its_secrets_once_and_its_installed_mark_alone", false) {
         return;
     }
     for args in [vec!["link", "set", "lo", "up"], vec!["addr", "add", "10.99.0.1/24", "dev", "lo"], vec!["addr", "add", "10.99.0.21/32", "dev", "lo"], vec!["addr", "add", "10.99.0.22/32", "dev", "lo"]] {
@@ -425,18 +434,7 @@ fn fleet_status_reports_network_boot_install_and_the_hosts_state_in_the_zone() {
 
 #[test]
 fn preflight_finds_another_dhcp_server_on_the_provisioning_network() {
-    const NAME: &str = "preflight_finds_another_dhcp_server_on_the_provisioning_network";
-    if std::env::var_os("FLEET_IN_NETNS").is_none() {
-        // A network namespace, and a mount namespace whose /sys shows that network's interfaces.
-        let out = Command::new("unshare")
-            .args(["-n", "-m", "--propagation", "private", "--", "sh", "-c", "mount -t sysfs sysfs /sys && exec \"$0\" \"$@\""])
-            .arg(std::env::current_exe().unwrap())
-            .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
-            .env("FLEET_IN_NETNS", "1")
-            .output()
-            .unwrap();
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        assert!(out.status.success() && text.contains("1 passed"), "inside the namespace:\n{text}");
+    if ran_in_namespace("preflight_finds_another_dhcp_server_on_the_provisioning_network", true) {
         return;
     }
     // The node's interface `prov` (its address 10.99.0.1) faces `lan` in another network namespace, where

@@ -59,7 +59,7 @@ pub fn run(cmd: &FleetCmd, global: &Global) -> u8 {
             return exit::INPUT;
         }
     };
-    let Some(action) = publisher(&profile, &args.profile) else {
+    let Some(action) = publisher(&profile, &args.profile, global) else {
         eprintln!("cloudstrap fleet: {}: no [fleet] with the provisioning role on this platform", args.profile.display());
         return exit::INPUT;
     };
@@ -87,22 +87,13 @@ pub fn run(cmd: &FleetCmd, global: &Global) -> u8 {
     }
 }
 
-/// The install's own publishing action, for the same paths and answers.
-fn publisher(profile: &Profile, path: &Path) -> Option<PublishFleet> {
-    let f = profile.fleet.as_ref()?;
-    let platform = profile.host.platform.as_deref().and_then(|p| p.parse().ok()).unwrap_or(crate::platform::PlatformId::Debian12);
-    let pv = crate::platform::Platform::get(platform).provisioning?;
-    Some(PublishFleet {
-        profile: profile.clone(),
-        profile_path: path.to_path_buf(),
-        media: f.media.clone().into(),
-        www: crate::profile::FLEET_WWW.into(),
-        tftp: crate::profile::FLEET_TFTP.into(),
-        bios_loader: pv.bios_loader.into(),
-        efi_loader: pv.efi_loader.into(),
-        web_user: pv.web_user.into(),
-        base_url: tree::base_url(profile.host.ip(), f.http_port),
-    })
+/// The install's own publishing action: the profile's platform, else this host's.
+fn publisher(profile: &Profile, path: &Path, global: &Global) -> Option<PublishFleet> {
+    let id = match profile.host.platform.as_deref() {
+        Some(p) => p.parse().ok()?,
+        None => crate::host::detect_platform(&global.site().sysroot()).ok()?,
+    };
+    PublishFleet::for_profile(profile, path, crate::platform::Platform::get(id))
 }
 
 fn status(profile: &Profile, path: &Path, action: &PublishFleet, ctx: &Ctx, global: &Global) -> u8 {

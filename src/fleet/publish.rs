@@ -25,6 +25,27 @@ pub struct PublishFleet {
     pub base_url: String,
 }
 
+impl PublishFleet {
+    /// The action for a node's profile on `platform`, with cloudstrap's paths and the platform's loaders;
+    /// `None` without a [fleet] or where the role is not offered. The install plans it, `fleet` commands
+    /// use it for the same paths and answers.
+    pub fn for_profile(profile: &Profile, profile_path: &Path, platform: &crate::platform::Platform) -> Option<PublishFleet> {
+        let f = profile.fleet.as_ref()?;
+        let pv = platform.provisioning?;
+        Some(PublishFleet {
+            profile: profile.clone(),
+            profile_path: profile_path.to_path_buf(),
+            media: f.media.clone().into(),
+            www: crate::profile::FLEET_WWW.into(),
+            tftp: crate::profile::FLEET_TFTP.into(),
+            bios_loader: pv.bios_loader.into(),
+            efi_loader: pv.efi_loader.into(),
+            web_user: pv.web_user.into(),
+            base_url: tree::base_url(profile.host.ip(), f.http_port),
+        })
+    }
+}
+
 /// What the medium's files are recorded by: an unchanged ISO is not copied again.
 const MEDIA_STAMP: &str = ".source";
 
@@ -159,8 +180,8 @@ impl PublishFleet {
         let media = ctx.path(self.www.join(tree::MEDIA));
         std::fs::create_dir_all(&media).map_err(|e| ActionError::io(&media, e))?;
         let stage = tempfile::tempdir_in(&media).map_err(|e| ActionError::io(&media, e))?;
-        let l = crate::media::layout::KERNEL;
-        crate::media::iso::extract_files(&iso, &[l, crate::media::layout::INITRD, crate::media::layout::BUILD_INFO], stage.path())
+        use crate::media::layout::{BUILD_INFO, INITRD, KERNEL};
+        crate::media::iso::extract_files(&iso, &[KERNEL, INITRD, BUILD_INFO], stage.path())
             .map_err(|e| ActionError::Failed(e.to_string()))?;
         let tmp = media.join(format!(".{}.partial", tree::ISO));
         std::fs::copy(&iso, &tmp).map_err(|e| ActionError::io(&tmp, e))?;

@@ -32,20 +32,9 @@ pub(super) fn lane(b: &mut Builder, l: &Lanes) -> Result<(), PlanError> {
 
 /// The fleet's tree, after the hand-off made the API keys its hosts register with.
 pub(super) fn publish(b: &mut Builder, l: &Lanes) -> Result<(), PlanError> {
-    let pv = row(l)?;
-    let profile = l.input.profile;
-    let f = profile.fleet.as_ref().ok_or_else(|| PlanError::Profile("fleet: the provisioning role needs a [fleet] section".into()))?;
-    let action = PublishFleet {
-        profile: profile.clone(),
-        profile_path: l.input.profile_path.to_path_buf(),
-        media: f.media.clone().into(),
-        www: crate::profile::FLEET_WWW.into(),
-        tftp: crate::profile::FLEET_TFTP.into(),
-        bios_loader: pv.bios_loader.into(),
-        efi_loader: pv.efi_loader.into(),
-        web_user: pv.web_user.into(),
-        base_url: crate::fleet::tree::base_url(profile.host.ip(), f.http_port),
-    };
+    row(l)?;
+    let action = PublishFleet::for_profile(l.input.profile, l.input.profile_path, l.input.platform)
+        .ok_or_else(|| PlanError::Profile("fleet: the provisioning role needs a [fleet] section".into()))?;
     b.add_after_all(Lane::Provisioning, Box::new(action));
     Ok(())
 }
